@@ -1,0 +1,12 @@
+// The command-line programs, as library functions; each app's main() calls one of these.
+#pragma once
+#include <string>
+
+namespace flowlab {
+
+// train_cfm / train_ddpm / train_meanflow: `method` fixes method.name.
+int train_command(int argc, char** argv, const std::string& method);
+int generate_command(int argc, char** argv);
+int show_dataset_command(int argc, char** argv);
+
+}  // namespace flowlab

@@ -1,0 +1,38 @@
+// Command-line flags that map onto config keys. A flag overrides the YAML only when given.
+// Order: base config -> --config FILE -> named flags -> --set section.key=value -> validate().
+#pragma once
+#include <cxxopts.hpp>
+
+#include <string>
+#include <vector>
+
+#include "flowlab/config.h"
+
+namespace flowlab {
+
+struct FlagBinding {
+  std::string flag;  // e.g. "batch_size"
+  std::string key;   // e.g. "training.batch_size"
+  std::string help;
+};
+
+// The seed's training flags plus the common ones (--dataset, --data_dir, --steps, ...).
+std::vector<FlagBinding> training_flags();
+// Dataset selection flags (--dataset, --data_dir, --split, --image_size).
+std::vector<FlagBinding> dataset_flags();
+
+// Adds each binding as a string-valued flag, plus --config and --set when with_config_file.
+void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,
+                      bool with_config_file = true);
+
+// Applies --config (if bound and given), the given flags and --set over `config`.
+void apply_config_flags(Config& config, const cxxopts::ParseResult& args,
+                        const std::vector<FlagBinding>& bindings);
+
+// "Config keys (override with --set section.key=value): ..." for --help.
+std::string config_keys_help();
+
+// spdlog to stderr with a short time stamp.
+void setup_logging();
+
+}  // namespace flowlab

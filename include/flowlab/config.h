@@ -1,0 +1,110 @@
+// Typed configuration: YAML file -> structs with defaults in code -> overrides -> validate().
+//
+// Every key lives in one section ("training.lr"). Loading, `--set section.key=value`, command-line
+// flags and the YAML dump all go through one field table (config_schema.cpp), so a key is
+// declared once with its type and its allowed values.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flowlab {
+
+struct ModelConfig {
+  std::string type = "tiny_unet";  // backbone registry key
+  std::string variant;             // named size, for backbones that have them
+  int in_channels = 3;             // taken from the dataset at training time
+  int base_channels = 64;
+  std::vector<int> channel_mults{1, 2, 4};
+  int num_res_blocks = 2;
+  int time_embed_dim = 128;
+  int num_classes = 10;  // 0 = unconditional; the CFG null label is num_classes
+  double dropout = 0.1;
+  std::vector<int> attention_resolutions{8};
+  int num_heads = 4;
+};
+
+struct DataConfig {
+  std::string dataset = "shapes";  // cifar10 | mnist | folder | shapes
+  std::string data_dir;
+  std::string split = "train";  // train | test
+  int image_size = 32;
+  std::string fit = "auto";  // auto | pad | resize | crop: how images reach image_size
+  bool random_flip = true;
+  int num_images = 10000;  // shapes only
+  int64_t shapes_seed = 0;  // shapes only
+};
+
+struct MethodConfig {
+  std::string name = "cfm";                // cfm (ddpm, meanflow as they land)
+  std::string time_sampling = "uniform";   // uniform | logit_normal
+  double logit_mean = 0.0;
+  double logit_std = 1.0;
+};
+
+struct SchedulerConfig {
+  std::string type = "cosine";  // cosine | constant
+  double min_lr = 1e-4;
+  int64_t warmup_steps = 0;
+};
+
+struct TrainingConfig {
+  int epochs = 200;
+  int64_t steps = 0;  // > 0 overrides epochs
+  int batch_size = 128;
+  double lr = 3e-4;
+  double weight_decay = 0.01;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double grad_clip = 1.0;  // 0 = off
+  double ema_decay = 0.9999;
+  bool ema_warmup = true;  // decay = min(ema_decay, (1 + step) / (10 + step))
+  double cfg_dropout = 0.1;
+  int64_t log_every = 50;
+  int64_t sample_every = 1000;  // 0 = off
+  int64_t checkpoint_every = 1000;
+  int64_t seed = 0;
+  std::string device = "cpu";  // cpu | cuda
+  int threads = 0;             // 0 = all cores
+  std::string output_dir = "outputs/run";
+};
+
+struct SamplingConfig {
+  std::string sampler = "euler";  // euler | heun | midpoint | rk45
+  int steps = 50;
+  double cfg_scale = 3.0;
+  double rtol = 1e-3;  // rk45
+  double atol = 1e-3;  // rk45
+  int num_samples = 64;
+  int batch_size = 256;
+};
+
+struct Config {
+  ModelConfig model;
+  DataConfig data;
+  MethodConfig method;
+  SchedulerConfig scheduler;
+  TrainingConfig training;
+  SamplingConfig sampling;
+};
+
+// Reads YAML over `config`: only the keys present change. Unknown sections or keys and wrong
+// types throw Error naming the key.
+void apply_config_file(Config& config, const std::string& path);
+void apply_config_text(Config& config, const std::string& yaml_text);
+
+// Sets one key from a YAML scalar or sequence text, e.g. set_config_value(c, "training.lr", "1e-4").
+void set_config_value(Config& config, const std::string& key, const std::string& value_text);
+
+// Applies "section.key=value".
+void apply_override(Config& config, const std::string& assignment);
+
+// Checks every field's range and the cross-field rules; throws Error naming the key.
+void validate(const Config& config);
+
+std::string config_to_yaml(const Config& config);
+
+// All keys, "section.key", in declaration order (for --help and error messages).
+std::vector<std::string> config_keys();
+
+}  // namespace flowlab

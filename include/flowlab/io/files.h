@@ -1,0 +1,21 @@
+// File helpers: whole-file reads with clear errors, atomic writes, output directories.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flowlab {
+
+// Throws Error naming the path when it is missing or unreadable.
+std::vector<uint8_t> read_file_bytes(const std::string& path);
+std::string read_file_text(const std::string& path);
+
+// Writes to "<path>.tmp", flushes and fsyncs, then renames over `path`: readers never see a
+// partial file, and a crash leaves the old file in place.
+void write_file_atomic(const std::string& path, const void* data, size_t size);
+void write_file_atomic(const std::string& path, const std::string& text);
+
+// Creates the directory (and parents) and checks that it is writable; throws Error otherwise.
+void ensure_directory(const std::string& path);
+
+}  // namespace flowlab

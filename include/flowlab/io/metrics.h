@@ -1,0 +1,20 @@
+// metrics.jsonl: one JSON object per line, appended and flushed as it is written.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <string>
+
+namespace flowlab {
+
+class MetricsWriter {
+ public:
+  explicit MetricsWriter(const std::string& path);
+  void write(const nlohmann::json& record);
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+}  // namespace flowlab

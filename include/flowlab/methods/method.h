@@ -1,0 +1,43 @@
+// A training method owns its loss, its time sampling, and how it turns a network into samples.
+// The trainer owns none of that.
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "flowlab/models/backbone.h"
+#include "flowlab/sampling/samplers.h"
+
+namespace flowlab {
+
+struct SamplingConfig;
+
+struct LossOutput {
+  torch::Tensor loss;                            // scalar, differentiable
+  std::map<std::string, torch::Tensor> metrics;  // detached scalars logged to metrics.jsonl
+};
+
+struct SampleOutput {
+  torch::Tensor x;  // (N, C, H, W) at t = 0
+  int64_t nfe = 0;  // network evaluations per sample (a CFG double batch counts once)
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual std::string name() const = 0;
+
+  // x: (N, C, H, W) data in [-1, 1]; y: (N,) labels, already dropped to the null label where
+  // the trainer applies CFG dropout.
+  virtual LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) = 0;
+
+  // noise: (N, C, H, W) standard normal; y: (N,) labels. Runs without gradients.
+  virtual SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
+                              const SamplingConfig& sampling, const StepHook& hook = nullptr) = 0;
+};
+
+using MethodPtr = std::unique_ptr<Method>;
+
+}  // namespace flowlab

@@ -1,0 +1,15 @@
+// Methods by name: `method.name` in YAML; each training app fixes its own.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "flowlab/methods/method.h"
+
+namespace flowlab {
+
+struct Config;
+
+std::vector<std::string> method_names();
+MethodPtr make_method(const Config& config);
+
+}  // namespace flowlab

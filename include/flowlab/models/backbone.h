@@ -1,0 +1,28 @@
+// The one network interface every backbone implements. A backbone does not know which method
+// trains it: CFM reads its output as a velocity, DDPM as epsilon (or v), MeanFlow as u.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+namespace flowlab {
+
+class Backbone : public torch::nn::Module {
+ public:
+  // x: (N, C, H, W); t: (N,) float in [0, 1]; y: (N,) int64 in [0, num_classes], where
+  // num_classes is the CFG null label. Returns (N, C, H, W).
+  virtual torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
+                                const torch::Tensor& y) = 0;
+
+  // Registry key ("tiny_unet", ...), stored in checkpoints.
+  virtual std::string type_name() const = 0;
+  virtual int64_t num_classes() const = 0;
+  int64_t null_label() const { return num_classes(); }
+
+  int64_t parameter_count() const;
+};
+
+using BackbonePtr = std::shared_ptr<Backbone>;
+
+}  // namespace flowlab

@@ -1,0 +1,27 @@
+// Time and class embeddings shared by every backbone.
+#pragma once
+#include <torch/torch.h>
+
+namespace flowlab {
+
+// t: (N,) in [0, 1] -> (N, dim) sinusoidal features [cos | sin] of 1000 t, frequencies
+// exp(-ln(max_period) k / (dim/2)) (Vaswani et al. 2017; DDPM / DiT timestep embedding).
+// Scaling by 1000 keeps the frequency range of the usual integer-step embeddings.
+torch::Tensor sinusoidal_embedding(const torch::Tensor& t, int64_t dim, double max_period = 10000.0);
+
+namespace detail {
+
+// Sinusoidal features -> Linear -> SiLU -> Linear. Parameters "mlp.0.*", "mlp.2.*" as in DiT.
+class TimestepEmbedderImpl : public torch::nn::Module {
+ public:
+  TimestepEmbedderImpl(int64_t frequency_dim, int64_t out_dim);
+  torch::Tensor forward(const torch::Tensor& t);
+
+ private:
+  int64_t frequency_dim_;
+  torch::nn::Sequential mlp{nullptr};
+};
+TORCH_MODULE(TimestepEmbedder);
+
+}  // namespace detail
+}  // namespace flowlab

@@ -1,0 +1,26 @@
+// Classifier-free guidance (Ho & Salimans 2022) as a wrapper around a conditional network call.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+
+#include "flowlab/sampling/samplers.h"
+
+namespace flowlab {
+
+// x: (N, C, H, W), t: (N,), y: (N,) int64 -> (N, C, H, W)
+using ConditionalFn =
+    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y)>;
+
+// out = f(x, t, null) + scale * (f(x, t, y) - f(x, t, null)), with the conditional and null halves
+// evaluated as one batch of 2N. scale = 1 (or no classes) is the plain conditional call.
+VelocityFn classifier_free_guidance(ConditionalFn f, torch::Tensor y, int64_t null_label, double scale);
+
+}  // namespace flowlab
+
+namespace flowlab {
+
+// Training side of CFG: y: (N,) -> each label replaced by null_label with probability p.
+torch::Tensor drop_labels(const torch::Tensor& y, double p, int64_t null_label);
+
+}  // namespace flowlab

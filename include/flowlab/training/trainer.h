@@ -1,0 +1,53 @@
+// The one training loop for every method: batches, loss, backward, clip, step, EMA, LR schedule,
+// logging, periodic sample grids, checkpoints, resume.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "flowlab/config.h"
+#include "flowlab/data/dataset.h"
+#include "flowlab/methods/method.h"
+#include "flowlab/models/backbone.h"
+
+namespace flowlab {
+
+class Ema;
+
+struct TrainResult {
+  int64_t step = 0;        // optimizer steps done in total
+  bool stopped = false;    // ended early by SIGINT / SIGTERM
+  std::string checkpoint;  // path of the last checkpoint written
+};
+
+class Trainer {
+ public:
+  // Outputs go to config.training.output_dir: config.yaml, metrics.jsonl, samples/, last.pt,
+  // weights_ema.pt.
+  Trainer(Config config, const Dataset& data, Method& method);
+  ~Trainer();
+
+  // Trains to the configured number of steps; continues from `resume_from` when non-empty.
+  TrainResult run(const std::string& resume_from = "");
+
+  const BackbonePtr& model() const { return model_; }
+  const BackbonePtr& ema_model() const { return ema_model_; }
+
+ private:
+  void save_sample_grid(const std::string& path);
+
+  Config config_;
+  const Dataset& data_;
+  Method& method_;
+  torch::Device device_;
+  BackbonePtr model_, ema_model_;
+  std::unique_ptr<Ema> ema_;
+};
+
+// Selects a device from "cpu" / "cuda", with a clear error when CUDA is not there.
+torch::Device resolve_device(const std::string& name);
+// Sets LibTorch's intra-op threads: `threads`, or every core when 0.
+void configure_threads(int threads);
+
+}  // namespace flowlab

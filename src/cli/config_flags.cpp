@@ -1,0 +1,81 @@
+#include "flowlab/cli/config_flags.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace flowlab {
+
+std::vector<FlagBinding> training_flags() {
+  return {
+      {"epochs", "training.epochs", "training epochs (ignored when --steps > 0)"},
+      {"batch_size", "training.batch_size", "images per optimizer step"},
+      {"lr", "training.lr", "peak learning rate (AdamW)"},
+      {"cfg_dropout", "training.cfg_dropout", "probability of replacing a label by the null class"},
+      {"output_dir", "training.output_dir", "directory for checkpoints, samples and metrics"},
+      {"steps", "training.steps", "optimizer steps (overrides --epochs when > 0)"},
+      {"seed", "training.seed", "random seed"},
+      {"device", "training.device", "cpu or cuda"},
+      {"threads", "training.threads", "CPU threads (0 = all cores)"},
+      {"model", "model.type", "backbone (tiny_unet)"},
+      {"dataset", "data.dataset", "cifar10, mnist, folder or shapes"},
+      {"data_dir", "data.data_dir", "dataset directory"},
+  };
+}
+
+std::vector<FlagBinding> dataset_flags() {
+  return {
+      {"dataset", "data.dataset", "cifar10, mnist, folder or shapes"},
+      {"data_dir", "data.data_dir", "dataset directory"},
+      {"split", "data.split", "train or test"},
+      {"image_size", "data.image_size", "images are fitted to this size"},
+  };
+}
+
+void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,
+                      bool with_config_file) {
+  auto adder = options.add_options("Config");
+  if (with_config_file) {
+    adder("config", "YAML config file", cxxopts::value<std::string>(), "FILE");
+    adder("set", "override any config key, e.g. --set training.lr=1e-4 (repeatable)",
+          cxxopts::value<std::vector<std::string>>(), "KEY=VALUE");
+  }
+  for (const auto& b : bindings)
+    adder(b.flag, b.help + " [" + b.key + "]", cxxopts::value<std::string>(), "VALUE");
+}
+
+void apply_config_flags(Config& config, const cxxopts::ParseResult& args,
+                        const std::vector<FlagBinding>& bindings) {
+  if (args.count("config")) apply_config_file(config, args["config"].as<std::string>());
+  for (const auto& b : bindings)
+    if (args.count(b.flag)) set_config_value(config, b.key, args[b.flag].as<std::string>());
+  if (args.count("set"))
+    for (const auto& assignment : args["set"].as<std::vector<std::string>>())
+      apply_override(config, assignment);
+}
+
+std::string config_keys_help() {
+  std::string out = "Config keys (YAML sections, or --set section.key=value):\n";
+  std::string section, line;
+  for (const auto& key : config_keys()) {
+    auto dot = key.find('.');
+    auto s = key.substr(0, dot);
+    if (s != section) {
+      if (!line.empty()) out += line + "\n";
+      section = s;
+      line = "  " + s + ":";
+    }
+    line += " " + key.substr(dot + 1);
+  }
+  return out + line + "\n";
+}
+
+void setup_logging() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  auto logger = spdlog::stderr_color_mt("flowlab");
+  logger->set_pattern("[%H:%M:%S] %^%v%$");
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace flowlab

@@ -1,0 +1,71 @@
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "flowlab/cli/commands.h"
+#include "flowlab/cli/config_flags.h"
+#include "flowlab/data/dataset.h"
+#include "flowlab/error.h"
+#include "flowlab/methods/registry.h"
+#include "flowlab/training/checkpoint.h"
+#include "flowlab/training/stop_signal.h"
+#include "flowlab/training/trainer.h"
+
+namespace flowlab {
+
+int train_command(int argc, char** argv, const std::string& method) {
+  std::string program = "train_" + method;
+  cxxopts::Options options(program, "Train a " + method +
+                                        " model. Flags override --config, --set overrides both.");
+  auto bindings = training_flags();
+  add_config_flags(options, bindings);
+  options.add_options()(
+      "resume", "continue from OUTPUT_DIR/last.pt, or from the checkpoint given",
+      cxxopts::value<std::string>()->implicit_value(""), "[CKPT]")("h,help", "show this help");
+  auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << "\n" << config_keys_help();
+    return 0;
+  }
+  if (!args.unmatched().empty()) throw Error("unexpected argument '" + args.unmatched()[0] + "'");
+  setup_logging();
+
+  Config config;
+  config.method.name = method;
+  config.training.output_dir = "outputs/" + method;
+  apply_config_flags(config, args, bindings);
+
+  std::string resume_path;
+  if (args.count("resume")) {
+    resume_path = args["resume"].as<std::string>();
+    if (resume_path.empty()) resume_path = config.training.output_dir + "/last.pt";
+    // The checkpoint's config is the base; this command's --config, flags and --set go on top,
+    // except the model, which must stay what the weights are.
+    CheckpointReader reader(resume_path);
+    Config resumed = reader.config();
+    apply_config_flags(resumed, args, bindings);
+    if (args.count("output_dir") == 0) resumed.training.output_dir = config.training.output_dir;
+    resumed.model = reader.config().model;
+    config = resumed;
+  }
+  if (config.method.name != method)
+    throw Error("config method.name is '" + config.method.name + "', but " + program + " trains " +
+                method + "; use train_" + config.method.name);
+  validate(config);
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto data = load_dataset(config.data);
+  spdlog::info("loaded {} {} ({} images, {}x{}x{}) in {:.2f}s", data.name, config.data.split,
+               data.size(), data.channels(), data.height(), data.width(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  std::cerr << "resolved config:\n" << config_to_yaml(config);
+
+  auto method_impl = make_method(config);
+  install_stop_handlers();
+  Trainer trainer(config, data, *method_impl);
+  auto result = trainer.run(resume_path);
+  return result.stopped ? 130 : 0;
+}
+
+}  // namespace flowlab

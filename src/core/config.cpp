@@ -1,0 +1,335 @@
+#include "flowlab/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <sstream>
+
+#include "flowlab/error.h"
+#include "flowlab/methods/registry.h"
+#include "flowlab/models/registry.h"
+#include "flowlab/sampling/samplers.h"
+
+namespace flowlab {
+namespace {
+
+// One config key bound to a field of a Config instance.
+struct Field {
+  std::string section;
+  std::string key;
+  std::function<void(const YAML::Node&)> set;  // throws Error on a wrong type
+  std::function<YAML::Node()> get;
+  std::function<std::string()> check;  // "" when the value is allowed, else what is allowed
+  std::string path() const { return section + "." + key; }
+};
+
+template <class T>
+const char* type_name();
+template <> const char* type_name<int>() { return "an integer"; }
+template <> const char* type_name<int64_t>() { return "an integer"; }
+template <> const char* type_name<double>() { return "a number"; }
+template <> const char* type_name<bool>() { return "true or false"; }
+template <> const char* type_name<std::string>() { return "a string"; }
+template <> const char* type_name<std::vector<int>>() { return "a list of integers, e.g. [1, 2, 4]"; }
+
+std::string node_text(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  return out.c_str();
+}
+
+template <class T>
+using Rule = std::function<std::string(const T&)>;
+
+template <class T>
+Field make_field(const std::string& section, const std::string& key, T& ref, Rule<T> rule = {}) {
+  Field f;
+  f.section = section;
+  f.key = key;
+  f.set = [&ref, section, key](const YAML::Node& node) {
+    bool shape_ok = std::is_same<T, std::vector<int>>::value ? node.IsSequence() : node.IsScalar();
+    try {
+      if (!shape_ok) throw YAML::Exception(YAML::Mark::null_mark(), "shape");
+      ref = node.as<T>();
+    } catch (const YAML::Exception&) {
+      throw Error("config: " + section + "." + key + " = " + node_text(node) + ": expected " +
+                  type_name<T>());
+    }
+  };
+  f.get = [&ref]() { return YAML::Node(ref); };
+  f.check = [&ref, rule]() { return rule ? rule(ref) : std::string(); };
+  return f;
+}
+
+template <class T>
+Rule<T> at_least(T lo) {
+  return [lo](const T& v) {
+    std::ostringstream s;
+    if (!(v >= lo)) s << "must be >= " << lo;
+    return s.str();
+  };
+}
+template <class T>
+Rule<T> greater_than(T lo) {
+  return [lo](const T& v) {
+    std::ostringstream s;
+    if (!(v > lo)) s << "must be > " << lo;
+    return s.str();
+  };
+}
+template <class T>
+Rule<T> in_range(T lo, T hi) {
+  return [lo, hi](const T& v) {
+    std::ostringstream s;
+    if (!(v >= lo && v <= hi)) s << "must be in [" << lo << ", " << hi << "]";
+    return s.str();
+  };
+}
+Rule<std::string> one_of(std::vector<std::string> allowed) {
+  return [allowed](const std::string& v) {
+    for (const auto& a : allowed)
+      if (v == a) return std::string();
+    std::string msg = "must be one of:";
+    for (const auto& a : allowed) msg += " " + a;
+    return msg;
+  };
+}
+Rule<std::vector<int>> each_positive(bool allow_empty) {
+  return [allow_empty](const std::vector<int>& v) {
+    if (v.empty() && !allow_empty) return std::string("must not be empty");
+    for (int x : v)
+      if (x <= 0) return std::string("every entry must be > 0");
+    return std::string();
+  };
+}
+
+std::vector<Field> schema(Config& c) {
+  auto& m = c.model;
+  auto& d = c.data;
+  auto& me = c.method;
+  auto& s = c.scheduler;
+  auto& t = c.training;
+  auto& sa = c.sampling;
+  return {
+      make_field("model", "type", m.type, one_of(backbone_names())),
+      make_field("model", "variant", m.variant),
+      make_field("model", "in_channels", m.in_channels, in_range(1, 4)),
+      make_field("model", "base_channels", m.base_channels, greater_than(0)),
+      make_field("model", "channel_mults", m.channel_mults, each_positive(false)),
+      make_field("model", "num_res_blocks", m.num_res_blocks, greater_than(0)),
+      make_field("model", "time_embed_dim", m.time_embed_dim,
+           Rule<int>([](const int& v) {
+             return v >= 2 && v % 2 == 0 ? std::string() : std::string("must be even and >= 2");
+           })),
+      make_field("model", "num_classes", m.num_classes, at_least(0)),
+      make_field("model", "dropout", m.dropout, in_range(0.0, 0.99)),
+      make_field("model", "attention_resolutions", m.attention_resolutions, each_positive(true)),
+      make_field("model", "num_heads", m.num_heads, greater_than(0)),
+
+      make_field("data", "dataset", d.dataset, one_of({"cifar10", "mnist", "folder", "shapes"})),
+      make_field("data", "data_dir", d.data_dir),
+      make_field("data", "split", d.split, one_of({"train", "test"})),
+      make_field("data", "image_size", d.image_size, in_range(4, 1024)),
+      make_field("data", "fit", d.fit, one_of({"auto", "pad", "resize", "crop"})),
+      make_field("data", "random_flip", d.random_flip),
+      make_field("data", "num_images", d.num_images, greater_than(0)),
+      make_field("data", "shapes_seed", d.shapes_seed),
+
+      make_field("method", "name", me.name, one_of(method_names())),
+      make_field("method", "time_sampling", me.time_sampling, one_of({"uniform", "logit_normal"})),
+      make_field("method", "logit_mean", me.logit_mean),
+      make_field("method", "logit_std", me.logit_std, greater_than(0.0)),
+
+      make_field("scheduler", "type", s.type, one_of({"cosine", "constant"})),
+      make_field("scheduler", "min_lr", s.min_lr, at_least(0.0)),
+      make_field("scheduler", "warmup_steps", s.warmup_steps, at_least<int64_t>(0)),
+
+      make_field("training", "epochs", t.epochs, greater_than(0)),
+      make_field("training", "steps", t.steps, at_least<int64_t>(0)),
+      make_field("training", "batch_size", t.batch_size, greater_than(0)),
+      make_field("training", "lr", t.lr, greater_than(0.0)),
+      make_field("training", "weight_decay", t.weight_decay, at_least(0.0)),
+      make_field("training", "beta1", t.beta1, in_range(0.0, 0.999999)),
+      make_field("training", "beta2", t.beta2, in_range(0.0, 0.999999)),
+      make_field("training", "grad_clip", t.grad_clip, at_least(0.0)),
+      make_field("training", "ema_decay", t.ema_decay, in_range(0.0, 1.0)),
+      make_field("training", "ema_warmup", t.ema_warmup),
+      make_field("training", "cfg_dropout", t.cfg_dropout, in_range(0.0, 1.0)),
+      make_field("training", "log_every", t.log_every, greater_than<int64_t>(0)),
+      make_field("training", "sample_every", t.sample_every, at_least<int64_t>(0)),
+      make_field("training", "checkpoint_every", t.checkpoint_every, greater_than<int64_t>(0)),
+      make_field("training", "seed", t.seed, at_least<int64_t>(0)),
+      make_field("training", "device", t.device, one_of({"cpu", "cuda"})),
+      make_field("training", "threads", t.threads, at_least(0)),
+      make_field("training", "output_dir", t.output_dir,
+           Rule<std::string>([](const std::string& v) {
+             return v.empty() ? std::string("must not be empty") : std::string();
+           })),
+
+      make_field("sampling", "sampler", sa.sampler, one_of(sampler_names())),
+      make_field("sampling", "steps", sa.steps, greater_than(0)),
+      make_field("sampling", "cfg_scale", sa.cfg_scale, at_least(0.0)),
+      make_field("sampling", "rtol", sa.rtol, greater_than(0.0)),
+      make_field("sampling", "atol", sa.atol, greater_than(0.0)),
+      make_field("sampling", "num_samples", sa.num_samples, greater_than(0)),
+      make_field("sampling", "batch_size", sa.batch_size, greater_than(0)),
+  };
+}
+
+std::string keys_of_section(std::vector<Field>& fields, const std::string& section) {
+  std::string out;
+  for (auto& f : fields)
+    if (f.section == section) out += (out.empty() ? "" : ", ") + f.key;
+  return out;
+}
+
+std::string section_names(std::vector<Field>& fields) {
+  std::string out;
+  for (size_t i = 0; i < fields.size(); ++i)
+    if (i == 0 || fields[i].section != fields[i - 1].section)
+      out += (out.empty() ? "" : ", ") + fields[i].section;
+  return out;
+}
+
+Field& find_field(std::vector<Field>& fields, const std::string& section, const std::string& key) {
+  bool section_known = false;
+  for (auto& f : fields) {
+    if (f.section == section) {
+      section_known = true;
+      if (f.key == key) return f;
+    }
+  }
+  if (!section_known)
+    throw Error("config: unknown section '" + section + "' (sections: " + section_names(fields) + ")");
+  throw Error("config: unknown key '" + section + "." + key + "' (keys in " + section + ": " +
+              keys_of_section(fields, section) + ")");
+}
+
+void apply_yaml(Config& config, const YAML::Node& root, const std::string& source) {
+  if (!root || root.IsNull()) return;
+  if (!root.IsMap()) throw Error("config: " + source + " must be a mapping of sections");
+  auto fields = schema(config);
+  for (const auto& section : root) {
+    auto section_name = section.first.as<std::string>();
+    if (!section.second.IsMap()) {
+      // Let find_field say whether the section exists at all.
+      find_field(fields, section_name, "");
+    }
+    for (const auto& kv : section.second) {
+      find_field(fields, section_name, kv.first.as<std::string>()).set(kv.second);
+    }
+  }
+}
+
+}  // namespace
+
+void apply_config_text(Config& config, const std::string& text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error("config: YAML parse error: " + std::string(e.what()));
+  }
+  apply_yaml(config, root, "the YAML document");
+}
+
+void apply_config_file(Config& config, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw Error("config: cannot read " + path);
+  } catch (const YAML::Exception& e) {
+    throw Error("config: " + path + ": YAML parse error: " + std::string(e.what()));
+  }
+  apply_yaml(config, root, path);
+}
+
+void set_config_value(Config& config, const std::string& key, const std::string& value_text) {
+  auto dot = key.find('.');
+  if (dot == std::string::npos)
+    throw Error("config: key '" + key + "' must have the form section.key, e.g. training.lr");
+  auto fields = schema(config);
+  auto& field = find_field(fields, key.substr(0, dot), key.substr(dot + 1));
+  YAML::Node node;
+  try {
+    node = YAML::Load(value_text);
+  } catch (const YAML::Exception&) {
+    node = YAML::Node(value_text);
+  }
+  if (value_text.empty() || node.IsNull()) node = YAML::Node(value_text);
+  field.set(node);
+}
+
+void apply_override(Config& config, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos)
+    throw Error("config: --set '" + assignment + "' must have the form section.key=value");
+  set_config_value(config, assignment.substr(0, eq), assignment.substr(eq + 1));
+}
+
+void validate(const Config& config) {
+  Config copy = config;
+  auto fields = schema(copy);
+  for (auto& f : fields) {
+    auto problem = f.check();
+    if (!problem.empty())
+      throw Error("config: " + f.path() + " = " + node_text(f.get()) + ": " + problem);
+  }
+  const auto& m = config.model;
+  if (m.type == "tiny_unet") {
+    int levels = static_cast<int>(m.channel_mults.size());
+    int factor = 1 << (levels - 1);
+    if (config.data.image_size % factor != 0)
+      throw Error("config: model.channel_mults has " + std::to_string(levels) +
+                  " levels, so data.image_size must be divisible by " + std::to_string(factor) +
+                  " (got " + std::to_string(config.data.image_size) + ")");
+    for (int res : m.attention_resolutions) {
+      bool found = false;
+      for (int l = 0; l < levels; ++l) found |= (config.data.image_size >> l) == res;
+      if (!found)
+        throw Error("config: model.attention_resolutions contains " + std::to_string(res) +
+                    ", which is not a UNet resolution for data.image_size " +
+                    std::to_string(config.data.image_size));
+    }
+    for (int mult : m.channel_mults)
+      if ((m.base_channels * mult) % m.num_heads != 0)
+        throw Error("config: model.num_heads = " + std::to_string(m.num_heads) +
+                    " must divide every level's channels (base_channels * channel_mults)");
+  }
+  if (config.scheduler.min_lr > config.training.lr)
+    throw Error("config: scheduler.min_lr (" + std::to_string(config.scheduler.min_lr) +
+                ") must not exceed training.lr (" + std::to_string(config.training.lr) + ")");
+  if (config.data.dataset != "shapes" && config.data.data_dir.empty())
+    throw Error("config: data.dataset = " + config.data.dataset +
+                " needs data.data_dir (--data_dir DIR)");
+}
+
+std::string config_to_yaml(const Config& config) {
+  Config copy = config;
+  auto fields = schema(copy);
+  YAML::Emitter out;
+  out.SetDoublePrecision(10);
+  out << YAML::BeginMap;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i == 0 || fields[i].section != fields[i - 1].section) {
+      if (i != 0) out << YAML::EndMap;
+      out << YAML::Key << fields[i].section << YAML::Value << YAML::BeginMap;
+    }
+    auto value = fields[i].get();
+    out << YAML::Key << fields[i].key << YAML::Value;
+    if (value.IsSequence()) out << YAML::Flow;
+    out << value;
+  }
+  out << YAML::EndMap << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> config_keys() {
+  Config c;
+  std::vector<std::string> keys;
+  for (auto& f : schema(c)) keys.push_back(f.path());
+  return keys;
+}
+
+}  // namespace flowlab

@@ -1,0 +1,35 @@
+#include "flowlab/data/batcher.h"
+
+#include "flowlab/data/transforms.h"
+#include "flowlab/error.h"
+
+namespace flowlab {
+
+Batcher::Batcher(const Dataset& data, int64_t batch_size, bool random_flip, int64_t seed,
+                 torch::Device device)
+    : data_(data),
+      batch_size_(batch_size),
+      random_flip_(random_flip),
+      seed_(seed),
+      device_(device),
+      batches_per_epoch_(data.size() / batch_size) {
+  if (batches_per_epoch_ == 0)
+    throw Error("training.batch_size = " + std::to_string(batch_size) + " exceeds the dataset's " +
+                std::to_string(data.size()) + " images");
+}
+
+Batch Batcher::at_step(int64_t step) {
+  int64_t epoch = step / batches_per_epoch_;
+  if (epoch != cached_epoch_) {
+    auto gen = at::detail::createCPUGenerator(
+        static_cast<uint64_t>(seed_) * 1000003ULL + static_cast<uint64_t>(epoch));
+    permutation_ = torch::randperm(data_.size(), gen, torch::TensorOptions().dtype(torch::kInt64));
+    cached_epoch_ = epoch;
+  }
+  int64_t start = (step % batches_per_epoch_) * batch_size_;
+  auto batch = data_.batch(permutation_.slice(0, start, start + batch_size_), device_);
+  if (random_flip_) batch.images = random_horizontal_flip(batch.images);
+  return batch;
+}
+
+}  // namespace flowlab

@@ -1,0 +1,16 @@
+#include "flowlab/io/metrics.h"
+
+#include "flowlab/error.h"
+
+namespace flowlab {
+
+MetricsWriter::MetricsWriter(const std::string& path) : path_(path), out_(path, std::ios::app) {
+  if (!out_) throw Error("cannot open " + path + " for writing");
+}
+
+void MetricsWriter::write(const nlohmann::json& record) {
+  out_ << record.dump() << '\n';
+  out_.flush();
+}
+
+}  // namespace flowlab

@@ -1,0 +1,40 @@
+#include "flowlab/models/embeddings.h"
+
+#include <cmath>
+
+#include "flowlab/models/backbone.h"
+
+namespace flowlab {
+
+int64_t Backbone::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+torch::Tensor sinusoidal_embedding(const torch::Tensor& t, int64_t dim, double max_period) {
+  int64_t half = dim / 2;
+  auto freqs = torch::exp(-std::log(max_period) *
+                          torch::arange(half, t.options().dtype(torch::kFloat32)) /
+                          static_cast<double>(half));
+  auto args = (t.to(torch::kFloat32) * 1000.0).unsqueeze(1) * freqs.unsqueeze(0);
+  auto emb = torch::cat({torch::cos(args), torch::sin(args)}, 1);
+  if (dim % 2 == 1) emb = torch::cat({emb, torch::zeros_like(emb.slice(1, 0, 1))}, 1);
+  return emb;
+}
+
+namespace detail {
+
+TimestepEmbedderImpl::TimestepEmbedderImpl(int64_t frequency_dim, int64_t out_dim)
+    : frequency_dim_(frequency_dim) {
+  mlp = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(frequency_dim, out_dim),
+                                                     torch::nn::SiLU(),
+                                                     torch::nn::Linear(out_dim, out_dim)));
+}
+
+torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
+  return mlp->forward(sinusoidal_embedding(t, frequency_dim_));
+}
+
+}  // namespace detail
+}  // namespace flowlab

@@ -1,0 +1,55 @@
+#include "flowlab/models/registry.h"
+
+#include <functional>
+#include <map>
+
+#include "flowlab/config.h"
+#include "flowlab/error.h"
+#include "flowlab/models/tiny_unet.h"
+
+namespace flowlab {
+namespace {
+
+std::vector<int64_t> to_int64(const std::vector<int>& v) { return {v.begin(), v.end()}; }
+
+BackbonePtr make_tiny_unet(const Config& c) {
+  TinyUNetOptions o;
+  o.in_channels = c.model.in_channels;
+  o.image_size = c.data.image_size;
+  o.base_channels = c.model.base_channels;
+  o.channel_mults = to_int64(c.model.channel_mults);
+  o.num_res_blocks = c.model.num_res_blocks;
+  o.time_embed_dim = c.model.time_embed_dim;
+  o.num_classes = c.model.num_classes;
+  o.dropout = c.model.dropout;
+  o.attention_resolutions = to_int64(c.model.attention_resolutions);
+  o.num_heads = c.model.num_heads;
+  return std::make_shared<TinyUNet>(o);
+}
+
+using Factory = std::function<BackbonePtr(const Config&)>;
+
+const std::vector<std::pair<std::string, Factory>>& registry() {
+  static const std::vector<std::pair<std::string, Factory>> entries = {
+      {"tiny_unet", make_tiny_unet},
+  };
+  return entries;
+}
+
+}  // namespace
+
+std::vector<std::string> backbone_names() {
+  std::vector<std::string> names;
+  for (const auto& e : registry()) names.push_back(e.first);
+  return names;
+}
+
+BackbonePtr make_backbone(const Config& config) {
+  for (const auto& e : registry())
+    if (e.first == config.model.type) return e.second(config);
+  std::string known;
+  for (const auto& n : backbone_names()) known += " " + n;
+  throw Error("unknown model.type '" + config.model.type + "' (known:" + known + ")");
+}
+
+}  // namespace flowlab

@@ -1,0 +1,181 @@
+#include "flowlab/models/tiny_unet.h"
+
+#include <numeric>
+
+namespace flowlab {
+namespace detail {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::GroupNorm group_norm(int64_t channels) {
+  return nn::GroupNorm(nn::GroupNormOptions(std::gcd<int64_t>(channels, 32), channels));
+}
+
+nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2));
+}
+
+// Output layers of residual paths start at zero so each block starts as the identity
+// (Ho et al. 2020 / guided-diffusion `zero_module`).
+void zero_init(nn::Conv2d& c) {
+  torch::NoGradGuard no_grad;
+  c->weight.zero_();
+  if (c->bias.defined()) c->bias.zero_();
+}
+
+}  // namespace
+
+ResBlockImpl::ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t cond_dim, double dropout) {
+  norm1 = register_module("norm1", group_norm(in_ch));
+  conv1 = register_module("conv1", conv(in_ch, out_ch, 3));
+  cond_proj = register_module("cond_proj", nn::Linear(cond_dim, out_ch));
+  norm2 = register_module("norm2", group_norm(out_ch));
+  drop = register_module("dropout", nn::Dropout(dropout));
+  conv2 = register_module("conv2", conv(out_ch, out_ch, 3));
+  zero_init(conv2);
+  if (in_ch != out_ch) skip = register_module("skip", conv(in_ch, out_ch, 1));
+}
+
+torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
+  auto h = conv1(torch::silu(norm1(x)));
+  h = h + cond_proj(torch::silu(cond)).unsqueeze(-1).unsqueeze(-1);
+  h = conv2(drop(torch::silu(norm2(h))));
+  return (skip ? skip(x) : x) + h;
+}
+
+AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t num_heads) : num_heads_(num_heads) {
+  norm = register_module("norm", group_norm(channels));
+  qkv = register_module("qkv", conv(channels, 3 * channels, 1));
+  proj = register_module("proj", conv(channels, channels, 1));
+  zero_init(proj);
+}
+
+torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
+  int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  int64_t d = c / num_heads_;
+  // (N, 3C, H, W) -> 3 x (N, heads, HW, d)
+  auto qkv_t = qkv(norm(x)).reshape({n, 3, num_heads_, d, h * w}).permute({1, 0, 2, 4, 3});
+  auto q = qkv_t[0], k = qkv_t[1], v = qkv_t[2];
+  auto attn = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(d)), -1);
+  auto out = torch::matmul(attn, v).permute({0, 1, 3, 2}).reshape({n, c, h, w});
+  return x + proj(out);
+}
+
+}  // namespace detail
+
+TinyUNet::TinyUNet(const TinyUNetOptions& options) : options_(options) {
+  using namespace detail;
+  const auto& o = options_;
+  int64_t cond = o.time_embed_dim;
+  time_embed = register_module("time_embed", TimestepEmbedder(o.time_embed_dim, cond));
+  class_embed = register_module("class_embed", torch::nn::Embedding(o.num_classes + 1, cond));
+  conv_in = register_module("conv_in", detail::conv(o.in_channels, o.base_channels, 3));
+
+  auto wants_attention = [&](int64_t resolution) {
+    return std::find(o.attention_resolutions.begin(), o.attention_resolutions.end(), resolution) !=
+           o.attention_resolutions.end();
+  };
+
+  int64_t levels = static_cast<int64_t>(o.channel_mults.size());
+  int64_t ch = o.base_channels;
+  std::vector<int64_t> skip_channels{ch};
+  auto down_list = register_module("down", torch::nn::ModuleList());
+  for (int64_t l = 0; l < levels; ++l) {
+    UNetLevel level;
+    int64_t out = o.base_channels * o.channel_mults[l];
+    bool attn = wants_attention(o.image_size >> l);
+    level->res_list = level->register_module("res", torch::nn::ModuleList());
+    if (attn) level->attn_list = level->register_module("attn", torch::nn::ModuleList());
+    for (int64_t j = 0; j < o.num_res_blocks; ++j) {
+      level->res.push_back(ResBlock(ch, out, cond, o.dropout));
+      level->res_list->push_back(level->res.back());
+      ch = out;
+      if (attn) {
+        level->attn.push_back(AttentionBlock(ch, o.num_heads));
+        level->attn_list->push_back(level->attn.back());
+      }
+      skip_channels.push_back(ch);
+    }
+    if (l != levels - 1) {
+      level->resample = level->register_module("downsample", detail::conv(ch, ch, 3, 2));
+      skip_channels.push_back(ch);
+    }
+    down_list->push_back(level);
+    down_levels.push_back(level);
+  }
+
+  mid_res1 = register_module("mid_res1", ResBlock(ch, ch, cond, o.dropout));
+  mid_attn = register_module("mid_attn", AttentionBlock(ch, o.num_heads));
+  mid_res2 = register_module("mid_res2", ResBlock(ch, ch, cond, o.dropout));
+
+  auto up_list = register_module("up", torch::nn::ModuleList());
+  for (int64_t l = levels - 1; l >= 0; --l) {
+    UNetLevel level;
+    int64_t out = o.base_channels * o.channel_mults[l];
+    bool attn = wants_attention(o.image_size >> l);
+    level->res_list = level->register_module("res", torch::nn::ModuleList());
+    if (attn) level->attn_list = level->register_module("attn", torch::nn::ModuleList());
+    for (int64_t j = 0; j <= o.num_res_blocks; ++j) {
+      level->res.push_back(ResBlock(ch + skip_channels.back(), out, cond, o.dropout));
+      level->res_list->push_back(level->res.back());
+      skip_channels.pop_back();
+      ch = out;
+      if (attn) {
+        level->attn.push_back(AttentionBlock(ch, o.num_heads));
+        level->attn_list->push_back(level->attn.back());
+      }
+    }
+    if (l != 0) level->resample = level->register_module("upsample", detail::conv(ch, ch, 3));
+    up_list->push_back(level);
+    up_levels.push_back(level);
+  }
+
+  out_norm = register_module("out_norm", detail::group_norm(ch));
+  out_conv = register_module("out_conv", detail::conv(ch, o.in_channels, 3));
+  detail::zero_init(out_conv);
+}
+
+torch::Tensor TinyUNet::embed(const torch::Tensor& t, const torch::Tensor& y) {
+  return time_embed(t) + class_embed(y);
+}
+
+torch::Tensor TinyUNet::forward(const torch::Tensor& x, const torch::Tensor& t,
+                                const torch::Tensor& y) {
+  return forward_with_cond(x, embed(t, y));
+}
+
+torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::Tensor& cond) {
+  std::vector<torch::Tensor> skips;
+  auto h = conv_in(x);
+  skips.push_back(h);
+  for (auto& level : down_levels) {
+    for (size_t j = 0; j < level->res.size(); ++j) {
+      h = level->res[j](h, cond);
+      if (!level->attn.empty()) h = level->attn[j](h);
+      skips.push_back(h);
+    }
+    if (level->resample) {
+      h = level->resample(h);
+      skips.push_back(h);
+    }
+  }
+  h = mid_res2(mid_attn(mid_res1(h, cond)), cond);
+  for (auto& level : up_levels) {
+    for (size_t j = 0; j < level->res.size(); ++j) {
+      h = level->res[j](torch::cat({h, skips.back()}, 1), cond);
+      skips.pop_back();
+      if (!level->attn.empty()) h = level->attn[j](h);
+    }
+    if (level->resample) {
+      h = torch::nn::functional::interpolate(
+          h, torch::nn::functional::InterpolateFuncOptions()
+                 .scale_factor(std::vector<double>{2.0, 2.0})
+                 .mode(torch::kNearest));
+      h = level->resample(h);
+    }
+  }
+  return out_conv(torch::silu(out_norm(h)));
+}
+
+}  // namespace flowlab

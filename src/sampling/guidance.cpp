@@ -1,0 +1,27 @@
+#include "flowlab/sampling/guidance.h"
+
+namespace flowlab {
+
+VelocityFn classifier_free_guidance(ConditionalFn f, torch::Tensor y, int64_t null_label, double scale) {
+  if (scale == 1.0 || null_label == 0) {
+    return [f, y](const torch::Tensor& x, const torch::Tensor& t) { return f(x, t, y); };
+  }
+  auto y2 = torch::cat({y, torch::full_like(y, null_label)});
+  return [f, y2, scale](const torch::Tensor& x, const torch::Tensor& t) {
+    auto out = f(torch::cat({x, x}), torch::cat({t, t}), y2);
+    auto chunks = out.chunk(2, 0);
+    return chunks[1] + scale * (chunks[0] - chunks[1]);
+  };
+}
+
+}  // namespace flowlab
+
+namespace flowlab {
+
+torch::Tensor drop_labels(const torch::Tensor& y, double p, int64_t null_label) {
+  if (p <= 0.0) return y;
+  auto drop = torch::rand({y.size(0)}, y.options().dtype(torch::kFloat32)) < p;
+  return torch::where(drop, torch::full_like(y, null_label), y);
+}
+
+}  // namespace flowlab

@@ -1,0 +1,215 @@
+#include "flowlab/training/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "flowlab/data/batcher.h"
+#include "flowlab/error.h"
+#include "flowlab/io/files.h"
+#include "flowlab/io/image.h"
+#include "flowlab/io/metrics.h"
+#include "flowlab/io/progress.h"
+#include "flowlab/models/registry.h"
+#include "flowlab/sampling/guidance.h"
+#include "flowlab/training/checkpoint.h"
+#include "flowlab/training/ema.h"
+#include "flowlab/training/lr_schedule.h"
+#include "flowlab/training/stop_signal.h"
+
+namespace flowlab {
+namespace {
+
+// Scales gradients so their global L2 norm is at most max_norm; returns the norm before clipping
+// as a device scalar (no host sync).
+torch::Tensor clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params)
+    if (p.grad().defined()) norms.push_back(p.grad().norm());
+  if (norms.empty()) return torch::zeros({});
+  auto total = torch::stack(norms).norm();
+  if (max_norm > 0) {
+    auto scale = (max_norm / (total + 1e-6)).clamp_max(1.0);
+    for (const auto& p : params)
+      if (p.grad().defined()) p.grad().mul_(scale);
+  }
+  return total;
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+}  // namespace
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda") {
+    if (!torch::cuda::is_available())
+      throw Error("--device cuda: this build of LibTorch has no CUDA, or no GPU is visible");
+    return torch::kCUDA;
+  }
+  throw Error("device '" + name + "' is not cpu or cuda");
+}
+
+void configure_threads(int threads) {
+  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+}
+
+Trainer::Trainer(Config config, const Dataset& data, Method& method)
+    : config_(std::move(config)), data_(data), method_(method), device_(torch::kCPU) {
+  auto& m = config_.model;
+  if (m.in_channels != data.channels()) {
+    spdlog::info("model.in_channels = {} from dataset {}", data.channels(), data.name);
+    m.in_channels = static_cast<int>(data.channels());
+  }
+  if (m.num_classes != 0 && m.num_classes != data.num_classes()) {
+    spdlog::info("model.num_classes = {} from dataset {}", data.num_classes(), data.name);
+    m.num_classes = static_cast<int>(data.num_classes());
+  }
+  validate(config_);
+  device_ = resolve_device(config_.training.device);
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::save_sample_grid(const std::string& path) {
+  const auto& s = config_.sampling;
+  int64_t classes = model_->num_classes();
+  int64_t per_row = 8;
+  torch::Tensor labels;
+  if (classes > 0) {
+    labels = torch::arange(std::min<int64_t>(classes, 16), torch::kInt64).repeat_interleave(per_row);
+  } else {
+    labels = torch::zeros({64}, torch::kInt64);
+  }
+  // Fixed noise, from its own generator, so grids are comparable across steps and sampling never
+  // touches the training RNG stream.
+  auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(config_.training.seed) + 7);
+  auto noise = torch::randn({labels.size(0), data_.channels(), data_.height(), data_.width()}, gen,
+                            torch::TensorOptions().dtype(torch::kFloat32));
+  auto out = method_.sample(*ema_model_, noise.to(device_), labels.to(device_), s);
+  std::vector<std::string> names;
+  if (classes > 0)
+    names.assign(data_.class_names.begin(),
+                 data_.class_names.begin() + std::min<int64_t>(classes, 16));
+  save_class_grid(path, out.x, per_row, names);
+}
+
+TrainResult Trainer::run(const std::string& resume_from) {
+  const auto& tc = config_.training;
+  ensure_directory(tc.output_dir);
+  ensure_directory(tc.output_dir + "/samples");
+  configure_threads(tc.threads);
+
+  torch::manual_seed(static_cast<uint64_t>(tc.seed));
+  model_ = make_backbone(config_);
+  ema_model_ = make_backbone(config_);
+  model_->to(device_);
+  ema_model_->to(device_);
+  ema_ = std::make_unique<Ema>(model_, ema_model_, tc.ema_decay, tc.ema_warmup);
+  torch::optim::AdamW optimizer(model_->parameters(), torch::optim::AdamWOptions(tc.lr)
+                                                          .betas({tc.beta1, tc.beta2})
+                                                          .weight_decay(tc.weight_decay));
+  TrainResult result;
+  if (!resume_from.empty()) {
+    CheckpointReader reader(resume_from);
+    if (reader.config().model.type != config_.model.type ||
+        reader.config().method.name != config_.method.name)
+      throw Error("checkpoint " + resume_from + " holds a " + reader.config().method.name + " " +
+                  reader.config().model.type + " model; this run trains " + config_.method.name +
+                  " " + config_.model.type);
+    reader.load_weights(*model_, false);
+    reader.load_weights(*ema_model_, true);
+    reader.load_optimizer(optimizer);
+    reader.restore_rng();
+    result.step = reader.step();
+    spdlog::info("resumed from {} at step {}", resume_from, result.step);
+  }
+
+  write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
+  spdlog::info("{} on {} ({} images, {} classes), {} {} with {:.2f}M parameters, device {}",
+               method_.name(), data_.name, data_.size(), data_.num_classes(), config_.model.type,
+               config_.model.variant, model_->parameter_count() / 1e6, tc.device);
+
+  Batcher batcher(data_, tc.batch_size, config_.data.random_flip, tc.seed, device_);
+  const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();
+  const std::string last_path = tc.output_dir + "/last.pt";
+  MetricsWriter metrics(tc.output_dir + "/metrics.jsonl");
+  Progress progress("train", total * tc.batch_size, "img", result.step * tc.batch_size);
+  auto params = model_->parameters();
+  auto save = [&] {
+    save_checkpoint(last_path,
+                    {config_, result.step, data_.class_names, *model_, *ema_model_, optimizer});
+    result.checkpoint = last_path;
+  };
+
+  auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
+  auto grad_norm_sum = torch::zeros({}, torch::TensorOptions().device(device_));
+  int64_t interval_steps = 0;
+  auto interval_start = std::chrono::steady_clock::now();
+  std::string last_figures;
+  while (result.step < total && !stop_requested()) {
+    model_->train();
+    auto batch = batcher.at_step(result.step);
+    auto labels = drop_labels(batch.labels, tc.cfg_dropout, model_->null_label());
+    double lr = learning_rate_at(result.step, total, tc.lr, config_.scheduler);
+    set_learning_rate(optimizer, lr);
+    auto out = method_.loss(*model_, batch.images, labels);
+    optimizer.zero_grad();
+    out.loss.backward();
+    auto grad_norm = clip_gradients(params, tc.grad_clip);
+    optimizer.step();
+    ++result.step;
+    ema_->update(result.step);
+
+    loss_sum += out.loss.detach();
+    grad_norm_sum += grad_norm;
+    ++interval_steps;
+    if (result.step % tc.log_every == 0 || result.step == total) {
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
+      double loss = loss_sum.item<double>() / static_cast<double>(interval_steps);
+      nlohmann::json record = {
+          {"step", result.step},
+          {"epoch", static_cast<double>(result.step) / static_cast<double>(batcher.batches_per_epoch())},
+          {"loss", loss},
+          {"lr", lr},
+          {"grad_norm", grad_norm_sum.item<double>() / static_cast<double>(interval_steps)},
+          {"images_per_sec", seconds > 0 ? interval_steps * tc.batch_size / seconds : 0.0}};
+      for (const auto& kv : out.metrics) record[kv.first] = kv.second.item<double>();
+      metrics.write(record);
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), "loss %.4f lr %.2e", loss, lr);
+      last_figures = buf;
+      loss_sum.zero_();
+      grad_norm_sum.zero_();
+      interval_steps = 0;
+      interval_start = std::chrono::steady_clock::now();
+    }
+    progress.update(result.step * tc.batch_size, last_figures);
+    if (tc.sample_every > 0 && result.step % tc.sample_every == 0) {
+      char name[64];
+      std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(result.step));
+      save_sample_grid(tc.output_dir + name);
+    }
+    if (result.step % tc.checkpoint_every == 0 && result.step < total) save();
+  }
+
+  save();
+  if (stop_requested()) {
+    result.stopped = true;
+    spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", result.step,
+                 total, last_path);
+    return result;
+  }
+  export_weights(tc.output_dir + "/weights_ema.pt", *ema_model_);
+  if (tc.sample_every > 0) save_sample_grid(tc.output_dir + "/samples/final.png");
+  spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", result.step, last_path,
+               tc.output_dir);
+  return result;
+}
+
+}  // namespace flowlab
