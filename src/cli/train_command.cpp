@@ -53,6 +53,7 @@ int train_command(int argc, char** argv, const std::string& method) {
     throw Error("config method.name is '" + config.method.name + "', but " + program + " trains " +
                 method + "; use train_" + config.method.name);
   validate(config);
+  resolve_device(config.training.device);  // fail before any work on a CPU-only build
 
   auto t0 = std::chrono::steady_clock::now();
   auto data = load_dataset(config.data);

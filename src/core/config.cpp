@@ -41,6 +41,18 @@ std::string node_text(const YAML::Node& node) {
 template <class T>
 using Rule = std::function<std::string(const T&)>;
 
+// Scalars as YAML nodes; doubles with 10 significant digits so 3e-4 reads back as 0.0003.
+template <class T>
+YAML::Node to_node(const T& value) {
+  return YAML::Node(value);
+}
+template <>
+YAML::Node to_node<double>(const double& value) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.10g", value);
+  return YAML::Node(std::string(buf));
+}
+
 template <class T>
 Field make_field(const std::string& section, const std::string& key, T& ref, Rule<T> rule = {}) {
   Field f;
@@ -56,7 +68,7 @@ Field make_field(const std::string& section, const std::string& key, T& ref, Rul
                   type_name<T>());
     }
   };
-  f.get = [&ref]() { return YAML::Node(ref); };
+  f.get = [&ref]() { return to_node(ref); };
   f.check = [&ref, rule]() { return rule ? rule(ref) : std::string(); };
   return f;
 }
@@ -309,7 +321,6 @@ std::string config_to_yaml(const Config& config) {
   Config copy = config;
   auto fields = schema(copy);
   YAML::Emitter out;
-  out.SetDoublePrecision(10);
   out << YAML::BeginMap;
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i == 0 || fields[i].section != fields[i - 1].section) {

@@ -29,7 +29,7 @@ void zero_init(nn::Conv2d& c) {
 ResBlockImpl::ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t cond_dim, double dropout) {
   norm1 = register_module("norm1", group_norm(in_ch));
   conv1 = register_module("conv1", conv(in_ch, out_ch, 3));
-  cond_proj = register_module("cond_proj", nn::Linear(cond_dim, out_ch));
+  cond_proj = register_module("cond_proj", nn::Linear(cond_dim, 2 * out_ch));
   norm2 = register_module("norm2", group_norm(out_ch));
   drop = register_module("dropout", nn::Dropout(dropout));
   conv2 = register_module("conv2", conv(out_ch, out_ch, 3));
@@ -39,8 +39,10 @@ ResBlockImpl::ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t cond_dim, doub
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
   auto h = conv1(torch::silu(norm1(x)));
-  h = h + cond_proj(torch::silu(cond)).unsqueeze(-1).unsqueeze(-1);
-  h = conv2(drop(torch::silu(norm2(h))));
+  // Scale-shift after the norm, so per-channel conditioning survives GroupNorm's centring.
+  auto scale_shift = cond_proj(torch::silu(cond)).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
+  h = norm2(h) * (1 + scale_shift[0]) + scale_shift[1];
+  h = conv2(drop(torch::silu(h)));
   return (skip ? skip(x) : x) + h;
 }
 

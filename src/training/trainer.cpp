@@ -98,7 +98,7 @@ void Trainer::save_sample_grid(const std::string& path) {
   save_class_grid(path, out.x, per_row, names);
 }
 
-TrainResult Trainer::run(const std::string& resume_from) {
+TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   const auto& tc = config_.training;
   ensure_directory(tc.output_dir);
   ensure_directory(tc.output_dir + "/samples");
@@ -137,7 +137,7 @@ TrainResult Trainer::run(const std::string& resume_from) {
   Batcher batcher(data_, tc.batch_size, config_.data.random_flip, tc.seed, device_);
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();
   const std::string last_path = tc.output_dir + "/last.pt";
-  MetricsWriter metrics(tc.output_dir + "/metrics.jsonl");
+  MetricsWriter metrics(tc.output_dir + "/metrics.jsonl", !resume_from.empty());
   Progress progress("train", total * tc.batch_size, "img", result.step * tc.batch_size);
   auto params = model_->parameters();
   auto save = [&] {
@@ -151,7 +151,8 @@ TrainResult Trainer::run(const std::string& resume_from) {
   int64_t interval_steps = 0;
   auto interval_start = std::chrono::steady_clock::now();
   std::string last_figures;
-  while (result.step < total && !stop_requested()) {
+  auto should_stop = [&] { return stop_requested() || (stop_at > 0 && result.step >= stop_at); };
+  while (result.step < total && !should_stop()) {
     model_->train();
     auto batch = batcher.at_step(result.step);
     auto labels = drop_labels(batch.labels, tc.cfg_dropout, model_->null_label());
@@ -199,7 +200,7 @@ TrainResult Trainer::run(const std::string& resume_from) {
   }
 
   save();
-  if (stop_requested()) {
+  if (should_stop() && result.step < total) {
     result.stopped = true;
     spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", result.step,
                  total, last_path);

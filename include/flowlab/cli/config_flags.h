@@ -1,6 +1,8 @@
 // Command-line flags that map onto config keys. A flag overrides the YAML only when given.
 // Order: base config -> --config FILE -> named flags -> --set section.key=value -> validate().
 #pragma once
+// `--set model.channel_mults=[1,2]` is one value: repeated flags, not commas, make a list.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 
 #include <string>

@@ -9,7 +9,8 @@ namespace flowlab {
 
 class MetricsWriter {
  public:
-  explicit MetricsWriter(const std::string& path);
+  // append = false starts the file afresh.
+  MetricsWriter(const std::string& path, bool append);
   void write(const nlohmann::json& record);
 
  private:

@@ -27,7 +27,9 @@ struct TinyUNetOptions {
 
 namespace detail {
 
-// GroupNorm -> SiLU -> conv3x3, + Linear(cond), GroupNorm -> SiLU -> Dropout -> conv3x3, + skip.
+// GroupNorm -> SiLU -> conv3x3 -> GroupNorm * (1 + scale) + shift, with (scale, shift) =
+// Linear(SiLU(cond)) -> SiLU -> Dropout -> conv3x3, + skip (Nichol & Dhariwal 2021,
+// "use_scale_shift_norm").
 class ResBlockImpl : public torch::nn::Module {
  public:
   ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t cond_dim, double dropout);

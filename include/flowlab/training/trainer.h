@@ -29,7 +29,8 @@ class Trainer {
   ~Trainer();
 
   // Trains to the configured number of steps; continues from `resume_from` when non-empty.
-  TrainResult run(const std::string& resume_from = "");
+  // stop_at > 0 ends the run early at that step, with a checkpoint, as SIGINT would.
+  TrainResult run(const std::string& resume_from = "", int64_t stop_at = 0);
 
   const BackbonePtr& model() const { return model_; }
   const BackbonePtr& ema_model() const { return ema_model_; }

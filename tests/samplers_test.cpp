@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "flowlab/sampling/guidance.h"
+#include "flowlab/sampling/samplers.h"
+
+using namespace flowlab;
+
+namespace {
+
+// dx/dt = 2 t x, so x(t) = x(1) exp(t^2 - 1) and x(0) = x(1) / e. Depends on t, so a sampler that
+// evaluates at the wrong times fails.
+torch::Tensor field(const torch::Tensor& x, const torch::Tensor& t) {
+  return 2.0 * t.to(x.dtype()).view({-1, 1}) * x;
+}
+
+torch::Tensor start() { return torch::tensor({{1.0, -2.0}, {0.5, 3.0}}, torch::kFloat64); }
+
+double endpoint_error(const torch::Tensor& x) {
+  return (x - start() / std::exp(1.0)).abs().max().item<double>();
+}
+
+using FixedSampler = torch::Tensor (*)(const VelocityFn&, torch::Tensor, const std::vector<double>&,
+                                       const StepHook&);
+
+double error_with(FixedSampler sampler, int steps) {
+  return endpoint_error(sampler(field, start(), uniform_time_grid(steps), nullptr));
+}
+
+}  // namespace
+
+TEST(Samplers, UniformGridRunsFromOneToZero) {
+  auto g = uniform_time_grid(4);
+  ASSERT_EQ(g.size(), 5u);
+  EXPECT_DOUBLE_EQ(g.front(), 1.0);
+  EXPECT_DOUBLE_EQ(g[1], 0.75);
+  EXPECT_DOUBLE_EQ(g.back(), 0.0);
+}
+
+TEST(Samplers, EulerConvergesAtFirstOrder) {
+  double e1 = error_with(euler_sample, 64), e2 = error_with(euler_sample, 128);
+  EXPECT_LT(e2, 3e-2);
+  EXPECT_NEAR(e1 / e2, 2.0, 0.15);
+}
+
+TEST(Samplers, HeunConvergesAtSecondOrder) {
+  double e1 = error_with(heun_sample, 32), e2 = error_with(heun_sample, 64);
+  EXPECT_LT(e2, 1e-4);
+  EXPECT_NEAR(e1 / e2, 4.0, 0.3);
+}
+
+TEST(Samplers, MidpointConvergesAtSecondOrder) {
+  double e1 = error_with(midpoint_sample, 32), e2 = error_with(midpoint_sample, 64);
+  EXPECT_LT(e2, 5e-4);
+  EXPECT_NEAR(e1 / e2, 4.0, 0.3);
+}
+
+TEST(Samplers, Rk45MeetsItsToleranceAndSpendsMoreWorkOnTighterOnes) {
+  AdaptiveOptions loose, tight;
+  loose.rtol = loose.atol = 1e-3;
+  tight.rtol = tight.atol = 1e-7;
+  auto a = rk45_sample(field, start(), loose);
+  auto b = rk45_sample(field, start(), tight);
+  EXPECT_LT(endpoint_error(a.x), 1e-2);
+  EXPECT_LT(endpoint_error(b.x), 1e-5);
+  EXPECT_GT(b.nfe, a.nfe);
+  EXPECT_GT(a.accepted, 0);
+}
+
+TEST(Samplers, IntegrateOdeCountsEvaluations) {
+  EXPECT_EQ(integrate_ode("euler", field, start(), 10, 1e-3, 1e-3).nfe, 10);
+  EXPECT_EQ(integrate_ode("heun", field, start(), 10, 1e-3, 1e-3).nfe, 20);
+  EXPECT_EQ(integrate_ode("midpoint", field, start(), 10, 1e-3, 1e-3).nfe, 20);
+  auto r = integrate_ode("rk45", field, start(), 10, 1e-4, 1e-4);
+  EXPECT_GT(r.nfe, 7);
+  EXPECT_LT(endpoint_error(r.x), 1e-3);
+  EXPECT_ANY_THROW(integrate_ode("nope", field, start(), 10, 1e-3, 1e-3));
+}
+
+TEST(Samplers, HookSeesEveryStepTimeAndCanReplaceTheState) {
+  std::vector<double> seen;
+  auto hook = [&seen](const torch::Tensor& x, double t) {
+    seen.push_back(t);
+    return torch::zeros_like(x);  // a hook that pins the state to 0 keeps it there
+  };
+  auto x = euler_sample(field, start(), uniform_time_grid(4), hook);
+  EXPECT_EQ(seen, (std::vector<double>{0.75, 0.5, 0.25, 0.0}));
+  EXPECT_EQ(x.abs().max().item<double>(), 0.0);
+}
+
+TEST(Guidance, CombinesConditionalAndNullInOneDoubleBatch) {
+  int calls = 0;
+  int64_t batch_seen = 0;
+  ConditionalFn f = [&](const torch::Tensor& x, const torch::Tensor&, const torch::Tensor& y) {
+    ++calls;
+    batch_seen = x.size(0);
+    return x * (y.to(x.dtype()) + 1).view({-1, 1});
+  };
+  auto y = torch::tensor({0, 3}, torch::kInt64);
+  auto x = torch::ones({2, 2});
+  auto t = torch::zeros({2});
+  auto guided = classifier_free_guidance(f, y, 10, 3.0)(x, t);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(batch_seen, 4);
+  // null output 11, conditional (y + 1): 11 + 3 (y + 1 - 11)
+  EXPECT_FLOAT_EQ(guided[0][0].item<float>(), 11 + 3 * (1 - 11));
+  EXPECT_FLOAT_EQ(guided[1][1].item<float>(), 11 + 3 * (4 - 11));
+  // Scale 1 is the plain conditional call on N rows; scale 0 would be the null model.
+  auto plain = classifier_free_guidance(f, y, 10, 1.0)(x, t);
+  EXPECT_EQ(batch_seen, 2);
+  EXPECT_FLOAT_EQ(plain[1][0].item<float>(), 4.0f);
+  EXPECT_FLOAT_EQ(classifier_free_guidance(f, y, 10, 0.0)(x, t)[0][0].item<float>(), 11.0f);
+}
+
+TEST(Guidance, DropLabelsReplacesTheConfiguredFraction) {
+  torch::manual_seed(1);
+  auto y = torch::zeros({10000}, torch::kInt64);
+  auto dropped = drop_labels(y, 0.1, 10);
+  auto fraction = (dropped == 10).to(torch::kFloat).mean().item<double>();
+  EXPECT_NEAR(fraction, 0.1, 0.01);
+  EXPECT_TRUE(torch::equal(drop_labels(y, 0.0, 10), y));
+}
