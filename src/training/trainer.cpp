@@ -130,9 +130,10 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   }
 
   write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
-  spdlog::info("{} on {} ({} images, {} classes), {} {} with {:.2f}M parameters, device {}",
+  spdlog::info("{} on {} ({} images, {} classes), {}{} with {} parameters, device {}",
                method_.name(), data_.name, data_.size(), data_.num_classes(), config_.model.type,
-               config_.model.variant, model_->parameter_count() / 1e6, tc.device);
+               config_.model.variant.empty() ? "" : " " + config_.model.variant,
+               model_->parameter_count(), tc.device);
 
   Batcher batcher(data_, tc.batch_size, config_.data.random_flip, tc.seed, device_);
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();

@@ -1,0 +1,163 @@
+"""flowlab's networks in plain PyTorch, with the same parameter names as the C++ modules.
+
+A weight file exported by flowlab (weights_ema.pt, a {name: tensor} dict) loads into these with
+load_state_dict(strict=True). Used by scripts/check_export.py and the Python benchmark reference.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def sinusoidal_embedding(t, dim, max_period=10000.0):
+    """t: (N,) in [0, 1] -> (N, dim) [cos | sin] features of 1000 t."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = (t.float() * 1000.0)[:, None] * freqs[None]
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+    if dim % 2:
+        emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=1)
+    return emb
+
+
+class TimestepEmbedder(nn.Module):
+    def __init__(self, frequency_dim, out_dim):
+        super().__init__()
+        self.frequency_dim = frequency_dim
+        self.mlp = nn.Sequential(nn.Linear(frequency_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
+
+    def forward(self, t):
+        return self.mlp(sinusoidal_embedding(t, self.frequency_dim))
+
+
+def group_norm(channels):
+    return nn.GroupNorm(math.gcd(channels, 32), channels)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, in_ch, out_ch, cond_dim, dropout):
+        super().__init__()
+        self.norm1 = group_norm(in_ch)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.cond_proj = nn.Linear(cond_dim, 2 * out_ch)
+        self.norm2 = group_norm(out_ch)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else None
+
+    def forward(self, x, cond):
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.cond_proj(F.silu(cond))[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(self.dropout(F.silu(h)))
+        return (self.skip(x) if self.skip is not None else x) + h
+
+
+class AttentionBlock(nn.Module):
+    def __init__(self, channels, num_heads):
+        super().__init__()
+        self.num_heads = num_heads
+        self.norm = group_norm(channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        d = c // self.num_heads
+        qkv = self.qkv(self.norm(x)).reshape(n, 3, self.num_heads, d, h * w).permute(1, 0, 2, 4, 3)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), dim=-1)
+        out = (attn @ v).permute(0, 1, 3, 2).reshape(n, c, h, w)
+        return x + self.proj(out)
+
+
+class UNetLevel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.res = nn.ModuleList()
+        self.attn = None
+
+
+class TinyUNet(nn.Module):
+    def __init__(self, in_channels=3, image_size=32, base_channels=64, channel_mults=(1, 2, 4),
+                 num_res_blocks=2, time_embed_dim=128, num_classes=10, dropout=0.1,
+                 attention_resolutions=(8,), num_heads=4):
+        super().__init__()
+        cond = time_embed_dim
+        self.time_embed = TimestepEmbedder(time_embed_dim, cond)
+        self.class_embed = nn.Embedding(num_classes + 1, cond)
+        self.conv_in = nn.Conv2d(in_channels, base_channels, 3, padding=1)
+        levels = len(channel_mults)
+        ch = base_channels
+        skips = [ch]
+        self.down = nn.ModuleList()
+        for l in range(levels):
+            level = UNetLevel()
+            out = base_channels * channel_mults[l]
+            attn = (image_size >> l) in attention_resolutions
+            if attn:
+                level.attn = nn.ModuleList()
+            for _ in range(num_res_blocks):
+                level.res.append(ResBlock(ch, out, cond, dropout))
+                ch = out
+                if attn:
+                    level.attn.append(AttentionBlock(ch, num_heads))
+                skips.append(ch)
+            if l != levels - 1:
+                level.downsample = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
+                skips.append(ch)
+            self.down.append(level)
+        self.mid_res1 = ResBlock(ch, ch, cond, dropout)
+        self.mid_attn = AttentionBlock(ch, num_heads)
+        self.mid_res2 = ResBlock(ch, ch, cond, dropout)
+        self.up = nn.ModuleList()
+        for l in reversed(range(levels)):
+            level = UNetLevel()
+            out = base_channels * channel_mults[l]
+            attn = (image_size >> l) in attention_resolutions
+            if attn:
+                level.attn = nn.ModuleList()
+            for _ in range(num_res_blocks + 1):
+                level.res.append(ResBlock(ch + skips.pop(), out, cond, dropout))
+                ch = out
+                if attn:
+                    level.attn.append(AttentionBlock(ch, num_heads))
+            if l != 0:
+                level.upsample = nn.Conv2d(ch, ch, 3, padding=1)
+            self.up.append(level)
+        self.out_norm = group_norm(ch)
+        self.out_conv = nn.Conv2d(ch, in_channels, 3, padding=1)
+
+    def forward(self, x, t, y):
+        cond = self.time_embed(t) + self.class_embed(y)
+        h = self.conv_in(x)
+        skips = [h]
+        for level in self.down:
+            for j, block in enumerate(level.res):
+                h = block(h, cond)
+                if level.attn is not None:
+                    h = level.attn[j](h)
+                skips.append(h)
+            if hasattr(level, "downsample"):
+                h = level.downsample(h)
+                skips.append(h)
+        h = self.mid_res2(self.mid_attn(self.mid_res1(h, cond)), cond)
+        for level in self.up:
+            for j, block in enumerate(level.res):
+                h = block(torch.cat([h, skips.pop()], dim=1), cond)
+                if level.attn is not None:
+                    h = level.attn[j](h)
+            if hasattr(level, "upsample"):
+                h = level.upsample(F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        return self.out_conv(F.silu(self.out_norm(h)))
+
+
+def tiny_unet_from_config(config):
+    """config: the parsed config.yaml of a flowlab run."""
+    m, d = config["model"], config["data"]
+    return TinyUNet(in_channels=m["in_channels"], image_size=d["image_size"],
+                    base_channels=m["base_channels"], channel_mults=tuple(m["channel_mults"]),
+                    num_res_blocks=m["num_res_blocks"], time_embed_dim=m["time_embed_dim"],
+                    num_classes=m["num_classes"], dropout=m["dropout"],
+                    attention_resolutions=tuple(m["attention_resolutions"]), num_heads=m["num_heads"])
