@@ -192,7 +192,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       interval_start = std::chrono::steady_clock::now();
     }
     progress.update(result.step * tc.batch_size, last_figures);
-    if (tc.sample_every > 0 && result.step % tc.sample_every == 0) {
+    if (tc.sample_every > 0 && result.step % tc.sample_every == 0 && result.step < total) {
       char name[64];
       std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(result.step));
       save_sample_grid(tc.output_dir + name);
