@@ -36,10 +36,19 @@ struct DataConfig {
 };
 
 struct MethodConfig {
-  std::string name = "cfm";                // cfm (ddpm, meanflow as they land)
+  std::string name = "cfm";                // cfm | ddpm
+  // CFM's time distribution (DDPM draws its integer steps uniformly).
   std::string time_sampling = "uniform";   // uniform | logit_normal
   double logit_mean = 0.0;
   double logit_std = 1.0;
+};
+
+struct DdpmConfig {
+  int timesteps = 1000;
+  std::string schedule = "cosine";     // cosine | linear
+  std::string prediction = "epsilon";  // epsilon | v
+  double eta = 0.0;                    // DDIM noise; 0 = deterministic
+  bool clip_denoised = true;           // clamp the predicted x0 to [-1, 1] while sampling
 };
 
 struct SchedulerConfig {
@@ -70,7 +79,7 @@ struct TrainingConfig {
 };
 
 struct SamplingConfig {
-  std::string sampler = "euler";  // euler | heun | midpoint | rk45
+  std::string sampler = "euler";  // cfm: euler | heun | midpoint | rk45; ddpm: ddpm | ddim
   int steps = 50;
   double cfg_scale = 3.0;
   double rtol = 1e-3;  // rk45
@@ -83,6 +92,7 @@ struct Config {
   ModelConfig model;
   DataConfig data;
   MethodConfig method;
+  DdpmConfig ddpm;
   SchedulerConfig scheduler;
   TrainingConfig training;
   SamplingConfig sampling;

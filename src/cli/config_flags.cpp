@@ -5,8 +5,8 @@
 
 namespace flowlab {
 
-std::vector<FlagBinding> training_flags() {
-  return {
+std::vector<FlagBinding> training_flags(const std::string& method) {
+  std::vector<FlagBinding> flags = {
       {"epochs", "training.epochs", "training epochs (ignored when --steps > 0)"},
       {"batch_size", "training.batch_size", "images per optimizer step"},
       {"lr", "training.lr", "peak learning rate (AdamW)"},
@@ -20,6 +20,8 @@ std::vector<FlagBinding> training_flags() {
       {"dataset", "data.dataset", "cifar10, mnist, folder or shapes"},
       {"data_dir", "data.data_dir", "dataset directory"},
   };
+  if (method == "ddpm") flags.push_back({"timesteps", "ddpm.timesteps", "diffusion steps T"});
+  return flags;
 }
 
 std::vector<FlagBinding> dataset_flags() {

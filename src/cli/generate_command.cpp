@@ -20,7 +20,7 @@ std::vector<FlagBinding> sampling_flags() {
   return {
       {"num_samples", "sampling.num_samples", "images to generate"},
       {"steps", "sampling.steps", "solver steps (NFE per step depends on the sampler)"},
-      {"sampler", "sampling.sampler", "euler, heun, midpoint or rk45"},
+      {"sampler", "sampling.sampler", "cfm: euler, heun, midpoint, rk45; ddpm: ddpm, ddim"},
       {"cfg_scale", "sampling.cfg_scale", "classifier-free guidance scale (1 = off)"},
       {"batch_size", "sampling.batch_size", "images per network batch"},
       {"rtol", "sampling.rtol", "rk45 relative tolerance"},
@@ -104,7 +104,9 @@ int generate_command(int argc, char** argv) {
 
   auto output_dir = args["output_dir"].as<std::string>();
   ensure_directory(output_dir);
-  auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(args["seed"].as<int64_t>()));
+  auto seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
+  auto gen = at::detail::createCPUGenerator(seed);
+  torch::manual_seed(seed);  // noise drawn inside samplers (DDPM ancestral steps)
   int64_t c = config.model.in_channels, size = config.data.image_size;
 
   // Trajectory: the first batch's first 8 samples after every step, starting from the noise.

@@ -18,7 +18,7 @@ int train_command(int argc, char** argv, const std::string& method) {
   std::string program = "train_" + method;
   cxxopts::Options options(program, "Train a " + method +
                                         " model. Flags override --config, --set overrides both.");
-  auto bindings = training_flags();
+  auto bindings = training_flags(method);
   add_config_flags(options, bindings);
   options.add_options()(
       "resume", "continue from OUTPUT_DIR/last.pt, or from the checkpoint given",
@@ -33,6 +33,7 @@ int train_command(int argc, char** argv, const std::string& method) {
 
   Config config;
   config.method.name = method;
+  config.sampling.sampler = samplers_for(method).front();
   config.training.output_dir = "outputs/" + method;
   apply_config_flags(config, args, bindings);
 

@@ -8,7 +8,6 @@
 #include "flowlab/error.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/registry.h"
-#include "flowlab/sampling/samplers.h"
 
 namespace flowlab {
 namespace {
@@ -119,6 +118,7 @@ std::vector<Field> schema(Config& c) {
   auto& m = c.model;
   auto& d = c.data;
   auto& me = c.method;
+  auto& dd = c.ddpm;
   auto& s = c.scheduler;
   auto& t = c.training;
   auto& sa = c.sampling;
@@ -152,6 +152,12 @@ std::vector<Field> schema(Config& c) {
       make_field("method", "logit_mean", me.logit_mean),
       make_field("method", "logit_std", me.logit_std, greater_than(0.0)),
 
+      make_field("ddpm", "timesteps", dd.timesteps, in_range(2, 100000)),
+      make_field("ddpm", "schedule", dd.schedule, one_of({"cosine", "linear"})),
+      make_field("ddpm", "prediction", dd.prediction, one_of({"epsilon", "v"})),
+      make_field("ddpm", "eta", dd.eta, in_range(0.0, 1.0)),
+      make_field("ddpm", "clip_denoised", dd.clip_denoised),
+
       make_field("scheduler", "type", s.type, one_of({"cosine", "constant"})),
       make_field("scheduler", "min_lr", s.min_lr, at_least(0.0)),
       make_field("scheduler", "warmup_steps", s.warmup_steps, at_least<int64_t>(0)),
@@ -178,7 +184,7 @@ std::vector<Field> schema(Config& c) {
              return v.empty() ? std::string("must not be empty") : std::string();
            })),
 
-      make_field("sampling", "sampler", sa.sampler, one_of(sampler_names())),
+      make_field("sampling", "sampler", sa.sampler, one_of(samplers_for(me.name))),
       make_field("sampling", "steps", sa.steps, greater_than(0)),
       make_field("sampling", "cfg_scale", sa.cfg_scale, at_least(0.0)),
       make_field("sampling", "rtol", sa.rtol, greater_than(0.0)),
@@ -309,6 +315,9 @@ void validate(const Config& config) {
         throw Error("config: model.num_heads = " + std::to_string(m.num_heads) +
                     " must divide every level's channels (base_channels * channel_mults)");
   }
+  if (config.method.name == "ddpm" && config.sampling.steps > config.ddpm.timesteps)
+    throw Error("config: sampling.steps (" + std::to_string(config.sampling.steps) +
+                ") exceeds ddpm.timesteps (" + std::to_string(config.ddpm.timesteps) + ")");
   if (config.scheduler.min_lr > config.training.lr)
     throw Error("config: scheduler.min_lr (" + std::to_string(config.scheduler.min_lr) +
                 ") must not exceed training.lr (" + std::to_string(config.training.lr) + ")");

@@ -3,13 +3,21 @@
 #include "flowlab/config.h"
 #include "flowlab/error.h"
 #include "flowlab/methods/cfm.h"
+#include "flowlab/methods/ddpm.h"
+#include "flowlab/sampling/samplers.h"
 
 namespace flowlab {
 
-std::vector<std::string> method_names() { return {"cfm"}; }
+std::vector<std::string> method_names() { return {"cfm", "ddpm"}; }
+
+std::vector<std::string> samplers_for(const std::string& method) {
+  if (method == "ddpm") return {"ddpm", "ddim"};
+  return sampler_names();
+}
 
 MethodPtr make_method(const Config& config) {
   if (config.method.name == "cfm") return std::make_unique<CfmMethod>(config.method);
+  if (config.method.name == "ddpm") return std::make_unique<DdpmMethod>(config.ddpm);
   std::string known;
   for (const auto& n : method_names()) known += " " + n;
   throw Error("unknown method.name '" + config.method.name + "' (known:" + known + ")");

@@ -18,8 +18,9 @@ struct FlagBinding {
   std::string help;
 };
 
-// The seed's training flags plus the common ones (--dataset, --data_dir, --steps, ...).
-std::vector<FlagBinding> training_flags();
+// The seed's training flags plus the common ones (--dataset, --data_dir, --steps, ...), and
+// the method's own (--timesteps for ddpm).
+std::vector<FlagBinding> training_flags(const std::string& method);
 // Dataset selection flags (--dataset, --data_dir, --split, --image_size).
 std::vector<FlagBinding> dataset_flags();
 

@@ -12,4 +12,7 @@ struct Config;
 std::vector<std::string> method_names();
 MethodPtr make_method(const Config& config);
 
+// The samplers a method's models accept; the first is its default.
+std::vector<std::string> samplers_for(const std::string& method);
+
 }  // namespace flowlab

@@ -1,0 +1,33 @@
+// DDPM (Ho et al. 2020) with the cosine schedule by default (Nichol & Dhariwal 2021).
+// Training: t ~ U{1..T}, x_t = sqrt(ab_t) x + sqrt(1 - ab_t) eps; the network sees time t / T in
+// (0, 1], the same time axis as every other method, and predicts eps (or v = sqrt(ab) eps -
+// sqrt(1 - ab) x, Salimans & Ho 2022); MSE loss.
+// Sampling: ancestral or DDIM (Song et al. 2021) on a respaced subsequence of the T steps.
+#pragma once
+#include "flowlab/config.h"
+#include "flowlab/methods/method.h"
+#include "flowlab/methods/noise_schedule.h"
+
+namespace flowlab {
+
+class DdpmMethod : public Method {
+ public:
+  explicit DdpmMethod(DdpmConfig config);
+  std::string name() const override { return "ddpm"; }
+  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override;
+  // sampling.sampler: "ddpm" (ancestral) or "ddim" (ddpm.eta = 0 is deterministic);
+  // sampling.steps network evaluations on the respaced schedule.
+  SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
+                      const SamplingConfig& sampling, const StepHook& hook = nullptr) override;
+
+  const NoiseSchedule& schedule() const { return schedule_; }
+
+ private:
+  DdpmConfig config_;
+  NoiseSchedule schedule_;
+};
+
+// `count` steps from {1..T}, evenly spaced, ascending, always including 1 and T.
+std::vector<int64_t> respaced_steps(int64_t total, int64_t count);
+
+}  // namespace flowlab
