@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <ftw.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,11 +18,17 @@ class TempDir {
  public:
   TempDir() {
     char pattern[] = "/tmp/flowlab_test_XXXXXX";
-    path_ = ::mkdtemp(pattern);
+    const char* made = ::mkdtemp(pattern);
+    if (!made) throw std::runtime_error("mkdtemp failed");
+    path_ = made;
   }
+  // nftw rather than std::filesystem::remove_all: a pip torch 2.x's libtorch.so exports a broken
+  // copy of remove_all that the test binary would bind to.
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    ::nftw(
+        path_.c_str(),
+        [](const char* p, const struct stat*, int, struct FTW*) { return std::remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
   }
   const std::string& path() const { return path_; }
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }
