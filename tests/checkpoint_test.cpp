@@ -34,15 +34,6 @@ std::unique_ptr<TrainedRun> train_briefly() {
   return run;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(Checkpoint, RoundTripRestoresConfigStepClassesAndBothWeightSets) {

@@ -5,19 +5,7 @@
 #include "test_helpers.h"
 
 using namespace flowlab;
-
-namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
+using flowlab::testing::error_of;
 
 TEST(Config, DefaultsAreTheSeedRecipeAndValid) {
   Config c;

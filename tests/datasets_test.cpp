@@ -14,6 +14,7 @@
 
 using namespace flowlab;
 using flowlab::testing::TempDir;
+using flowlab::testing::error_of;
 using flowlab::testing::write_bytes;
 
 namespace {
@@ -69,16 +70,6 @@ void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(f);
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

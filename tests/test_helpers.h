@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "flowlab/error.h"
+
 namespace flowlab::testing {
 
 // A fresh directory under /tmp, removed when the object goes away.
@@ -61,6 +63,17 @@ inline CommandResult run_command(const std::string& command) {
   int status = pipe ? ::pclose(pipe) : -1;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// The message of the flowlab::Error that f throws, or "" when it throws none.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const flowlab::Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 inline std::string app(const std::string& name) { return std::string(FLOWLAB_APPS_DIR) + "/" + name; }
