@@ -22,6 +22,7 @@ struct ModelConfig {
   double dropout = 0.1;
   std::vector<int> attention_resolutions{8};
   int num_heads = 4;
+  std::string time_pair = "t,t-r";  // two-time backbones: t,t-r | r,t
 };
 
 struct DataConfig {
@@ -36,7 +37,7 @@ struct DataConfig {
 };
 
 struct MethodConfig {
-  std::string name = "cfm";                // cfm | ddpm
+  std::string name = "cfm";                // cfm | ddpm | meanflow
   // CFM's time distribution (DDPM draws its integer steps uniformly).
   std::string time_sampling = "uniform";   // uniform | logit_normal
   double logit_mean = 0.0;
@@ -49,6 +50,18 @@ struct DdpmConfig {
   std::string prediction = "epsilon";  // epsilon | v
   double eta = 0.0;                    // DDIM noise; 0 = deterministic
   bool clip_denoised = true;           // clamp the predicted x0 to [-1, 1] while sampling
+};
+
+// MeanFlow (Geng et al. 2025). Defaults: the paper's CIFAR-10 setting as we read its appendix
+// (logit-normal(-2, 2) times, 75% of rows with r != t, adaptive-weight power 0.75).
+struct MeanFlowConfig {
+  double p_mean = -2.0;           // logit-normal location for t and r
+  double p_std = 2.0;             // logit-normal scale
+  double ratio_r_neq_t = 0.75;    // fraction of rows with r < t; the rest are flow matching
+  double adaptive_p = 0.75;       // w = 1 / (||u - u_tgt||^2 + c)^p
+  double adaptive_c = 1e-3;
+  double guidance_w = 1.0;        // trained-in guidance scale (Sec. 4.2); 1 = off
+  double guidance_kappa = 0.0;    // the kappa mixing term of the same section
 };
 
 struct SchedulerConfig {
@@ -79,7 +92,8 @@ struct TrainingConfig {
 };
 
 struct SamplingConfig {
-  std::string sampler = "euler";  // cfm: euler | heun | midpoint | rk45; ddpm: ddpm | ddim
+  // cfm: euler | heun | midpoint | rk45; ddpm: ddpm | ddim; meanflow: meanflow
+  std::string sampler = "euler";
   int steps = 50;
   double cfg_scale = 3.0;
   double rtol = 1e-3;  // rk45
@@ -93,6 +107,7 @@ struct Config {
   DataConfig data;
   MethodConfig method;
   DdpmConfig ddpm;
+  MeanFlowConfig meanflow;
   SchedulerConfig scheduler;
   TrainingConfig training;
   SamplingConfig sampling;

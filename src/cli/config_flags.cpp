@@ -16,7 +16,7 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
       {"seed", "training.seed", "random seed"},
       {"device", "training.device", "cpu or cuda"},
       {"threads", "training.threads", "CPU threads (0 = all cores)"},
-      {"model", "model.type", "backbone (tiny_unet)"},
+      {"model", "model.type", "backbone (tiny_unet, tiny_unet_meanflow)"},
       {"dataset", "data.dataset", "cifar10, mnist, folder or shapes"},
       {"data_dir", "data.data_dir", "dataset directory"},
   };

@@ -20,7 +20,7 @@ std::vector<FlagBinding> sampling_flags() {
   return {
       {"num_samples", "sampling.num_samples", "images to generate"},
       {"steps", "sampling.steps", "solver steps (NFE per step depends on the sampler)"},
-      {"sampler", "sampling.sampler", "cfm: euler, heun, midpoint, rk45; ddpm: ddpm, ddim"},
+      {"sampler", "sampling.sampler", "cfm: euler, heun, midpoint, rk45; ddpm: ddpm, ddim; meanflow: meanflow"},
       {"cfg_scale", "sampling.cfg_scale", "classifier-free guidance scale (1 = off)"},
       {"batch_size", "sampling.batch_size", "images per network batch"},
       {"rtol", "sampling.rtol", "rk45 relative tolerance"},

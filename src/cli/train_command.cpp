@@ -34,6 +34,7 @@ int train_command(int argc, char** argv, const std::string& method) {
   Config config;
   config.method.name = method;
   config.sampling.sampler = samplers_for(method).front();
+  config.model.type = default_backbone(method);
   config.training.output_dir = "outputs/" + method;
   apply_config_flags(config, args, bindings);
 

@@ -119,6 +119,7 @@ std::vector<Field> schema(Config& c) {
   auto& d = c.data;
   auto& me = c.method;
   auto& dd = c.ddpm;
+  auto& mf = c.meanflow;
   auto& s = c.scheduler;
   auto& t = c.training;
   auto& sa = c.sampling;
@@ -137,6 +138,7 @@ std::vector<Field> schema(Config& c) {
       make_field("model", "dropout", m.dropout, in_range(0.0, 0.99)),
       make_field("model", "attention_resolutions", m.attention_resolutions, each_positive(true)),
       make_field("model", "num_heads", m.num_heads, greater_than(0)),
+      make_field("model", "time_pair", m.time_pair, one_of({"t,t-r", "r,t"})),
 
       make_field("data", "dataset", d.dataset, one_of({"cifar10", "mnist", "folder", "shapes"})),
       make_field("data", "data_dir", d.data_dir),
@@ -157,6 +159,14 @@ std::vector<Field> schema(Config& c) {
       make_field("ddpm", "prediction", dd.prediction, one_of({"epsilon", "v"})),
       make_field("ddpm", "eta", dd.eta, in_range(0.0, 1.0)),
       make_field("ddpm", "clip_denoised", dd.clip_denoised),
+
+      make_field("meanflow", "p_mean", mf.p_mean),
+      make_field("meanflow", "p_std", mf.p_std, greater_than(0.0)),
+      make_field("meanflow", "ratio_r_neq_t", mf.ratio_r_neq_t, in_range(0.0, 1.0)),
+      make_field("meanflow", "adaptive_p", mf.adaptive_p, at_least(0.0)),
+      make_field("meanflow", "adaptive_c", mf.adaptive_c, greater_than(0.0)),
+      make_field("meanflow", "guidance_w", mf.guidance_w, at_least(0.0)),
+      make_field("meanflow", "guidance_kappa", mf.guidance_kappa, in_range(0.0, 1.0)),
 
       make_field("scheduler", "type", s.type, one_of({"cosine", "constant"})),
       make_field("scheduler", "min_lr", s.min_lr, at_least(0.0)),
@@ -295,7 +305,7 @@ void validate(const Config& config) {
       throw Error("config: " + f.path() + " = " + node_text(f.get()) + ": " + problem);
   }
   const auto& m = config.model;
-  if (m.type == "tiny_unet") {
+  if (m.type == "tiny_unet" || m.type == "tiny_unet_meanflow") {
     int levels = static_cast<int>(m.channel_mults.size());
     int factor = 1 << (levels - 1);
     if (config.data.image_size % factor != 0)
@@ -315,6 +325,9 @@ void validate(const Config& config) {
         throw Error("config: model.num_heads = " + std::to_string(m.num_heads) +
                     " must divide every level's channels (base_channels * channel_mults)");
   }
+  if (config.method.name == "meanflow" && m.type != "tiny_unet_meanflow")
+    throw Error("config: method meanflow needs a two-time backbone (model.type tiny_unet_meanflow), "
+                "got model.type " + m.type);
   if (config.method.name == "ddpm" && config.sampling.steps > config.ddpm.timesteps)
     throw Error("config: sampling.steps (" + std::to_string(config.sampling.steps) +
                 ") exceeds ddpm.timesteps (" + std::to_string(config.ddpm.timesteps) + ")");

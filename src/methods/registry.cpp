@@ -4,20 +4,27 @@
 #include "flowlab/error.h"
 #include "flowlab/methods/cfm.h"
 #include "flowlab/methods/ddpm.h"
+#include "flowlab/methods/meanflow.h"
 #include "flowlab/sampling/samplers.h"
 
 namespace flowlab {
 
-std::vector<std::string> method_names() { return {"cfm", "ddpm"}; }
+std::vector<std::string> method_names() { return {"cfm", "ddpm", "meanflow"}; }
 
 std::vector<std::string> samplers_for(const std::string& method) {
   if (method == "ddpm") return {"ddpm", "ddim"};
+  if (method == "meanflow") return {"meanflow"};
   return sampler_names();
+}
+
+std::string default_backbone(const std::string& method) {
+  return method == "meanflow" ? "tiny_unet_meanflow" : "tiny_unet";
 }
 
 MethodPtr make_method(const Config& config) {
   if (config.method.name == "cfm") return std::make_unique<CfmMethod>(config.method);
   if (config.method.name == "ddpm") return std::make_unique<DdpmMethod>(config.ddpm);
+  if (config.method.name == "meanflow") return std::make_unique<MeanFlowMethod>(config.meanflow);
   std::string known;
   for (const auto& n : method_names()) known += " " + n;
   throw Error("unknown method.name '" + config.method.name + "' (known:" + known + ")");

@@ -6,6 +6,12 @@
 
 namespace flowlab {
 
+torch::Tensor Backbone::forward_interval(const torch::Tensor&, const torch::Tensor&,
+                                         const torch::Tensor&, const torch::Tensor&) {
+  TORCH_CHECK(false, "model.type ", type_name(),
+              " takes one time; MeanFlow needs a two-time backbone such as tiny_unet_meanflow");
+}
+
 int64_t Backbone::parameter_count() const {
   int64_t n = 0;
   for (const auto& p : parameters()) n += p.numel();
@@ -14,10 +20,10 @@ int64_t Backbone::parameter_count() const {
 
 torch::Tensor sinusoidal_embedding(const torch::Tensor& t, int64_t dim, double max_period) {
   int64_t half = dim / 2;
-  auto freqs = torch::exp(-std::log(max_period) *
-                          torch::arange(half, t.options().dtype(torch::kFloat32)) /
+  auto dtype = t.is_floating_point() ? t.scalar_type() : torch::kFloat32;
+  auto freqs = torch::exp(-std::log(max_period) * torch::arange(half, t.options().dtype(dtype)) /
                           static_cast<double>(half));
-  auto args = (t.to(torch::kFloat32) * 1000.0).unsqueeze(1) * freqs.unsqueeze(0);
+  auto args = (t.to(dtype) * 1000.0).unsqueeze(1) * freqs.unsqueeze(0);
   auto emb = torch::cat({torch::cos(args), torch::sin(args)}, 1);
   if (dim % 2 == 1) emb = torch::cat({emb, torch::zeros_like(emb.slice(1, 0, 1))}, 1);
   return emb;

@@ -12,7 +12,7 @@ namespace {
 
 std::vector<int64_t> to_int64(const std::vector<int>& v) { return {v.begin(), v.end()}; }
 
-BackbonePtr make_tiny_unet(const Config& c) {
+TinyUNetOptions tiny_unet_options(const Config& c) {
   TinyUNetOptions o;
   o.in_channels = c.model.in_channels;
   o.image_size = c.data.image_size;
@@ -24,6 +24,14 @@ BackbonePtr make_tiny_unet(const Config& c) {
   o.dropout = c.model.dropout;
   o.attention_resolutions = to_int64(c.model.attention_resolutions);
   o.num_heads = c.model.num_heads;
+  return o;
+}
+
+BackbonePtr make_tiny_unet(const Config& c) { return std::make_shared<TinyUNet>(tiny_unet_options(c)); }
+
+BackbonePtr make_tiny_unet_meanflow(const Config& c) {
+  auto o = tiny_unet_options(c);
+  o.time_pair = c.model.time_pair;
   return std::make_shared<TinyUNet>(o);
 }
 
@@ -32,6 +40,7 @@ using Factory = std::function<BackbonePtr(const Config&)>;
 const std::vector<std::pair<std::string, Factory>>& registry() {
   static const std::vector<std::pair<std::string, Factory>> entries = {
       {"tiny_unet", make_tiny_unet},
+      {"tiny_unet_meanflow", make_tiny_unet_meanflow},
   };
   return entries;
 }

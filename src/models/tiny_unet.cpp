@@ -71,6 +71,10 @@ TinyUNet::TinyUNet(const TinyUNetOptions& options) : options_(options) {
   const auto& o = options_;
   int64_t cond = o.time_embed_dim;
   time_embed = register_module("time_embed", TimestepEmbedder(o.time_embed_dim, cond));
+  TORCH_CHECK(o.time_pair.empty() || o.time_pair == "t,t-r" || o.time_pair == "r,t",
+              "model.time_pair must be t,t-r or r,t, got ", o.time_pair);
+  if (o.time_pair == "t,t-r")
+    interval_embed = register_module("interval_embed", TimestepEmbedder(o.time_embed_dim, cond));
   class_embed = register_module("class_embed", torch::nn::Embedding(o.num_classes + 1, cond));
   conv_in = register_module("conv_in", detail::conv(o.in_channels, o.base_channels, 3));
 
@@ -145,6 +149,15 @@ torch::Tensor TinyUNet::embed(const torch::Tensor& t, const torch::Tensor& y) {
 torch::Tensor TinyUNet::forward(const torch::Tensor& x, const torch::Tensor& t,
                                 const torch::Tensor& y) {
   return forward_with_cond(x, embed(t, y));
+}
+
+torch::Tensor TinyUNet::forward_interval(const torch::Tensor& x, const torch::Tensor& r,
+                                         const torch::Tensor& t, const torch::Tensor& y) {
+  TORCH_CHECK(takes_interval(), "tiny_unet takes one time; use tiny_unet_meanflow");
+  auto cond = embed(t, y);
+  // (t, t - r): the paper's choice; (r, t): the seed's time_mlp(emb(r)) + time_mlp(emb(t)).
+  cond = cond + (options_.time_pair == "r,t" ? time_embed(r) : interval_embed(t - r));
+  return forward_with_cond(x, cond);
 }
 
 torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::Tensor& cond) {

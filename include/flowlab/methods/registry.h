@@ -12,6 +12,9 @@ struct Config;
 std::vector<std::string> method_names();
 MethodPtr make_method(const Config& config);
 
+// The backbone a method's training app starts from (a two-time one for meanflow).
+std::string default_backbone(const std::string& method);
+
 // The samplers a method's models accept; the first is its default.
 std::vector<std::string> samplers_for(const std::string& method);
 

@@ -15,6 +15,13 @@ class Backbone : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                                 const torch::Tensor& y) = 0;
 
+  // Two-time networks (MeanFlow's average velocity u(x, r, t)): r <= t, both (N,) in [0, 1].
+  // How (r, t) enter the network (as (t, t - r) or (r, t)) is the backbone's business, so
+  // autograd sees r and t themselves. Single-time backbones throw.
+  virtual torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
+                                         const torch::Tensor& t, const torch::Tensor& y);
+  virtual bool takes_interval() const { return false; }
+
   // Registry key ("tiny_unet", ...), stored in checkpoints.
   virtual std::string type_name() const = 0;
   virtual int64_t num_classes() const = 0;

@@ -23,6 +23,9 @@ struct TinyUNetOptions {
   double dropout = 0.1;
   std::vector<int64_t> attention_resolutions{8};
   int64_t num_heads = 4;
+  // Two-time variant (TinyUNetMeanFlow): "" = one time; "t,t-r" embeds t and t - r with two
+  // embedders (Geng et al. 2025); "r,t" embeds r and t with one shared embedder.
+  std::string time_pair;
 };
 
 namespace detail {
@@ -76,7 +79,12 @@ class TinyUNet : public Backbone {
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                         const torch::Tensor& y) override;
-  std::string type_name() const override { return "tiny_unet"; }
+  torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
+                                 const torch::Tensor& t, const torch::Tensor& y) override;
+  bool takes_interval() const override { return !options_.time_pair.empty(); }
+  std::string type_name() const override {
+    return takes_interval() ? "tiny_unet_meanflow" : "tiny_unet";
+  }
   int64_t num_classes() const override { return options_.num_classes; }
 
  protected:
@@ -88,7 +96,7 @@ class TinyUNet : public Backbone {
   TinyUNetOptions options_;
 
  private:
-  detail::TimestepEmbedder time_embed{nullptr};
+  detail::TimestepEmbedder time_embed{nullptr}, interval_embed{nullptr};
   torch::nn::Embedding class_embed{nullptr};
   torch::nn::Conv2d conv_in{nullptr}, out_conv{nullptr};
   torch::nn::GroupNorm out_norm{nullptr};

@@ -1,0 +1,41 @@
+// MeanFlow (Geng et al. 2025, arXiv 2505.13447): the network u(z, r, t) learns the average
+// velocity over [r, t], so one evaluation moves noise to data: x = eps - u(eps, 0, 1).
+// Path z_t = (1 - t) x + t eps, v = eps - x (t = 0 data). Training target (eq. 10):
+//   u_tgt = stopgrad(v - (t - r) du/dt),  du/dt = v . d_z u + d_t u,
+// the JVP of u along the tangent (v, 0, 1) in (z, r, t), from LibTorch's forward-mode AD, on the
+// rows with r < t only (rows with r = t are plain flow matching, u_tgt = v).
+#pragma once
+#include "flowlab/config.h"
+#include "flowlab/methods/method.h"
+
+namespace flowlab {
+
+struct MeanFlowTarget {
+  torch::Tensor u;       // (N, C, H, W) prediction, differentiable w.r.t. the parameters
+  torch::Tensor target;  // (N, C, H, W) detached
+};
+
+// u and u_tgt for rows with r < t (any rows: r = t gives u_tgt = v exactly).
+// z, v: (N, C, H, W); r, t: (N,); y: (N,).
+MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
+                               const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y);
+
+// du/dt along (v, 0, 1) by forward-mode AD, detached. Exposed for tests.
+torch::Tensor meanflow_jvp(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
+                           const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y);
+
+class MeanFlowMethod : public Method {
+ public:
+  explicit MeanFlowMethod(MeanFlowConfig config) : config_(std::move(config)) {}
+  std::string name() const override { return "meanflow"; }
+  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override;
+  // sampling.steps uniform steps z_r = z_t - (t - r) u(z_t, r, t) from t = 1 to 0 (1 = one NFE);
+  // sampling.cfg_scale != 1 adds sampling-time CFG (two passes as one double batch).
+  SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
+                      const SamplingConfig& sampling, const StepHook& hook = nullptr) override;
+
+ private:
+  MeanFlowConfig config_;
+};
+
+}  // namespace flowlab

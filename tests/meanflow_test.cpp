@@ -1,0 +1,169 @@
+#include <gtest/gtest.h>
+
+#include "flowlab/methods/meanflow.h"
+#include "flowlab/methods/registry.h"
+#include "flowlab/models/registry.h"
+#include "flowlab/training/trainer.h"
+#include "test_helpers.h"
+#include "tiny_problem.h"
+
+using namespace flowlab;
+using namespace flowlab::testing;
+
+namespace {
+
+Config meanflow_config(const std::string& output_dir) {
+  auto c = tiny_config(output_dir);
+  c.method.name = "meanflow";
+  c.model.type = "tiny_unet_meanflow";
+  c.sampling.sampler = "meanflow";
+  c.sampling.steps = 1;
+  return c;
+}
+
+// A randomly initialised TinyUNetMeanFlow in double precision with non-zero output layers.
+BackbonePtr random_backbone(const std::string& time_pair) {
+  TempDir dir;
+  auto c = meanflow_config(dir.path());
+  c.model.time_pair = time_pair;
+  torch::manual_seed(0);
+  auto model = make_backbone(c);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.normal_(0.0, 0.2);
+  model->to(torch::kFloat64);
+  model->eval();
+  return model;
+}
+
+struct Inputs {
+  torch::Tensor z, v, r, t, y;
+};
+
+Inputs random_inputs() {
+  torch::manual_seed(1);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  return {torch::randn({2, 3, 8, 8}, opts), torch::randn({2, 3, 8, 8}, opts),
+          torch::tensor({0.2, 0.1}, opts), torch::tensor({0.7, 0.55}, opts),
+          torch::tensor({1, 3}, torch::kInt64)};
+}
+
+}  // namespace
+
+TEST(MeanFlow, JvpMatchesCentralFiniteDifferenceForBothTimePairs) {
+  for (const char* pair : {"t,t-r", "r,t"}) {
+    auto model = random_backbone(pair);
+    auto in = random_inputs();
+    auto jvp = meanflow_jvp(*model, in.z, in.v, in.r, in.t, in.y);
+    // du/dt along (z, r, t) + h (v, 0, 1): r stays fixed.
+    double h = 1e-7;  // the time embedding oscillates at up to 1000 t
+    torch::NoGradGuard no_grad;
+    auto plus = model->forward_interval(in.z + h * in.v, in.r, in.t + h, in.y);
+    auto minus = model->forward_interval(in.z - h * in.v, in.r, in.t - h, in.y);
+    auto fd = (plus - minus) / (2 * h);
+    EXPECT_GT(fd.abs().max().item<double>(), 1e-3) << pair;  // a non-trivial derivative
+    EXPECT_LT((jvp - fd).abs().max().item<double>(), 1e-5 * (1 + fd.abs().max().item<double>()))
+        << pair;
+  }
+}
+
+TEST(MeanFlow, JvpMatchesDoubleBackward) {
+  auto model = random_backbone("t,t-r");
+  auto in = random_inputs();
+  auto jvp = meanflow_jvp(*model, in.z, in.v, in.r, in.t, in.y);
+  // J w via reverse mode twice: g(w) = J^T w is linear in w, so d<g(w), (v, 1)>/dw = J (v, 1).
+  auto z = in.z.clone().requires_grad_(true);
+  auto t = in.t.clone().requires_grad_(true);
+  auto u = model->forward_interval(z, in.r, t, in.y);
+  auto w = torch::zeros_like(u).requires_grad_(true);
+  auto grads = torch::autograd::grad({u}, {z, t}, {w}, true, true);
+  auto inner = (grads[0] * in.v).sum() + grads[1].sum();
+  auto double_backward = torch::autograd::grad({inner}, {w})[0];
+  EXPECT_LT((jvp - double_backward).abs().max().item<double>(), 1e-9);
+}
+
+namespace {
+
+// The exact average velocity for data that is one point x*: trajectories are straight lines
+// with constant velocity (z - x*) / t, so u(z, r, t) = (z - x*) / t for every r.
+class OnePointAverageVelocity : public Backbone {
+ public:
+  explicit OnePointAverageVelocity(torch::Tensor target) : target_(std::move(target)) {}
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) override {
+    return forward_interval(x, t, t, y);
+  }
+  torch::Tensor forward_interval(const torch::Tensor& z, const torch::Tensor&, const torch::Tensor& t,
+                                 const torch::Tensor&) override {
+    return (z - target_) / t.view({-1, 1, 1, 1});
+  }
+  bool takes_interval() const override { return true; }
+  std::string type_name() const override { return "oracle"; }
+  int64_t num_classes() const override { return 0; }
+
+ private:
+  torch::Tensor target_;
+};
+
+}  // namespace
+
+TEST(MeanFlow, AtTheExactSolutionTheTargetEqualsThePrediction) {
+  auto target = class_images().slice(0, 2, 3).to(torch::kFloat64);
+  OnePointAverageVelocity oracle(target);
+  torch::manual_seed(2);
+  auto eps = torch::randn({3, 3, 8, 8}, torch::kFloat64);
+  auto t = torch::tensor({0.9, 0.5, 0.3}, torch::kFloat64);
+  auto r = torch::tensor({0.1, 0.0, 0.29}, torch::kFloat64);
+  auto tb = t.view({-1, 1, 1, 1});
+  auto z = (1 - tb) * target + tb * eps;
+  auto result = meanflow_target(oracle, z, eps - target, r, t, torch::zeros({3}, torch::kInt64));
+  EXPECT_LT((result.u - result.target).abs().max().item<double>(), 1e-10);
+  // One step of the sampler lands on the point.
+  MeanFlowMethod method(MeanFlowConfig{});
+  SamplingConfig s;
+  s.sampler = "meanflow";
+  s.steps = 1;
+  s.cfg_scale = 1.0;
+  auto out = method.sample(oracle, eps, torch::zeros({3}, torch::kInt64), s);
+  EXPECT_EQ(out.nfe, 1);
+  EXPECT_LT((out.x - target).abs().max().item<double>(), 1e-10);
+}
+
+TEST(MeanFlow, GradientsReachEveryParameterThroughUAndNotTheTarget) {
+  TempDir dir;
+  auto c = meanflow_config(dir.path());
+  torch::manual_seed(3);
+  auto model = make_backbone(c);
+  auto in = random_inputs();
+  auto f = [](const torch::Tensor& x) { return x.to(torch::kFloat32); };
+  auto result = meanflow_target(*model, f(in.z), f(in.v), f(in.r), f(in.t), in.y);
+  EXPECT_TRUE(result.u.requires_grad());
+  EXPECT_FALSE(result.target.requires_grad());
+  (result.u - result.target).pow(2).sum().backward();
+  for (const auto& p : model->named_parameters()) {
+    if (p.key().find("class_embed") != std::string::npos) continue;  // only two rows are used
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+  }
+  // The zero-initialised output layer receives gradient (everything upstream gets it next step).
+  EXPECT_GT(model->named_parameters()["out_conv.weight"].grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(MeanFlow, OneStepSamplesLandNearTheirClassImage) {
+  TempDir dir;
+  auto data = tiny_dataset(64);
+  auto config = meanflow_config(dir.path());
+  config.training.steps = 400;
+  config.training.batch_size = 16;
+  auto method = make_method(config);
+  Trainer trainer(config, data, *method);
+  trainer.run();
+
+  torch::manual_seed(11);
+  auto labels = torch::arange(4, torch::kInt64).repeat_interleave(4);
+  auto out = method->sample(*trainer.ema_model(), torch::randn({16, 3, 8, 8}), labels, config.sampling);
+  EXPECT_EQ(out.nfe, 1);
+  auto dist = (out.x.unsqueeze(1) - class_images().unsqueeze(0)).pow(2).mean({2, 3, 4});
+  EXPECT_TRUE(torch::equal(dist.argmin(1), labels)) << dist.argmin(1);
+  // One network evaluation after 400 small steps: a looser bound than the multi-step samplers'
+  // 0.1, still under half the smallest distance between two class images (0.96); an untrained
+  // model (u = 0, so x = eps) is at about 1.7.
+  EXPECT_LT(dist.gather(1, labels.unsqueeze(1)).max().item<double>(), 0.4) << dist;
+}
