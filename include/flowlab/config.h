@@ -1,7 +1,7 @@
 // Typed configuration: YAML file -> structs with defaults in code -> overrides -> validate().
 //
 // Every key lives in one section ("training.lr"). Loading, `--set section.key=value`, command-line
-// flags and the YAML dump all go through one field table (config_schema.cpp), so a key is
+// flags and the YAML dump all go through one field table (src/core/config.cpp), so a key is
 // declared once with its type and its allowed values.
 #pragma once
 #include <cstdint>
@@ -38,7 +38,7 @@ struct DataConfig {
 
 struct MethodConfig {
   std::string name = "cfm";                // cfm | ddpm | meanflow
-  // CFM's time distribution (DDPM draws its integer steps uniformly).
+  // CFM's time distribution (DDPM draws integer steps uniformly; MeanFlow has its own section).
   std::string time_sampling = "uniform";   // uniform | logit_normal
   double logit_mean = 0.0;
   double logit_std = 1.0;
