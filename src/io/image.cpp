@@ -1,20 +1,8 @@
 #include "flowlab/io/image.h"
 
-// stb is compiled into this file with internal linkage, so no other library's stb symbols can be
-// bound instead: against a pip torch 2.x, calls into the shared libstb crashed in stbi_load.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
 #include <stb_easy_font.h>
 #include <stb_image.h>
 #include <stb_image_write.h>
-#pragma GCC diagnostic pop
 
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
