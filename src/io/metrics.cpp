@@ -5,7 +5,7 @@
 namespace flowlab {
 
 MetricsWriter::MetricsWriter(const std::string& path, bool append)
-    : path_(path), out_(path, append ? std::ios::app : std::ios::trunc) {
+    : out_(path, append ? std::ios::app : std::ios::trunc) {
   if (!out_) throw Error("cannot open " + path + " for writing");
 }
 

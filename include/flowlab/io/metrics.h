@@ -14,7 +14,6 @@ class MetricsWriter {
   void write(const nlohmann::json& record);
 
  private:
-  std::string path_;
   std::ofstream out_;
 };
 

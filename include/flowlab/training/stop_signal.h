@@ -5,7 +5,5 @@ namespace flowlab {
 
 void install_stop_handlers();
 bool stop_requested();
-void request_stop();
-void clear_stop_request();
 
 }  // namespace flowlab
