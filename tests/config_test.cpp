@@ -130,3 +130,18 @@ TEST(Config, EveryShippedConfigLoadsAndValidates) {
     EXPECT_NO_THROW(validate(c)) << entry.path();
   }
 }
+
+TEST(Config, DiTVariantMustBeKnownAndItsPatchMustDivideTheImage) {
+  Config c;
+  c.model.type = "dit";
+  c.model.variant = "DiT-S/4";
+  c.data.image_size = 30;
+  auto message = error_of([&] { validate(c); });
+  EXPECT_NE(message.find("patch size 4, which does not divide data.image_size 30"),
+            std::string::npos) << message;
+  c.data.image_size = 32;
+  EXPECT_NO_THROW(validate(c));
+  c.model.variant = "DiT-Z/2";
+  message = error_of([&] { validate(c); });
+  EXPECT_NE(message.find("known: DiT-T/2 DiT-S/2"), std::string::npos) << message;
+}

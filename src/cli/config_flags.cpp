@@ -3,7 +3,25 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "flowlab/models/dit.h"
+#include "flowlab/models/registry.h"
+
 namespace flowlab {
+namespace {
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+std::vector<std::string> dit_size_names() {
+  std::vector<std::string> names;
+  for (const auto& s : dit_sizes()) names.push_back(s.name);
+  return names;
+}
+
+}  // namespace
 
 std::vector<FlagBinding> training_flags(const std::string& method) {
   std::vector<FlagBinding> flags = {
@@ -16,7 +34,9 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
       {"seed", "training.seed", "random seed"},
       {"device", "training.device", "cpu or cuda"},
       {"threads", "training.threads", "CPU threads (0 = all cores)"},
-      {"model", "model.type", "backbone (tiny_unet, tiny_unet_meanflow)"},
+      {"model", "model.type", "backbone: " + joined(backbone_names())},
+      {"variant", "model.variant", "named size for dit: " + joined(dit_size_names()) +
+                                       " (default " + kDefaultDiTSize + ")"},
       {"dataset", "data.dataset", "cifar10, mnist, folder or shapes"},
       {"data_dir", "data.data_dir", "dataset directory"},
   };

@@ -7,6 +7,7 @@
 
 #include "flowlab/error.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/models/dit.h"
 #include "flowlab/models/registry.h"
 
 namespace flowlab {
@@ -325,9 +326,16 @@ void validate(const Config& config) {
         throw Error("config: model.num_heads = " + std::to_string(m.num_heads) +
                     " must divide every level's channels (base_channels * channel_mults)");
   }
-  if (config.method.name == "meanflow" && m.type != "tiny_unet_meanflow")
-    throw Error("config: method meanflow needs a two-time backbone (model.type tiny_unet_meanflow), "
-                "got model.type " + m.type);
+  if (m.type == "dit") {
+    const auto& size = find_dit_size(m.variant.empty() ? kDefaultDiTSize : m.variant);
+    if (config.data.image_size % size.patch_size != 0)
+      throw Error("config: model.variant " + size.name + " has patch size " +
+                  std::to_string(size.patch_size) + ", which does not divide data.image_size " +
+                  std::to_string(config.data.image_size));
+  }
+  if (config.method.name == "meanflow" && m.type != "tiny_unet_meanflow" && m.type != "dit")
+    throw Error("config: method meanflow needs a two-time backbone (model.type tiny_unet_meanflow "
+                "or dit), got model.type " + m.type);
   if (config.method.name == "ddpm" && config.sampling.steps > config.ddpm.timesteps)
     throw Error("config: sampling.steps (" + std::to_string(config.sampling.steps) +
                 ") exceeds ddpm.timesteps (" + std::to_string(config.ddpm.timesteps) + ")");

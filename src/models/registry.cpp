@@ -5,6 +5,7 @@
 
 #include "flowlab/config.h"
 #include "flowlab/error.h"
+#include "flowlab/models/dit.h"
 #include "flowlab/models/tiny_unet.h"
 
 namespace flowlab {
@@ -35,12 +36,23 @@ BackbonePtr make_tiny_unet_meanflow(const Config& c) {
   return std::make_shared<TinyUNet>(o);
 }
 
+// One type for every method: MeanFlow gets the two-time form (model.time_pair), the others one time.
+BackbonePtr make_dit(const Config& c) {
+  auto o = dit_options(find_dit_size(c.model.variant.empty() ? kDefaultDiTSize : c.model.variant));
+  o.in_channels = c.model.in_channels;
+  o.image_size = c.data.image_size;
+  o.num_classes = c.model.num_classes;
+  if (c.method.name == "meanflow") o.time_pair = c.model.time_pair;
+  return std::make_shared<DiT>(o);
+}
+
 using Factory = std::function<BackbonePtr(const Config&)>;
 
 const std::vector<std::pair<std::string, Factory>>& registry() {
   static const std::vector<std::pair<std::string, Factory>> entries = {
       {"tiny_unet", make_tiny_unet},
       {"tiny_unet_meanflow", make_tiny_unet_meanflow},
+      {"dit", make_dit},
   };
   return entries;
 }

@@ -1,0 +1,192 @@
+#include "flowlab/models/dit.h"
+
+#include <cmath>
+
+#include "flowlab/error.h"
+
+namespace flowlab {
+namespace nn = torch::nn;
+
+const std::vector<DiTSize>& dit_sizes() {
+  // Peebles & Xie 2023, Table 1 (depth, width, heads); patch sizes 2 and 4 (8 makes 16 tokens
+  // at 32x32). DiT-T is flowlab's tiny size for tests and smoke runs.
+  static const std::vector<DiTSize> sizes = {
+      {"DiT-T/2", 2, 64, 4, 2},       {"DiT-S/2", 12, 384, 6, 2},   {"DiT-S/4", 12, 384, 6, 4},
+      {"DiT-B/2", 12, 768, 12, 2},    {"DiT-B/4", 12, 768, 12, 4},  {"DiT-L/2", 24, 1024, 16, 2},
+      {"DiT-L/4", 24, 1024, 16, 4},   {"DiT-XL/2", 28, 1152, 16, 2},
+  };
+  return sizes;
+}
+
+const DiTSize& find_dit_size(const std::string& name) {
+  for (const auto& s : dit_sizes())
+    if (s.name == name) return s;
+  std::string known;
+  for (const auto& s : dit_sizes()) known += " " + s.name;
+  throw Error("unknown model.variant '" + name + "' for model.type dit (known:" + known + ")");
+}
+
+DiTOptions dit_options(const DiTSize& size) {
+  DiTOptions o;
+  o.depth = size.depth;
+  o.hidden_size = size.hidden_size;
+  o.num_heads = size.num_heads;
+  o.patch_size = size.patch_size;
+  return o;
+}
+
+torch::Tensor patchify(const torch::Tensor& x, int64_t p) {
+  int64_t n = x.size(0), c = x.size(1), h = x.size(2) / p, w = x.size(3) / p;
+  // (N, C, h, p, w, q) -> (N, h, w, p, q, C)
+  return x.reshape({n, c, h, p, w, p}).permute({0, 2, 4, 3, 5, 1}).reshape({n, h * w, p * p * c});
+}
+
+torch::Tensor unpatchify(const torch::Tensor& tokens, int64_t p, int64_t channels) {
+  int64_t n = tokens.size(0);
+  auto grid = static_cast<int64_t>(std::lround(std::sqrt(double(tokens.size(1)))));
+  // (N, h, w, p, q, C) -> (N, C, h, p, w, q)
+  return tokens.reshape({n, grid, grid, p, p, channels})
+      .permute({0, 5, 1, 3, 2, 4})
+      .reshape({n, channels, grid * p, grid * p});
+}
+
+torch::Tensor sincos_position_embedding_2d(int64_t dim, int64_t grid) {
+  // 1D: pos -> [sin(pos w_k) | cos(pos w_k)], w_k = 10000^(-k / (dim/4)), k < dim/4.
+  auto one_axis = [&](const torch::Tensor& pos) {
+    int64_t quarter = dim / 4;
+    auto omega = torch::pow(10000.0, -torch::arange(quarter, torch::kFloat64) / double(quarter));
+    auto args = pos.unsqueeze(1) * omega.unsqueeze(0);
+    return torch::cat({torch::sin(args), torch::cos(args)}, 1);
+  };
+  auto idx = torch::arange(grid * grid, torch::kFloat64);
+  auto row = torch::floor(idx / grid), col = idx - row * grid;
+  return torch::cat({one_axis(col), one_axis(row)}, 1).to(torch::kFloat32);
+}
+
+namespace detail {
+namespace {
+
+nn::Linear xavier_linear(int64_t in, int64_t out) {
+  nn::Linear l(in, out);
+  nn::init::xavier_uniform_(l->weight);
+  nn::init::zeros_(l->bias);
+  return l;
+}
+
+// adaLN-Zero (Peebles & Xie 2023, Sec. 3.2): the modulation regressors start at zero, so every
+// block starts as the identity and the gates open during training.
+nn::Linear zero_linear(int64_t in, int64_t out) {
+  nn::Linear l(in, out);
+  nn::init::zeros_(l->weight);
+  nn::init::zeros_(l->bias);
+  return l;
+}
+
+nn::LayerNorm plain_layer_norm(int64_t dim) {
+  return nn::LayerNorm(nn::LayerNormOptions({dim}).elementwise_affine(false).eps(1e-6));
+}
+
+// x: (N, T, D); shift, scale: (N, D)
+torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
+  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+}
+
+}  // namespace
+
+TokenAttentionImpl::TokenAttentionImpl(int64_t dim, int64_t num_heads) : num_heads_(num_heads) {
+  qkv = register_module("qkv", xavier_linear(dim, 3 * dim));
+  proj = register_module("proj", xavier_linear(dim, dim));
+}
+
+torch::Tensor TokenAttentionImpl::forward(const torch::Tensor& x) {
+  int64_t n = x.size(0), tokens = x.size(1), dim = x.size(2), d = dim / num_heads_;
+  // (N, T, 3D) -> 3 x (N, heads, T, d)
+  auto qkv_t = qkv(x).reshape({n, tokens, 3, num_heads_, d}).permute({2, 0, 3, 1, 4});
+  auto q = qkv_t[0], k = qkv_t[1], v = qkv_t[2];
+  auto attn = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(d)), -1);
+  return proj(torch::matmul(attn, v).transpose(1, 2).reshape({n, tokens, dim}));
+}
+
+DiTBlockImpl::DiTBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_ratio) {
+  norm1 = register_module("norm1", plain_layer_norm(dim));
+  attn = register_module("attn", TokenAttention(dim, num_heads));
+  norm2 = register_module("norm2", plain_layer_norm(dim));
+  fc1 = register_module("fc1", xavier_linear(dim, mlp_ratio * dim));
+  fc2 = register_module("fc2", xavier_linear(mlp_ratio * dim, dim));
+  adaLN_modulation = register_module("adaLN_modulation", zero_linear(dim, 6 * dim));
+}
+
+torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c) {
+  // shift/scale/gate for attention, then for the MLP; each (N, D)
+  auto m = adaLN_modulation(torch::silu(c)).chunk(6, 1);
+  auto h = x + m[2].unsqueeze(1) * attn(modulate(norm1(x), m[0], m[1]));
+  auto mlp = fc2(torch::gelu(fc1(modulate(norm2(h), m[3], m[4])), "tanh"));
+  return h + m[5].unsqueeze(1) * mlp;
+}
+
+}  // namespace detail
+
+DiT::DiT(const DiTOptions& options) : options_(options) {
+  const auto& o = options_;
+  TORCH_CHECK(o.image_size % o.patch_size == 0, "DiT patch size ", o.patch_size,
+              " must divide the image size ", o.image_size);
+  TORCH_CHECK(o.hidden_size % o.num_heads == 0 && o.hidden_size % 4 == 0, "DiT hidden size ",
+              o.hidden_size, " must be a multiple of 4 and of the head count ", o.num_heads);
+  TORCH_CHECK(o.time_pair.empty() || o.time_pair == "t,t-r" || o.time_pair == "r,t",
+              "model.time_pair must be t,t-r or r,t, got ", o.time_pair);
+  int64_t dim = o.hidden_size, patch_features = o.patch_size * o.patch_size * o.in_channels;
+  int64_t grid = o.image_size / o.patch_size;
+
+  patch_embed = register_module("patch_embed", detail::xavier_linear(patch_features, dim));
+  pos_embed = register_buffer("pos_embed", sincos_position_embedding_2d(dim, grid).unsqueeze(0));
+  t_embedder = register_module("t_embedder", detail::TimestepEmbedder(o.frequency_dim, dim));
+  if (o.time_pair == "t,t-r")
+    interval_embedder =
+        register_module("interval_embedder", detail::TimestepEmbedder(o.frequency_dim, dim));
+  y_embedder = register_module("y_embedder", nn::Embedding(o.num_classes + 1, dim));
+
+  // DiT's initialisation: N(0, 0.02) for the class table and the time MLPs.
+  {
+    torch::NoGradGuard no_grad;
+    y_embedder->weight.normal_(0.0, 0.02);
+    for (auto& embedder : {t_embedder, interval_embedder}) {
+      if (!embedder) continue;
+      for (auto& p : embedder->named_parameters())
+        if (p.key().find("weight") != std::string::npos) p.value().normal_(0.0, 0.02);
+    }
+  }
+
+  auto block_list = register_module("blocks", nn::ModuleList());
+  for (int64_t i = 0; i < o.depth; ++i) {
+    blocks.push_back(detail::DiTBlock(dim, o.num_heads, o.mlp_ratio));
+    block_list->push_back(blocks.back());
+  }
+  final_norm = register_module("final_norm", detail::plain_layer_norm(dim));
+  // adaLN-Zero: the final modulation and the output projection start at zero, so the network
+  // outputs exactly zero at initialisation (Peebles & Xie 2023, Sec. 3.2).
+  final_adaLN = register_module("final_adaLN", detail::zero_linear(dim, 2 * dim));
+  final_linear = register_module("final_linear", detail::zero_linear(dim, patch_features));
+}
+
+torch::Tensor DiT::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+  return forward_with_cond(x, t_embedder(t) + y_embedder(y));
+}
+
+torch::Tensor DiT::forward_interval(const torch::Tensor& x, const torch::Tensor& r,
+                                    const torch::Tensor& t, const torch::Tensor& y) {
+  TORCH_CHECK(takes_interval(), "this DiT takes one time; MeanFlow builds it with two");
+  auto c = t_embedder(t) + y_embedder(y);
+  // (t, t - r): the MeanFlow paper's DiT; (r, t): one shared embedder.
+  c = c + (options_.time_pair == "r,t" ? t_embedder(r) : interval_embedder(t - r));
+  return forward_with_cond(x, c);
+}
+
+torch::Tensor DiT::forward_with_cond(const torch::Tensor& x, const torch::Tensor& c) {
+  auto h = patch_embed(patchify(x, options_.patch_size)) + pos_embed.to(x.dtype());
+  for (auto& block : blocks) h = block(h, c);
+  auto m = final_adaLN(torch::silu(c)).chunk(2, 1);  // shift, scale
+  h = final_linear(detail::modulate(final_norm(h), m[0], m[1]));
+  return unpatchify(h, options_.patch_size, options_.in_channels);
+}
+
+}  // namespace flowlab
