@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Golden values for flowlab's FID/KID tests (tests/fixtures/fid_golden.json, *.npz).
 
 Run with Debian's python3-torch, python3-torchvision, python3-scipy, python3-numpy:

@@ -11,7 +11,7 @@ PACKAGES=(
 )
 # Optional extras: golden-value generators, weight export check, plots.
 if [[ "${FLOWLAB_SETUP_PYTHON:-0}" == "1" ]]; then
-  PACKAGES+=(python3-torch python3-yaml python3-scipy python3-skimage python3-matplotlib)
+  PACKAGES+=(python3-torch python3-torchvision python3-yaml python3-scipy python3-skimage python3-matplotlib)
 fi
 
 missing=()

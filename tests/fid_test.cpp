@@ -155,3 +155,46 @@ TEST(Fid, MissingWeightsSayWhereToGetThem) {
   EXPECT_NE(message.find("pt_inception-2015-12-05-6726825d.pth"), std::string::npos) << message;
   EXPECT_NE(message.find("convert_inception_weights.py"), std::string::npos) << message;
 }
+
+TEST(Fid, WeightFileLoadsAndWrongShapesOrNamesAreErrors) {
+  TempDir dir;
+  FidInceptionV3 source;
+  set_inception_test_weights(source);
+  auto save = [&](const std::string& path, const std::function<void(c10::Dict<std::string, torch::Tensor>&)>& edit) {
+    c10::Dict<std::string, torch::Tensor> dict;
+    for (const auto& p : source->named_parameters()) dict.insert(p.key(), p.value().detach());
+    for (const auto& b : source->named_buffers())
+      if (b.key().find("num_batches_tracked") == std::string::npos) dict.insert(b.key(), b.value());
+    edit(dict);
+    auto bytes = torch::pickle_save(c10::IValue(dict));
+    write_bytes(path, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  };
+  auto good = dir.path() + "/good.pt";
+  save(good, [](auto& d) { d.insert("fc.weight", torch::zeros({1008, 2048})); });  // ignored
+  FidInceptionV3 loaded;
+  load_inception_weights(loaded, good);
+  EXPECT_TRUE(torch::equal(loaded->named_parameters()["Mixed_7c.branch_pool.conv.weight"],
+                           source->named_parameters()["Mixed_7c.branch_pool.conv.weight"]));
+  EXPECT_TRUE(torch::equal(loaded->named_buffers()["Mixed_6e.branch1x1.bn.running_var"],
+                           source->named_buffers()["Mixed_6e.branch1x1.bn.running_var"]));
+
+  auto wrong_shape = dir.path() + "/shape.pt";
+  save(wrong_shape, [](auto& d) { d.insert_or_assign("Conv2d_1a_3x3.conv.weight", torch::zeros({32, 3, 5, 5})); });
+  auto message = error_of([&] { load_inception_weights(loaded, wrong_shape); });
+  EXPECT_NE(message.find("Conv2d_1a_3x3.conv.weight has shape [32, 3, 5, 5]"), std::string::npos) << message;
+
+  auto extra = dir.path() + "/extra.pt";
+  save(extra, [](auto& d) { d.insert("AuxLogits.conv0.conv.weight", torch::zeros({1})); });
+  message = error_of([&] { load_inception_weights(loaded, extra); });
+  EXPECT_NE(message.find("unexpected tensor AuxLogits.conv0.conv.weight"), std::string::npos) << message;
+
+  auto missing = dir.path() + "/missing.pt";
+  save(missing, [](auto& d) { d.erase("Mixed_5b.branch1x1.bn.bias"); });
+  message = error_of([&] { load_inception_weights(loaded, missing); });
+  EXPECT_NE(message.find("missing tensor Mixed_5b.branch1x1.bn.bias"), std::string::npos) << message;
+
+  auto garbage = dir.path() + "/garbage.pt";
+  write_text(garbage, "not a weight file");
+  message = error_of([&] { load_inception_weights(loaded, garbage); });
+  EXPECT_NE(message.find("not a weight file"), std::string::npos) << message;
+}

@@ -8,5 +8,6 @@ namespace flowlab {
 int train_command(int argc, char** argv, const std::string& method);
 int generate_command(int argc, char** argv);
 int show_dataset_command(int argc, char** argv);
+int evaluate_command(int argc, char** argv);
 
 }  // namespace flowlab

@@ -1,0 +1,139 @@
+#include "flowlab/eval/features.h"
+
+#include <torch/script.h>
+
+#include <chrono>
+
+#include "flowlab/error.h"
+#include "flowlab/eval/inception.h"
+#include "flowlab/io/progress.h"
+
+namespace flowlab {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+torch::Tensor three_channels(const torch::Tensor& images) {
+  return images.size(1) == 1 ? images.expand({-1, 3, -1, -1}) : images;
+}
+
+class InceptionExtractor : public FeatureExtractor {
+ public:
+  InceptionExtractor(const std::string& weights, torch::Device device) : weights_(weights) {
+    if (weights == "random") set_inception_test_weights(net_);
+    else load_inception_weights(net_, weights);
+    net_->to(device);
+    net_->eval();
+  }
+  torch::Tensor features(const torch::Tensor& images) override {
+    torch::InferenceMode guard;
+    return net_->forward(three_channels(images)).pool3.cpu();
+  }
+  std::string name() const override { return weights_ == "random" ? "inception-random" : "inception"; }
+
+ private:
+  std::string weights_;
+  FidInceptionV3 net_;
+};
+
+class TorchScriptExtractor : public FeatureExtractor {
+ public:
+  TorchScriptExtractor(const std::string& path, torch::Device device) : path_(path) {
+    try {
+      module_ = torch::jit::load(path, device);
+    } catch (const c10::Error&) {
+      throw Error(path + ": not a TorchScript module (save one with torch.jit.save)");
+    }
+    module_.eval();
+  }
+  torch::Tensor features(const torch::Tensor& images) override {
+    torch::InferenceMode guard;
+    auto out = module_.forward({three_channels(images)});
+    if (!out.isTensor() || out.toTensor().dim() != 2 || out.toTensor().size(0) != images.size(0))
+      throw Error(path_ + ": the feature extractor must return an (N, D) tensor");
+    return out.toTensor().to(torch::kFloat32).cpu();
+  }
+  std::string name() const override {
+    auto slash = path_.find_last_of('/');
+    return "torchscript-" + (slash == std::string::npos ? path_ : path_.substr(slash + 1));
+  }
+
+ private:
+  std::string path_;
+  torch::jit::script::Module module_;
+};
+
+}  // namespace
+
+std::unique_ptr<FeatureExtractor> make_inception_extractor(const std::string& weights_path,
+                                                           torch::Device device) {
+  return std::make_unique<InceptionExtractor>(weights_path, device);
+}
+
+std::unique_ptr<FeatureExtractor> make_torchscript_extractor(const std::string& path,
+                                                             torch::Device device) {
+  return std::make_unique<TorchScriptExtractor>(path, device);
+}
+
+FeatureSet dataset_features(FeatureExtractor& extractor, const Dataset& data, int64_t batch_size,
+                            torch::Device device, const std::string& label) {
+  std::vector<torch::Tensor> parts;
+  Progress progress(label, data.size(), "img");
+  double busy = 0;
+  for (int64_t start = 0; start < data.size(); start += batch_size) {
+    int64_t end = std::min(data.size(), start + batch_size);
+    auto images = data.images.slice(0, start, end).to(device).to(torch::kFloat32) / 255.0;
+    auto t0 = std::chrono::steady_clock::now();
+    parts.push_back(extractor.features(images));
+    busy += seconds_since(t0);
+    progress.update(end);
+  }
+  return {torch::cat(parts), data.labels.clone(), static_cast<double>(data.size()) / busy};
+}
+
+GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method, Backbone& model,
+                                     const torch::Tensor& labels, const Config& config,
+                                     uint64_t seed, torch::Device device) {
+  const auto& s = config.sampling;
+  int64_t n = labels.size(0), c = config.model.in_channels, size = config.data.image_size;
+  auto gen = at::detail::createCPUGenerator(seed);
+  torch::manual_seed(seed);  // noise drawn inside samplers (DDPM ancestral steps)
+  GeneratedFeatures out;
+  std::vector<torch::Tensor> parts;
+  double sampling = 0, extracting = 0;
+  Progress progress("generate + features", n, "img");
+  for (int64_t start = 0; start < n; start += s.batch_size) {
+    int64_t count = std::min<int64_t>(s.batch_size, n - start);
+    auto noise = torch::randn({count, c, size, size}, gen, torch::TensorOptions()).to(device);
+    auto t0 = std::chrono::steady_clock::now();
+    auto sample = method.sample(model, noise, labels.slice(0, start, start + count).to(device), s);
+    auto images = ((sample.x + 1) / 2).clamp(0, 1);
+    if (device.is_cuda()) torch::cuda::synchronize();
+    sampling += seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    parts.push_back(extractor.features(images));
+    extracting += seconds_since(t0);
+    out.nfe = sample.nfe;
+    progress.update(start + count);
+  }
+  out.set = {torch::cat(parts), labels.cpu(), static_cast<double>(n) / extracting};
+  out.generation_images_per_second = static_cast<double>(n) / sampling;
+  return out;
+}
+
+Scores score(const FeatureStatistics& reference, const torch::Tensor& reference_features,
+             const torch::Tensor& candidate, bool with_kid, uint64_t seed) {
+  Scores s;
+  s.count = candidate.size(0);
+  s.fid = frechet_distance(reference, feature_statistics(candidate));
+  if (with_kid) {
+    if (!reference_features.defined())
+      throw Error("KID needs the reference features; this reference has only mu and sigma");
+    s.kid = kernel_inception_distance(reference_features, candidate, 100, 1000, seed);
+  }
+  return s;
+}
+
+}  // namespace flowlab
