@@ -85,4 +85,9 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
   return out;
 }
 
+torch::Tensor DdpmMethod::noised(const torch::Tensor& x0, const torch::Tensor& eps, double t) const {
+  double ab = schedule_.alpha_bar(std::llround(t * static_cast<double>(schedule_.steps())));
+  return std::sqrt(ab) * x0 + std::sqrt(1 - ab) * eps;
+}
+
 }  // namespace flowlab

@@ -9,5 +9,6 @@ int train_command(int argc, char** argv, const std::string& method);
 int generate_command(int argc, char** argv);
 int show_dataset_command(int argc, char** argv);
 int evaluate_command(int argc, char** argv);
+int inpaint_command(int argc, char** argv);
 
 }  // namespace flowlab

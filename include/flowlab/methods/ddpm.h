@@ -20,6 +20,8 @@ class DdpmMethod : public Method {
   SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                       const SamplingConfig& sampling, const StepHook& hook = nullptr) override;
 
+  // q(x_s | x0) at step s = round(t T): sqrt(ab) x0 + sqrt(1 - ab) eps.
+  torch::Tensor noised(const torch::Tensor& x0, const torch::Tensor& eps, double t) const override;
   const NoiseSchedule& schedule() const { return schedule_; }
 
  private:

@@ -36,6 +36,13 @@ class Method {
   // noise: (N, C, H, W) standard normal; y: (N,) labels. Runs without gradients.
   virtual SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                               const SamplingConfig& sampling, const StepHook& hook = nullptr) = 0;
+
+  // The forward process: clean x0 and standard-normal eps -> the state at time t in [0, 1] that
+  // sample() hands its hook. Flow methods: (1 - t) x0 + t eps. Inpainting puts the known pixels
+  // back at the sampler's noise level with it.
+  virtual torch::Tensor noised(const torch::Tensor& x0, const torch::Tensor& eps, double t) const {
+    return (1 - t) * x0 + t * eps;
+  }
 };
 
 using MethodPtr = std::unique_ptr<Method>;

@@ -1,0 +1,43 @@
+// Inpainting with any trained method: guided sampling that keeps the known pixels, and the
+// fine-tuning objective that teaches a model to fill masks.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "flowlab/config.h"
+#include "flowlab/methods/method.h"
+
+namespace flowlab {
+
+// How known pixels re-enter the state after each sampler step to time t:
+//   "noised": mask * noised(x_known, eps, t) + (1 - mask) * x, with the sample's own fixed eps
+//             (the state stays on the forward process everywhere);
+//   "clean":  mask * x_known + (1 - mask) * x at every step (the paste-clean-pixels variant).
+// Both end with the known pixels exactly equal to x_known.
+const std::vector<std::string>& replacement_modes();
+
+// known: (N, C, H, W) in [-1, 1]; mask: (N, 1, H, W), 1 = known; labels: (N,); noise: (N, C, H, W)
+// standard normal, the sampler's start and the replacement's eps. Returns (N, C, H, W).
+torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& known,
+                      const torch::Tensor& mask, const torch::Tensor& labels,
+                      const torch::Tensor& noise, const SamplingConfig& sampling,
+                      const std::string& replacement = "noised");
+
+// One inpainting pass over a set of images, with per-image scores on images in [0, 1].
+struct InpaintingRun {
+  torch::Tensor original, masks, inpainted;  // (N, C, H, W) in [-1, 1], (N, 1, H, W), CPU
+  torch::Tensor labels;                      // (N,)
+  // (N,) float64: over the whole image and over the filled region (mask == 0).
+  torch::Tensor nmse, psnr, ssim, hole_nmse, hole_psnr, hole_ssim;
+};
+
+// Inpaints `images` (uint8 (N, C, H, W)) with masks of `mask_type` (seeded by `seed` and the
+// image index), in batches of sampling.batch_size, and scores the results. labels: the class
+// each image is guided towards (the null label for unconditional models).
+InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tensor& images,
+                             const torch::Tensor& labels, const std::string& mask_type,
+                             const std::string& replacement, const SamplingConfig& sampling,
+                             uint64_t seed, torch::Device device);
+
+}  // namespace flowlab

@@ -1,0 +1,137 @@
+// Inpainting: mask statistics, known pixels kept, exact recovery with an oracle, metrics against
+// skimage golden values.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "flowlab/methods/cfm.h"
+#include "flowlab/methods/ddpm.h"
+#include "flowlab/tasks/image_metrics.h"
+#include "flowlab/tasks/inpainting.h"
+#include "flowlab/tasks/masks.h"
+#include "test_helpers.h"
+#include "tiny_problem.h"
+
+using namespace flowlab;
+using namespace flowlab::testing;
+
+namespace {
+
+// Exact CFM velocity when the data is one point x*: x_t = (1 - t) x* + t eps, so
+// v = eps - x* = (x_t - x*) / t.
+class PointOracle : public Backbone {
+ public:
+  explicit PointOracle(torch::Tensor point) : point_(std::move(point)) {}
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor&) override {
+    return (x - point_) / t.view({-1, 1, 1, 1});
+  }
+  std::string type_name() const override { return "oracle"; }
+  int64_t num_classes() const override { return 0; }
+
+ private:
+  torch::Tensor point_;
+};
+
+torch::Tensor hole_fraction(const torch::Tensor& masks) { return 1 - masks.mean({1, 2, 3}); }
+
+}  // namespace
+
+TEST(Inpainting, MaskCoverageAndShapes) {
+  for (int64_t size : {32, 64}) {
+    auto center = make_masks("center", 4, size, 0);
+    EXPECT_TRUE(torch::allclose(hole_fraction(center), torch::full({4}, 0.25)));
+    EXPECT_EQ(center[0][0][size / 2][size / 2].item<float>(), 0.0f);
+    EXPECT_EQ(center[0][0][size / 4 - 1][size / 2].item<float>(), 1.0f);
+  }
+  int64_t n = 400;
+  auto half = make_masks("half", n, 32, 3);
+  EXPECT_TRUE(torch::allclose(hole_fraction(half), torch::full({n}, 0.5)));
+  // All four halves occur: the hole's centroid column/row spreads to both sides.
+  auto left = half.select(3, 0).select(2, 16).squeeze(1) == 0;  // (n,)
+  auto top = half.select(2, 0).select(2, 16).squeeze(1) == 0;
+  EXPECT_GT(left.sum().item<int64_t>(), 50);
+  EXPECT_GT(top.sum().item<int64_t>(), 50);
+
+  auto bbox = make_masks("random_bbox", n, 32, 3);
+  auto holes = (1 - bbox).squeeze(1);
+  auto rows = holes.amax(2).sum(1), cols = holes.amax(1).sum(1);  // rectangle sides
+  EXPECT_GE(rows.min().item<float>(), 8);
+  EXPECT_LE(rows.max().item<float>(), 20);
+  EXPECT_GE(cols.min().item<float>(), 8);
+  EXPECT_LE(cols.max().item<float>(), 20);
+  EXPECT_TRUE(torch::equal(holes.sum({1, 2}), rows * cols));  // one solid rectangle
+
+  auto irregular = hole_fraction(make_masks("irregular", n, 32, 3));
+  double mean = irregular.mean().item<double>();
+  EXPECT_GT(mean, 0.15);
+  EXPECT_LT(mean, 0.30);
+  EXPECT_GT(irregular.min().item<double>(), 0.02);
+
+  // Reproducible and independent of batching.
+  auto all = make_masks("irregular", 8, 32, 11);
+  EXPECT_TRUE(torch::equal(all.slice(0, 5, 8), make_masks("irregular", 3, 32, 11, 5)));
+  EXPECT_FALSE(torch::equal(all, make_masks("irregular", 8, 32, 12)));
+  EXPECT_NE(error_of([] { make_masks("blob", 1, 32, 0); }).find("known: center"), std::string::npos);
+}
+
+TEST(Inpainting, OracleRecoversThePointAndKnownPixelsStayExact) {
+  torch::manual_seed(0);
+  auto point = class_images().slice(0, 2, 3);  // (1, 3, 8, 8)
+  PointOracle oracle(point);
+  CfmMethod cfm(MethodConfig{});
+  SamplingConfig s;
+  s.steps = 10;
+  s.cfg_scale = 1.0;
+  auto known = point.repeat({4, 1, 1, 1});
+  auto mask = make_masks("center", 4, 8, 0);
+  auto noise = torch::randn({4, 3, 8, 8});
+  for (const auto& mode : replacement_modes()) {
+    auto out = inpaint(cfm, oracle, known, mask, torch::zeros({4}, torch::kInt64), noise, s, mode);
+    EXPECT_LT((out - known).abs().max().item<double>(), 1e-5) << mode;
+  }
+  // With a wrong "known" image the known pixels are still exactly what was given.
+  auto other = torch::rand({4, 3, 8, 8}) * 2 - 1;
+  auto out = inpaint(cfm, oracle, other, mask, torch::zeros({4}, torch::kInt64), noise, s);
+  EXPECT_TRUE(torch::equal(out * mask, other * mask));
+  EXPECT_GT(((out - other) * (1 - mask)).abs().max().item<double>(), 0.1);
+}
+
+TEST(Inpainting, DdpmNoisedStateIsTheForwardProcess) {
+  DdpmConfig c;
+  c.timesteps = 100;
+  DdpmMethod ddpm(c);
+  auto x0 = torch::ones({1, 1, 2, 2}), eps = torch::full({1, 1, 2, 2}, 2.0);
+  double ab = ddpm.schedule().alpha_bar(30);
+  auto expected = std::sqrt(ab) * x0 + std::sqrt(1 - ab) * eps;
+  EXPECT_TRUE(torch::allclose(ddpm.noised(x0, eps, 0.3), expected));
+  EXPECT_TRUE(torch::equal(ddpm.noised(x0, eps, 0.0), x0));
+}
+
+TEST(Inpainting, MetricsMatchSkimage) {
+  std::ifstream f(std::string(FLOWLAB_FIXTURES_DIR) + "/inpainting_golden.json");
+  auto golden = nlohmann::json::parse(f);
+  auto image = [](const nlohmann::json& j) {
+    std::vector<double> flat;
+    for (const auto& ch : j)
+      for (const auto& row : ch)
+        for (double v : row) flat.push_back(v);
+    return torch::tensor(flat, torch::kFloat64).reshape({1, 3, 32, 32});
+  };
+  for (const auto& c : golden["cases"]) {
+    auto a = image(c["a"]), b = image(c["b"]);
+    EXPECT_NEAR(ssim(a, b).item<double>(), c["ssim"].get<double>(), 1e-4);
+    EXPECT_NEAR(psnr(a, b).item<double>(), c["psnr"].get<double>(), 1e-6);
+    EXPECT_NEAR(nmse(a, b).item<double>(), c["nmse"].get<double>(), 1e-9);
+  }
+  // Identity and a region: SSIM 1; the region restricts MSE to its pixels.
+  auto a = image(golden["cases"][0]["a"]);
+  EXPECT_NEAR(ssim(a, a).item<double>(), 1.0, 1e-12);
+  auto region = torch::zeros({1, 1, 32, 32}, torch::kFloat64);
+  region.slice(2, 0, 16).fill_(1);
+  auto b = a.clone();
+  b.slice(2, 16, 32).add_(0.5);  // differs only outside the region
+  EXPECT_EQ(mse(a, b, region).item<double>(), 0.0);
+  EXPECT_NEAR(mse(a, b).item<double>(), 0.125, 1e-12);
+  EXPECT_NEAR(psnr(a, b).item<double>(), 10 * std::log10(8.0), 1e-9);
+}
