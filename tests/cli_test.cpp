@@ -73,3 +73,22 @@ TEST(Cli, HelpListsFlagsAndConfigKeys) {
                         "--resume", "--set", "training:", "sampling:"})
     EXPECT_NE(r.output.find(s), std::string::npos) << s;
 }
+
+TEST(Cli, EvaluateFidBadInputsAreOneLine) {
+  TempDir dir;
+  expect_one_line_error(app("evaluate_fid"), "exactly one of --checkpoint");
+  expect_one_line_error(app("evaluate_fid") + " --images " + (dir / "none") + " --reference " +
+                            (dir / "none") + " --inception_weights " + (dir / "missing.pt") +
+                            " --output " + (dir / "r.json"),
+                        "convert_inception_weights.py");
+  write_text(dir / "stats.npz", "PK not really");
+  expect_one_line_error(app("evaluate_fid") + " --images " + (dir / "none") + " --reference " +
+                            (dir / "stats.npz") + " --random_weights --output " + (dir / "r.json"),
+                        "stats.npz");
+  EXPECT_FALSE(std::filesystem::exists(dir / "r.json"));
+}
+
+TEST(Cli, InpaintBadInputsAreOneLine) {
+  expect_one_line_error(app("inpaint") + " paint", "unknown subcommand 'paint'");
+  expect_one_line_error(app("inpaint") + " evaluate", "--checkpoint is required");
+}

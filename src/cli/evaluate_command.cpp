@@ -100,10 +100,11 @@ nlohmann::json scores_json(const Scores& s) {
 
 std::string row(const std::string& name, const Scores& s) {
   std::ostringstream out;
-  out << std::left << std::setw(14) << name << std::right << std::fixed << std::setprecision(2)
+  // Four decimals: FIDs of near-identical sets (and of --random_weights features) are small.
+  out << std::left << std::setw(14) << name << std::right << std::fixed << std::setprecision(4)
       << std::setw(10) << s.fid;
   if (s.kid.subsets > 0)
-    out << std::setw(12) << s.kid.mean * 1000 << " +- " << std::setprecision(2) << s.kid.std * 1000;
+    out << std::setw(12) << s.kid.mean * 1000 << " +- " << s.kid.std * 1000;
   out << std::setw(8) << s.count;
   return out.str();
 }
