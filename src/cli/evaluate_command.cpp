@@ -14,9 +14,8 @@
 #include "flowlab/eval/features.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/npz.h"
-#include "flowlab/methods/registry.h"
-#include "flowlab/models/registry.h"
 #include "flowlab/training/checkpoint.h"
+#include "flowlab/training/sampling_model.h"
 #include "flowlab/training/trainer.h"
 
 namespace flowlab {
@@ -219,11 +218,7 @@ int evaluate_command(int argc, char** argv) {
   nlohmann::json report = {{"reference", reference.name}, {"features", extractor->name()}};
   FeatureSet candidate;
   if (reader) {
-    auto model = make_backbone(config);
-    reader->load_weights(*model, !args.count("no_ema"));
-    model->to(device);
-    model->eval();
-    auto method = make_method(config);
+    auto [model, method] = load_sampling_model(*reader, config, !args.count("no_ema"), device);
     int64_t n = config.sampling.num_samples, classes = model->num_classes();
     auto labels = classes > 0 ? torch::arange(n, torch::kInt64) % classes
                               : torch::full({n}, model->null_label(), torch::kInt64);

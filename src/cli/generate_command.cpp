@@ -11,6 +11,7 @@
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/registry.h"
 #include "flowlab/training/checkpoint.h"
+#include "flowlab/training/sampling_model.h"
 #include "flowlab/training/trainer.h"
 
 namespace flowlab {
@@ -86,11 +87,7 @@ int generate_command(int argc, char** argv) {
   configure_threads(config.training.threads);
   auto device = resolve_device(config.training.device);
 
-  auto model = make_backbone(config);
-  reader.load_weights(*model, !args.count("no_ema"));
-  model->to(device);
-  model->eval();
-  auto method = make_method(config);
+  auto [model, method] = load_sampling_model(reader, config, !args.count("no_ema"), device);
 
   int64_t num_classes = model->num_classes();
   int64_t class_label = args.count("class_label") ? args["class_label"].as<int64_t>() : -1;

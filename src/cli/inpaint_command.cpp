@@ -10,11 +10,10 @@
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
-#include "flowlab/methods/registry.h"
-#include "flowlab/models/registry.h"
 #include "flowlab/tasks/inpainting.h"
 #include "flowlab/tasks/masks.h"
 #include "flowlab/training/checkpoint.h"
+#include "flowlab/training/sampling_model.h"
 #include "flowlab/training/trainer.h"
 
 namespace flowlab {
@@ -36,11 +35,9 @@ LoadedModel load_model(const std::string& path, const cxxopts::ParseResult& args
   m.config.sampling.num_samples = static_cast<int>(num_samples);
   apply_config_flags(m.config, args, bindings);
   validate(m.config);
-  m.model = make_backbone(m.config);
-  reader.load_weights(*m.model, ema);
-  m.model->to(device);
-  m.model->eval();
-  m.method = make_method(m.config);
+  auto loaded = load_sampling_model(reader, m.config, ema, device);
+  m.model = loaded.model;
+  m.method = std::move(loaded.method);
   return m;
 }
 

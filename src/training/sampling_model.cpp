@@ -1,0 +1,19 @@
+#include "flowlab/training/sampling_model.h"
+
+#include "flowlab/methods/registry.h"
+#include "flowlab/models/registry.h"
+
+namespace flowlab {
+
+SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config, bool ema,
+                                  torch::Device device) {
+  SamplingModel m;
+  m.model = make_backbone(config);
+  reader.load_weights(*m.model, ema);
+  m.model->to(device);
+  m.model->eval();
+  m.method = make_method(config);
+  return m;
+}
+
+}  // namespace flowlab
