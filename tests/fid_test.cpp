@@ -2,9 +2,12 @@
 // pytorch-fid's FID blocks, scipy's sqrtm, torch-fidelity's MMD), closed forms, and .npz files.
 #include <gtest/gtest.h>
 
+#include <torch/script.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "flowlab/eval/features.h"
 #include "flowlab/eval/fid.h"
 #include "flowlab/eval/inception.h"
 #include "flowlab/io/files.h"
@@ -197,4 +200,23 @@ TEST(Fid, WeightFileLoadsAndWrongShapesOrNamesAreErrors) {
   write_text(garbage, "not a weight file");
   message = error_of([&] { load_inception_weights(loaded, garbage); });
   EXPECT_NE(message.find("not a weight file"), std::string::npos) << message;
+}
+
+TEST(Fid, TorchScriptFeatureExtractor) {
+  TempDir dir;
+  torch::jit::Module module("features");
+  module.define(R"(
+def forward(self, x):
+    return x.mean([2, 3]) * 2.0
+)");
+  module.save(dir.path() + "/f.pt");
+  auto extractor = make_torchscript_extractor(dir.path() + "/f.pt", torch::kCPU);
+  auto images = torch::rand({4, 1, 8, 8});  // grey images are repeated to three channels
+  auto f = extractor->features(images);
+  ASSERT_EQ(f.sizes(), (std::vector<int64_t>{4, 3}));
+  EXPECT_TRUE(torch::allclose(f.select(1, 2), images.mean({1, 2, 3}) * 2));
+  write_text(dir.path() + "/bad.pt", "no");
+  EXPECT_NE(error_of([&] { make_torchscript_extractor(dir.path() + "/bad.pt", torch::kCPU); })
+                .find("not a TorchScript module"),
+            std::string::npos);
 }
