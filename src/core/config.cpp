@@ -194,6 +194,7 @@ std::vector<Field> schema(Config& c) {
            Rule<std::string>([](const std::string& v) {
              return v.empty() ? std::string("must not be empty") : std::string();
            })),
+      make_field("training", "init_from", t.init_from),
 
       make_field("sampling", "sampler", sa.sampler, one_of(samplers_for(me.name))),
       make_field("sampling", "steps", sa.steps, greater_than(0)),

@@ -5,15 +5,18 @@
 
 namespace flowlab {
 
-LossOutput CfmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) {
+torch::Tensor CfmMethod::per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) {
   auto t = sample_times(config_.time_sampling, x.size(0), config_.logit_mean, config_.logit_std,
                         x.options());
   auto eps = torch::randn_like(x);
   auto tb = t.view({-1, 1, 1, 1});
   auto x_t = (1 - tb) * x + tb * eps;
-  auto v_pred = model.forward(x_t, t, y);
+  return (model.forward(x_t, t, y) - (eps - x)).pow(2);
+}
+
+LossOutput CfmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) {
   LossOutput out;
-  out.loss = torch::mse_loss(v_pred, eps - x);
+  out.loss = per_pixel_loss(model, x, y).mean();
   return out;
 }
 

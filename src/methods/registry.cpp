@@ -17,6 +17,10 @@ std::vector<std::string> samplers_for(const std::string& method) {
   return sampler_names();
 }
 
+torch::Tensor Method::per_pixel_loss(Backbone&, const torch::Tensor&, const torch::Tensor&) {
+  throw Error("method " + name() + " has no per-pixel loss (inpainting fine-tuning supports cfm)");
+}
+
 std::string default_backbone(const std::string& method) {
   return method == "meanflow" ? "tiny_unet_meanflow" : "tiny_unet";
 }

@@ -2,6 +2,7 @@
 
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
+#include "flowlab/io/progress.h"
 #include "flowlab/tasks/image_metrics.h"
 #include "flowlab/tasks/masks.h"
 
@@ -40,6 +41,7 @@ InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tenso
   auto gen = at::detail::createCPUGenerator(seed);
   torch::manual_seed(seed);  // noise drawn inside samplers (DDPM ancestral steps)
   std::vector<torch::Tensor> parts;
+  Progress progress("inpaint " + mask_type + " (" + replacement + ")", n, "img");
   for (int64_t start = 0; start < n; start += sampling.batch_size) {
     int64_t end = std::min<int64_t>(n, start + sampling.batch_size);
     auto known = run.original.slice(0, start, end);
@@ -47,6 +49,7 @@ InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tenso
     parts.push_back(inpaint(method, model, known.to(device), run.masks.slice(0, start, end).to(device),
                             labels.slice(0, start, end).to(device), noise.to(device), sampling,
                             replacement).cpu());
+    progress.update(end);
   }
   run.inpainted = torch::cat(parts);
   auto a = (run.inpainted + 1) / 2, b = (run.original + 1) / 2, hole = 1 - run.masks;

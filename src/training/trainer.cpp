@@ -107,6 +107,14 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   model_ = make_backbone(config_);
   ema_model_ = make_backbone(config_);
+  if (!tc.init_from.empty() && resume_from.empty()) {
+    CheckpointReader pretrained(tc.init_from);
+    if (pretrained.config().model.type != config_.model.type)
+      throw Error("training.init_from " + tc.init_from + " holds a " +
+                  pretrained.config().model.type + " model; this run trains " + config_.model.type);
+    pretrained.load_weights(*model_, true);
+    spdlog::info("initialised from the EMA weights of {} (step {})", tc.init_from, pretrained.step());
+  }
   model_->to(device_);
   ema_model_->to(device_);
   ema_ = std::make_unique<Ema>(model_, ema_model_, tc.ema_decay, tc.ema_warmup);

@@ -13,6 +13,7 @@ class CfmMethod : public Method {
   explicit CfmMethod(MethodConfig config) : config_(std::move(config)) {}
   std::string name() const override { return "cfm"; }
   LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override;
+  torch::Tensor per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override;
   SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                       const SamplingConfig& sampling, const StepHook& hook = nullptr) override;
 

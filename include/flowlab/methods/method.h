@@ -33,6 +33,10 @@ class Method {
   // the trainer applies CFG dropout.
   virtual LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) = 0;
 
+  // The same objective before the mean: (N, C, H, W) squared errors, for objectives that weight
+  // regions (inpainting fine-tuning). Methods without one throw.
+  virtual torch::Tensor per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y);
+
   // noise: (N, C, H, W) standard normal; y: (N,) labels. Runs without gradients.
   virtual SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                               const SamplingConfig& sampling, const StepHook& hook = nullptr) = 0;
