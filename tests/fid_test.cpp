@@ -192,7 +192,7 @@ TEST(Fid, WeightFileLoadsAndWrongShapesOrNamesAreErrors) {
   EXPECT_NE(message.find("unexpected tensor AuxLogits.conv0.conv.weight"), std::string::npos) << message;
 
   auto missing = dir.path() + "/missing.pt";
-  save(missing, [](auto& d) { d.erase("Mixed_5b.branch1x1.bn.bias"); });
+  save(missing, [](auto& d) { EXPECT_EQ(d.erase("Mixed_5b.branch1x1.bn.bias"), 1u); });
   message = error_of([&] { load_inception_weights(loaded, missing); });
   EXPECT_NE(message.find("missing tensor Mixed_5b.branch1x1.bn.bias"), std::string::npos) << message;
 
