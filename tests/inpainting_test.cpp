@@ -50,7 +50,8 @@ TEST(Inpainting, MaskCoverageAndShapes) {
   int64_t n = 400;
   auto half = make_masks("half", n, 32, 3);
   EXPECT_TRUE(torch::allclose(hole_fraction(half), torch::full({n}, 0.5)));
-  // All four halves occur: the hole's centroid column/row spreads to both sides.
+  // Left and top halves both occur: pixel (16, 0) is a hole only for left halves, (0, 16) only
+  // for top halves.
   auto left = half.select(3, 0).select(2, 16).squeeze(1) == 0;  // (n,)
   auto top = half.select(2, 0).select(2, 16).squeeze(1) == 0;
   EXPECT_GT(left.sum().item<int64_t>(), 50);

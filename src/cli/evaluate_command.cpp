@@ -198,7 +198,7 @@ int evaluate_command(int argc, char** argv) {
     if (std::ifstream(cache).good()) {
       reference = reference_from_npz(cache);
       spdlog::info("reference: cached features {}", cache);
-      reference.class_names = load_dataset(ref_data).class_names;
+      if (per_class) reference.class_names = load_dataset(ref_data).class_names;  // names only
     } else {
       auto data = load_dataset(ref_data);
       reference = reference_from_images(data, ref_name, *extractor, batch, device);

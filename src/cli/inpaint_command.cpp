@@ -10,11 +10,11 @@
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
+#include "flowlab/methods/registry.h"
 #include "flowlab/tasks/inpaint_finetune.h"
 #include "flowlab/tasks/inpainting.h"
 #include "flowlab/tasks/masks.h"
 #include "flowlab/training/checkpoint.h"
-#include "flowlab/methods/registry.h"
 #include "flowlab/training/sampling_model.h"
 #include "flowlab/training/stop_signal.h"
 #include "flowlab/training/trainer.h"
@@ -22,10 +22,8 @@
 namespace flowlab {
 namespace {
 
-struct LoadedModel {
+struct LoadedModel : SamplingModel {
   Config config;
-  BackbonePtr model;
-  MethodPtr method;
 };
 
 // The checkpoint's config with this command's sampling flags (only those given) on top.
@@ -38,9 +36,7 @@ LoadedModel load_model(const std::string& path, const cxxopts::ParseResult& args
   m.config.sampling.num_samples = static_cast<int>(num_samples);
   apply_config_flags(m.config, args, bindings);
   validate(m.config);
-  auto loaded = load_sampling_model(reader, m.config, ema, device);
-  m.model = loaded.model;
-  m.method = std::move(loaded.method);
+  static_cast<SamplingModel&>(m) = load_sampling_model(reader, m.config, ema, device);
   return m;
 }
 

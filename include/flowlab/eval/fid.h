@@ -20,7 +20,6 @@ class StatisticsAccumulator {
  public:
   void add(const torch::Tensor& features);
   FeatureStatistics finish() const;  // needs >= 2 features
-  int64_t count() const { return count_; }
 
  private:
   torch::Tensor shift_, sum_, outer_;

@@ -97,7 +97,6 @@ class DiT : public Backbone {
   bool takes_interval() const override { return !options_.time_pair.empty(); }
   std::string type_name() const override { return "dit"; }
   int64_t num_classes() const override { return options_.num_classes; }
-  const DiTOptions& options() const { return options_; }
 
  private:
   torch::Tensor forward_with_cond(const torch::Tensor& x, const torch::Tensor& c);
