@@ -98,6 +98,12 @@ TEST(Config, CrossFieldRules) {
   c = Config();
   c.data.dataset = "cifar10";
   EXPECT_NE(error_of([&] { validate(c); }).find("data_dir"), std::string::npos);
+  c = Config();
+  c.sampling.resample_repeats = 5;  // RePaint resampling is a DDPM option
+  EXPECT_NE(error_of([&] { validate(c); }).find("DDPM models only"), std::string::npos);
+  c.method.name = "ddpm";
+  c.sampling.sampler = "ddpm";
+  EXPECT_NO_THROW(validate(c));
 }
 
 TEST(Config, YamlDumpRoundTrips) {

@@ -108,6 +108,44 @@ TEST(Ddpm, ExactEpsilonOracleReturnsThePointWithEverySampler) {
   }
 }
 
+TEST(Ddpm, ResamplingPathJumpsBackAtEveryJumpPoint) {
+  EXPECT_EQ(resampling_path(6, 2, 2),
+            (std::vector<int64_t>{6, 5, 4, 5, 6, 5, 4, 3, 2, 3, 4, 3, 2, 1, 0, 1, 2, 1, 0}));
+  EXPECT_EQ(resampling_path(4, 2, 1), (std::vector<int64_t>{4, 3, 2, 1, 0}));
+  EXPECT_EQ(resampling_path(4, 5, 3), (std::vector<int64_t>{4, 3, 2, 1, 0}));  // jump > levels
+}
+
+TEST(Ddpm, ResampledSamplingKeepsTheForwardMarginalsAndReturnsThePoint) {
+  // With the exact one-point oracle every state the sampler visits, on the way down or back up,
+  // is distributed as q(x_t | x*) = N(sqrt(ab_t) x*, (1 - ab_t) I).
+  torch::manual_seed(5);
+  DdpmConfig config;
+  config.timesteps = 100;
+  DdpmMethod ddpm(config);
+  const double point = 0.5;
+  OnePointEpsilon oracle(torch::full({1, 1, 1, 1}, point), ddpm.schedule());
+  SamplingConfig s;
+  s.sampler = "ddpm";
+  s.steps = 10;
+  s.cfg_scale = 1.0;
+  s.resample_jump = 2;
+  s.resample_repeats = 3;
+  const int64_t n = 20000;
+  std::vector<double> visited;
+  StepHook check = [&](const torch::Tensor& x, double t) {
+    visited.push_back(t);
+    double ab = ddpm.schedule().alpha_bar(std::llround(t * 100));
+    EXPECT_NEAR(x.mean().item<double>(), std::sqrt(ab) * point, 0.03) << "t = " << t;
+    EXPECT_NEAR(x.std().item<double>(), std::sqrt(1 - ab), 0.03) << "t = " << t;
+    return x;
+  };
+  auto out = ddpm.sample(oracle, torch::randn({n, 1, 1, 1}), torch::zeros({n}, torch::kInt64), s, check);
+  // 10 levels, jump points 0, 2, 4, 6, 8, each revisited twice over 2 levels: 10 + 5 * 2 * 2.
+  EXPECT_EQ(out.nfe, 30);
+  EXPECT_EQ(visited.size(), 30u + 20u);
+  EXPECT_LT((out.x - point).abs().max().item<double>(), 1e-4);
+}
+
 TEST(Ddpm, VPredictionConvergesOnTinyImagesAndSamplesTheRequestedClass) {
   TempDir dir;
   auto data = tiny_dataset(64);

@@ -103,6 +103,11 @@ struct SamplingConfig {
   double atol = 1e-3;  // rk45
   int num_samples = 64;
   int batch_size = 256;
+  // DDPM only, RePaint-style resampling (Lugmayr et al. 2022): every resample_jump steps the
+  // state is noised back up resample_jump steps and denoised again, resample_repeats times in
+  // all (1 = plain sampling).
+  int resample_jump = 10;
+  int resample_repeats = 1;
 };
 
 struct Config {

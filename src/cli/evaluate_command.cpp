@@ -131,7 +131,7 @@ int evaluate_command(int argc, char** argv) {
       "reference", "cifar10-train, cifar10-test, mnist-train, mnist-test, FILE.npz (mu, sigma) or an image folder",
       cxxopts::value<std::string>()->default_value("cifar10-train"), "REF")(
       "data_dir", "dataset directory for a cifar10-*/mnist-* reference", cxxopts::value<std::string>(), "DIR")(
-      "image_size", "folders are fitted to this size", cxxopts::value<int>()->default_value("32"), "N")(
+      "image_size", "folder images are resized (bilinear, antialiased) to this size", cxxopts::value<int>()->default_value("32"), "N")(
       "kid", "also compute KID (100 subsets of min(1000, N))")(
       "per_class", "FID per class: each class's samples against that class's real images")(
       "output", "write the results as JSON here", cxxopts::value<std::string>(), "FILE")(
@@ -210,7 +210,7 @@ int evaluate_command(int argc, char** argv) {
     }
     reference.name = ref_name;
   } else {
-    reference = reference_from_images(load_image_folder(ref_name, image_size, "auto"), ref_name,
+    reference = reference_from_images(load_image_folder(ref_name, image_size, "resize"), ref_name,
                                       *extractor, batch, device);
   }
 
@@ -234,7 +234,7 @@ int evaluate_command(int argc, char** argv) {
     report["generation_images_per_sec"] = generated.generation_images_per_second;
   } else {
     auto dir = args["images"].as<std::string>();
-    candidate = dataset_features(*extractor, load_image_folder(dir, image_size, "auto"), batch,
+    candidate = dataset_features(*extractor, load_image_folder(dir, image_size, "resize"), batch,
                                  device, "image features");
     report["images"] = dir;
   }

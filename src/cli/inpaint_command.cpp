@@ -7,6 +7,7 @@
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
+#include "flowlab/data/transforms.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
@@ -52,6 +53,25 @@ nlohmann::json means(const InpaintingRun& run, const torch::Tensor& rows) {
           {"psnr", m(run.psnr)},        {"ssim", m(run.ssim)},
           {"hole_nmse", m(run.hole_nmse)}, {"hole_psnr", m(run.hole_psnr)},
           {"hole_ssim", m(run.hole_ssim)}};
+}
+
+// The class each image is guided towards: its dataset class, --label for a user's image, or the
+// null label (no guidance) for unconditional models and unlabelled images.
+torch::Tensor guidance_labels(const Backbone& model, const torch::Tensor& classes,
+                              const cxxopts::ParseResult& args, int64_t n) {
+  auto none = torch::full({n}, model.null_label(), torch::kInt64);
+  if (model.num_classes() == 0) {
+    if (args.count("label")) throw Error("--label: this model is unconditional");
+    return none;
+  }
+  if (args.count("label")) {
+    auto k = args["label"].as<int64_t>();
+    if (k < 0 || k >= model.num_classes())
+      throw Error("--label " + std::to_string(k) + ": the model has classes 0.." +
+                  std::to_string(model.num_classes() - 1));
+    return torch::full({n}, k, torch::kInt64);
+  }
+  return classes.defined() ? classes : none;
 }
 
 // inpaint finetune: the trainer on a pretrained checkpoint with the inpainting objective.
@@ -131,6 +151,9 @@ int inpaint_command(int argc, char** argv) {
       {"sampler", "sampling.sampler", "sampler (default: the checkpoint's)"},
       {"cfg_scale", "sampling.cfg_scale", "classifier-free guidance scale towards the image's class"},
       {"batch_size", "sampling.batch_size", "images per network batch"},
+      {"resample_repeats", "sampling.resample_repeats",
+       "DDPM: RePaint resampling, passes over each jump (1 = none; RePaint uses 10)"},
+      {"resample_jump", "sampling.resample_jump", "DDPM: levels jumped back up per resampling"},
       {"device", "training.device", "cpu or cuda"},
       {"threads", "training.threads", "CPU threads (0 = all cores)"},
   };
@@ -144,6 +167,10 @@ int inpaint_command(int argc, char** argv) {
                      "every step) or both (score the two side by side)",
       cxxopts::value<std::string>()->default_value("noised"), "MODE")(
       "data_dir", "dataset directory (default: the checkpoint's)", cxxopts::value<std::string>(), "DIR")(
+      "image", "demo: inpaint this PNG/JPG (fitted to the model's size) --num_samples times "
+               "instead of dataset images", cxxopts::value<std::string>(), "FILE")(
+      "label", "demo --image: class to guide towards (default: none, unconditional)",
+      cxxopts::value<int64_t>(), "K")(
       "split", "dataset split the images come from", cxxopts::value<std::string>()->default_value("test"), "SPLIT")(
       "seed", "mask and noise seed", cxxopts::value<int64_t>()->default_value("0"), "S")(
       "output_dir", "demo: where the grids go", cxxopts::value<std::string>()->default_value("inpainting"), "DIR")(
@@ -178,43 +205,60 @@ int inpaint_command(int argc, char** argv) {
       throw Error("--replacement " + r + ": use noised, clean or both");
   auto types = expand_mask_types(args["mask_type"].as<std::string>());
 
-  DataConfig data_config = models[0].second.config.data;
-  data_config.split = args["split"].as<std::string>();
-  data_config.random_flip = false;
-  if (args.count("data_dir")) data_config.data_dir = args["data_dir"].as<std::string>();
-  auto data = load_dataset(data_config);
-  int64_t n = std::min<int64_t>(first.sampling.num_samples, data.size());
-  auto images = data.images.slice(0, 0, n);
+  // The images, and the class each one belongs to (for the per-class table), if known.
+  torch::Tensor images, classes;
+  std::vector<std::string> class_names;
+  std::string source;
+  int64_t n = first.sampling.num_samples;
+  if (args.count("image")) {
+    if (sub != "demo") throw Error("--image is a demo option");
+    source = args["image"].as<std::string>();
+    auto image = read_image(source, first.model.in_channels);
+    images = fit_images(image.unsqueeze(0), first.data.image_size, "crop").repeat({n, 1, 1, 1});
+  } else {
+    if (args.count("label")) throw Error("--label goes with --image (dataset images use their own class)");
+    DataConfig data_config = first.data;
+    data_config.split = args["split"].as<std::string>();
+    data_config.random_flip = false;
+    if (args.count("data_dir")) data_config.data_dir = args["data_dir"].as<std::string>();
+    auto data = load_dataset(data_config);
+    source = data_config.dataset + " " + data_config.split;
+    n = std::min<int64_t>(n, data.size());
+    images = data.images.slice(0, 0, n);
+    classes = data.labels.slice(0, 0, n);
+    class_names = data.class_names;
+  }
 
-  nlohmann::json report = {{"num_images", n}, {"split", data_config.split}, {"seed", seed}};
+  nlohmann::json report = {{"num_images", n}, {"images", source}, {"seed", seed}};
+  std::vector<torch::Tensor> labels;
+  for (auto& entry : models) labels.push_back(guidance_labels(*entry.second.model, classes, args, n));
   if (sub == "demo") ensure_directory(args["output_dir"].as<std::string>());
   std::cout << std::left << std::setw(12) << "model" << std::setw(13) << "mask" << std::setw(9)
             << "replace" << std::right << std::setw(9) << "NMSE" << std::setw(9) << "PSNR"
             << std::setw(8) << "SSIM" << std::setw(11) << "hole NMSE" << std::setw(11)
             << "hole PSNR" << std::setw(11) << "hole SSIM" << "\n";
   nlohmann::json rows = nlohmann::json::array();
-  for (auto& [model_name, m] : models) {
-    auto labels = m.model->num_classes() > 0 ? data.labels.slice(0, 0, n)
-                                             : torch::full({n}, m.model->null_label(), torch::kInt64);
+  for (size_t i = 0; i < models.size(); ++i) {
+    auto& [model_name, m] = models[i];
     for (const auto& type : types) {
       for (const auto& replacement : replacements) {
-        auto run = run_inpainting(*m.method, *m.model, images, labels, type, replacement,
+        auto run = run_inpainting(*m.method, *m.model, images, labels[i], type, replacement,
                                   m.config.sampling, seed, device);
         auto all = means(run, torch::arange(n));
         all["model"] = model_name;
         all["checkpoint"] = args[model_name == "model" ? "checkpoint" : "compare_to"].as<std::string>();
         all["mask_type"] = type;
         all["replacement"] = replacement;
-        nlohmann::json classes = nlohmann::json::array();
-        for (int64_t k = 0; k < data.num_classes(); ++k) {
-          auto rows_k = (run.labels == k).nonzero().squeeze(1);
+        nlohmann::json per_class = nlohmann::json::array();
+        for (int64_t k = 0; k < static_cast<int64_t>(class_names.size()); ++k) {
+          auto rows_k = (classes == k).nonzero().squeeze(1);
           if (rows_k.size(0) == 0) continue;
           auto c = means(run, rows_k);
           c["class"] = k;
-          c["name"] = data.class_names[k];
-          classes.push_back(c);
+          c["name"] = class_names[k];
+          per_class.push_back(c);
         }
-        all["per_class"] = classes;
+        all["per_class"] = per_class;
         rows.push_back(all);
         std::cout << std::left << std::setw(12) << model_name << std::setw(13) << type
                   << std::setw(9) << replacement << std::right << std::fixed

@@ -203,6 +203,8 @@ std::vector<Field> schema(Config& c) {
       make_field("sampling", "atol", sa.atol, greater_than(0.0)),
       make_field("sampling", "num_samples", sa.num_samples, greater_than(0)),
       make_field("sampling", "batch_size", sa.batch_size, greater_than(0)),
+      make_field("sampling", "resample_jump", sa.resample_jump, greater_than(0)),
+      make_field("sampling", "resample_repeats", sa.resample_repeats, greater_than(0)),
   };
 }
 
@@ -340,6 +342,9 @@ void validate(const Config& config) {
   if (config.method.name == "ddpm" && config.sampling.steps > config.ddpm.timesteps)
     throw Error("config: sampling.steps (" + std::to_string(config.sampling.steps) +
                 ") exceeds ddpm.timesteps (" + std::to_string(config.ddpm.timesteps) + ")");
+  if (config.sampling.resample_repeats > 1 && config.method.name != "ddpm")
+    throw Error("config: sampling.resample_repeats applies to DDPM models only (method is " +
+                config.method.name + ")");
   if (config.scheduler.min_lr > config.training.lr)
     throw Error("config: scheduler.min_lr (" + std::to_string(config.scheduler.min_lr) +
                 ") must not exceed training.lr (" + std::to_string(config.training.lr) + ")");

@@ -19,6 +19,23 @@ std::vector<int64_t> respaced_steps(int64_t total, int64_t count) {
   return steps;
 }
 
+std::vector<int64_t> resampling_path(int64_t levels, int64_t jump, int64_t repeats) {
+  // Every level p with p % jump == 0 and p + jump <= levels is a jump point, left repeats - 1
+  // times on the way down.
+  std::vector<int64_t> jumps_left(levels + 1, 0);
+  for (int64_t p = 0; p + jump <= levels; p += jump) jumps_left[p] = repeats - 1;
+  std::vector<int64_t> path = {levels};
+  int64_t p = levels;
+  while (p > 0) {
+    path.push_back(--p);
+    if (jumps_left[p] > 0) {
+      --jumps_left[p];
+      for (int64_t j = 0; j < jump; ++j) path.push_back(++p);
+    }
+  }
+  return path;
+}
+
 DdpmMethod::DdpmMethod(DdpmConfig config)
     : config_(std::move(config)), schedule_(NoiseSchedule::named(config_.schedule, config_.timesteps)) {}
 
@@ -46,12 +63,22 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
                                const torch::Tensor& labels) { return model.forward(x, t, labels); };
   auto guided = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale);
 
+  // Level i >= 1 is respaced step steps[i - 1]; level 0 is clean data.
   auto steps = respaced_steps(T, sampling.steps);
+  auto step_at = [&steps](int64_t level) { return level > 0 ? steps[level - 1] : int64_t{0}; };
+  auto path = resampling_path(static_cast<int64_t>(steps.size()), sampling.resample_jump,
+                              sampling.resample_repeats);
   auto x = noise;
   SampleOutput out;
-  for (size_t k = steps.size(); k-- > 0;) {
-    int64_t t = steps[k], s = k > 0 ? steps[k - 1] : 0;
+  for (size_t k = 1; k < path.size(); ++k) {
+    int64_t t = step_at(path[k - 1]), s = step_at(path[k]);
     double ab_t = schedule_.alpha_bar(t), ab_s = schedule_.alpha_bar(s);
+    if (s > t) {
+      // Back up the chain: q(x_s | x_t) = N(sqrt(ab_s / ab_t) x_t, (1 - ab_s / ab_t) I).
+      x = std::sqrt(ab_s / ab_t) * x + std::sqrt(1 - ab_s / ab_t) * torch::randn_like(x);
+      if (hook) x = hook(x, static_cast<double>(s) / T);
+      continue;
+    }
     auto pred = guided(x, torch::full({x.size(0)}, static_cast<double>(t) / T, x.options()));
     ++out.nfe;
     // Prediction -> (x0, eps).

@@ -16,7 +16,9 @@ class DdpmMethod : public Method {
   std::string name() const override { return "ddpm"; }
   LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override;
   // sampling.sampler: "ddpm" (ancestral) or "ddim" (ddpm.eta = 0 is deterministic);
-  // sampling.steps network evaluations on the respaced schedule.
+  // sampling.steps network evaluations on the respaced schedule, more with resampling
+  // (sampling.resample_repeats > 1), which makes inpainting's known region and the generated
+  // one agree.
   SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                       const SamplingConfig& sampling, const StepHook& hook = nullptr) override;
 
@@ -31,5 +33,10 @@ class DdpmMethod : public Method {
 
 // `count` steps from {1..T}, evenly spaced, ascending, always including 1 and T.
 std::vector<int64_t> respaced_steps(int64_t total, int64_t count);
+
+// The order in which the sampler visits levels levels..0 (level i >= 1: the i-th respaced step,
+// 0: clean data) with RePaint resampling: down one level at a time, and at every jump-th level
+// back up `jump` levels, repeats - 1 times. repeats = 1 gives levels, levels - 1, ..., 0.
+std::vector<int64_t> resampling_path(int64_t levels, int64_t jump, int64_t repeats);
 
 }  // namespace flowlab
