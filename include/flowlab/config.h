@@ -79,6 +79,9 @@ struct TrainingConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double grad_clip = 1.0;  // 0 = off
+  // A step whose loss or gradient is not finite is skipped (no update, counted in metrics.jsonl);
+  // this many in a row stop the run (0 = never).
+  int max_bad_steps = 20;
   double ema_decay = 0.9999;
   bool ema_warmup = true;  // decay = min(ema_decay, (1 + step) / (10 + step))
   double cfg_dropout = 0.1;

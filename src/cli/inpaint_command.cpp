@@ -108,6 +108,9 @@ int finetune_command(int argc, char** argv) {
 
   auto pretrained = args["pretrained"].as<std::string>();
   Config config = CheckpointReader(pretrained).config();
+  if (config.method.name != "cfm")
+    throw Error("--pretrained " + pretrained + " holds a " + config.method.name +
+                " model; inpainting fine-tuning works on CFM checkpoints");
   config.training.epochs = 10;
   config.training.steps = 0;
   config.training.lr = 5e-5;
@@ -119,6 +122,7 @@ int finetune_command(int argc, char** argv) {
   apply_config_flags(config, args, bindings);
   validate(config);
   resolve_device(config.training.device);
+  check_directory_creatable(config.training.output_dir);
   auto data = load_dataset(config.data);
   InpaintFinetuneMethod method(make_method(config), mask_prob);
   install_stop_handlers();

@@ -7,6 +7,7 @@
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/error.h"
+#include "flowlab/io/files.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/stop_signal.h"
@@ -28,7 +29,13 @@ int train_command(int argc, char** argv, const std::string& method) {
     std::cout << options.help() << "\n" << config_keys_help();
     return 0;
   }
-  if (!args.unmatched().empty()) throw Error("unexpected argument '" + args.unmatched()[0] + "'");
+  if (!args.unmatched().empty()) {
+    bool after_resume = false;
+    for (int i = 1; i < argc; ++i)
+      if (args.unmatched()[0] == argv[i]) after_resume = std::string(argv[i - 1]) == "--resume";
+    throw Error("unexpected argument '" + args.unmatched()[0] + "'" +
+                (after_resume ? " (a checkpoint goes as --resume=CKPT)" : ""));
+  }
   setup_logging();
 
   Config config;
@@ -56,6 +63,7 @@ int train_command(int argc, char** argv, const std::string& method) {
                 method + "; use train_" + config.method.name);
   validate(config);
   resolve_device(config.training.device);  // fail before any work on a CPU-only build
+  check_directory_creatable(config.training.output_dir);
 
   auto t0 = std::chrono::steady_clock::now();
   auto data = load_dataset(config.data);

@@ -181,6 +181,7 @@ std::vector<Field> schema(Config& c) {
       make_field("training", "beta1", t.beta1, in_range(0.0, 0.999999)),
       make_field("training", "beta2", t.beta2, in_range(0.0, 0.999999)),
       make_field("training", "grad_clip", t.grad_clip, at_least(0.0)),
+      make_field("training", "max_bad_steps", t.max_bad_steps, at_least(0)),
       make_field("training", "ema_decay", t.ema_decay, in_range(0.0, 1.0)),
       make_field("training", "ema_warmup", t.ema_warmup),
       make_field("training", "cfg_dropout", t.cfg_dropout, in_range(0.0, 1.0)),

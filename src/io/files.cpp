@@ -64,6 +64,17 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   write_file_atomic(path, text.data(), text.size());
 }
 
+void check_directory_creatable(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) p = p.parent_path();
+  if (!fs::is_directory(p, ec))
+    throw Error("cannot create directory " + path + ": " + p.string() + " is not a directory");
+  if (::access(p.c_str(), W_OK) != 0)
+    throw Error("cannot create directory " + path + ": " + p.string() + " is not writable");
+}
+
 void ensure_directory(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);

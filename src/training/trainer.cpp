@@ -157,7 +157,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
 
   auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
   auto grad_norm_sum = torch::zeros({}, torch::TensorOptions().device(device_));
-  int64_t interval_steps = 0;
+  int64_t interval_steps = 0, interval_skipped = 0, bad_in_a_row = 0;
   auto interval_start = std::chrono::steady_clock::now();
   std::string last_figures;
   auto should_stop = [&] { return stop_requested() || (stop_at > 0 && result.step >= stop_at); };
@@ -171,24 +171,44 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     optimizer.zero_grad();
     out.loss.backward();
     auto grad_norm = clip_gradients(params, tc.grad_clip);
-    optimizer.step();
+    // One host sync per step: a non-finite loss or gradient must not reach the weights.
+    bool finite = torch::isfinite(torch::stack({out.loss.detach(), grad_norm})).all().item<bool>();
+    if (finite) {
+      optimizer.step();
+      ema_->update(result.step + 1);
+      loss_sum += out.loss.detach();
+      grad_norm_sum += grad_norm;
+      ++interval_steps;
+      bad_in_a_row = 0;
+    } else {
+      ++result.skipped_steps;
+      ++interval_skipped;
+      spdlog::warn("step {}: non-finite loss or gradient, update skipped", result.step + 1);
+      if (tc.max_bad_steps > 0 && ++bad_in_a_row >= tc.max_bad_steps) {
+        ++result.step;
+        save();
+        throw Error("training stopped at step " + std::to_string(result.step) + ": " +
+                    std::to_string(bad_in_a_row) +
+                    " steps in a row had a non-finite loss or gradient. Likely causes: a learning "
+                    "rate too high (training.lr), too little precision for the values reached, "
+                    "or NaN/Inf in the data. Checkpoint " + last_path + " holds the last finite weights");
+      }
+    }
     ++result.step;
-    ema_->update(result.step);
-
-    loss_sum += out.loss.detach();
-    grad_norm_sum += grad_norm;
-    ++interval_steps;
     if (result.step % tc.log_every == 0 || result.step == total) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
-      double loss = loss_sum.item<double>() / static_cast<double>(interval_steps);
+      double loss = interval_steps > 0 ? loss_sum.item<double>() / static_cast<double>(interval_steps)
+                                       : std::nan("");
       nlohmann::json record = {
           {"step", result.step},
           {"epoch", static_cast<double>(result.step) / static_cast<double>(batcher.batches_per_epoch())},
           {"loss", loss},
           {"lr", lr},
-          {"grad_norm", grad_norm_sum.item<double>() / static_cast<double>(interval_steps)},
-          {"images_per_sec", seconds > 0 ? interval_steps * tc.batch_size / seconds : 0.0}};
+          {"grad_norm", interval_steps > 0 ? grad_norm_sum.item<double>() / static_cast<double>(interval_steps)
+                                           : std::nan("")},
+          {"skipped_steps", interval_skipped},
+          {"images_per_sec", seconds > 0 ? (interval_steps + interval_skipped) * tc.batch_size / seconds : 0.0}};
       for (const auto& kv : out.metrics) record[kv.first] = kv.second.item<double>();
       metrics.write(record);
       char buf[64];
@@ -197,6 +217,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       loss_sum.zero_();
       grad_norm_sum.zero_();
       interval_steps = 0;
+      interval_skipped = 0;
       interval_start = std::chrono::steady_clock::now();
     }
     progress.update(result.step * tc.batch_size, last_figures);

@@ -15,6 +15,10 @@ std::string read_file_text(const std::string& path);
 void write_file_atomic(const std::string& path, const void* data, size_t size);
 void write_file_atomic(const std::string& path, const std::string& text);
 
+// Throws Error unless `path` is a writable directory or could be created as one: for commands
+// that check their output before long work, without creating anything yet.
+void check_directory_creatable(const std::string& path);
+
 // Creates the directory (and parents) and checks that it is writable; throws Error otherwise.
 void ensure_directory(const std::string& path);
 

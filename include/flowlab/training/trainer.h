@@ -16,7 +16,8 @@ namespace flowlab {
 class Ema;
 
 struct TrainResult {
-  int64_t step = 0;        // optimizer steps done in total
+  int64_t step = 0;        // steps done in total, skipped ones included
+  int64_t skipped_steps = 0;  // steps of this run skipped for a non-finite loss or gradient
   bool stopped = false;    // ended early by SIGINT / SIGTERM
   std::string checkpoint;  // path of the last checkpoint written
 };
