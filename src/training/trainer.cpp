@@ -16,26 +16,11 @@
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/ema.h"
 #include "flowlab/training/lr_schedule.h"
+#include "flowlab/training/optimizer_step.h"
 #include "flowlab/training/stop_signal.h"
 
 namespace flowlab {
 namespace {
-
-// Scales gradients so their global L2 norm is at most max_norm; returns the norm before clipping
-// as a device scalar (no host sync).
-torch::Tensor clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
-  std::vector<torch::Tensor> norms;
-  for (const auto& p : params)
-    if (p.grad().defined()) norms.push_back(p.grad().norm());
-  if (norms.empty()) return torch::zeros({});
-  auto total = torch::stack(norms).norm();
-  if (max_norm > 0) {
-    auto scale = (max_norm / (total + 1e-6)).clamp_max(1.0);
-    for (const auto& p : params)
-      if (p.grad().defined()) p.grad().mul_(scale);
-  }
-  return total;
-}
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
@@ -168,16 +153,11 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     double lr = learning_rate_at(result.step, total, tc.lr, config_.scheduler);
     set_learning_rate(optimizer, lr);
     auto out = method_.loss(*model_, batch.images, labels);
-    optimizer.zero_grad();
-    out.loss.backward();
-    auto grad_norm = clip_gradients(params, tc.grad_clip);
-    // One host sync per step: a non-finite loss or gradient must not reach the weights.
-    bool finite = torch::isfinite(torch::stack({out.loss.detach(), grad_norm})).all().item<bool>();
-    if (finite) {
-      optimizer.step();
+    auto update = optimizer_step(optimizer, params, out.loss, tc.grad_clip);
+    if (update.applied) {
       ema_->update(result.step + 1);
       loss_sum += out.loss.detach();
-      grad_norm_sum += grad_norm;
+      grad_norm_sum += update.grad_norm;
       ++interval_steps;
       bad_in_a_row = 0;
     } else {

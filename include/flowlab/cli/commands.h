@@ -10,5 +10,6 @@ int generate_command(int argc, char** argv);
 int show_dataset_command(int argc, char** argv);
 int evaluate_command(int argc, char** argv);
 int inpaint_command(int argc, char** argv);
+int benchmark_command(int argc, char** argv);
 
 }  // namespace flowlab

@@ -1,0 +1,93 @@
+#include "targets.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "flowlab/config.h"
+#include "flowlab/data/cifar10.h"
+#include "flowlab/data/mnist.h"
+#include "flowlab/error.h"
+#include "flowlab/io/image.h"
+#include "flowlab/io/npz.h"
+#include "flowlab/training/checkpoint.h"
+
+namespace flowlab::fuzz {
+namespace {
+
+// A per-process scratch directory: fuzzing jobs may run side by side.
+const std::string& scratch() {
+  static const std::string dir = [] {
+    auto d = std::filesystem::temp_directory_path() / ("flowlab_fuzz_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d.string();
+  }();
+  return dir;
+}
+
+std::string write_input(const uint8_t* data, size_t size, const std::string& name) {
+  auto path = scratch() + "/" + name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  return path;
+}
+
+template <class F>
+void rejecting_cleanly(F&& f) {
+  try {
+    f();
+  } catch (const Error&) {
+  }
+}
+
+void config(const uint8_t* data, size_t size) {
+  rejecting_cleanly([&] {
+    Config c;
+    apply_config_text(c, std::string(reinterpret_cast<const char*>(data), size));
+    validate(c);
+  });
+}
+
+void cifar(const uint8_t* data, size_t size) {
+  write_input(data, size, "test_batch.bin");
+  rejecting_cleanly([&] { load_cifar10(scratch(), "test"); });
+}
+
+void idx(const uint8_t* data, size_t size) {
+  auto path = write_input(data, size, "images.idx");
+  rejecting_cleanly([&] { read_idx(path, 2051); });
+}
+
+void npz(const uint8_t* data, size_t size) {
+  auto path = write_input(data, size, "arrays.npz");
+  rejecting_cleanly([&] { read_npz(path); });
+}
+
+void checkpoint(const uint8_t* data, size_t size) {
+  auto path = write_input(data, size, "last.pt");
+  rejecting_cleanly([&] { CheckpointReader reader(path); });
+}
+
+void image(const uint8_t* data, size_t size) {
+  auto path = write_input(data, size, "image.png");
+  rejecting_cleanly([&] { read_image(path, 3); });
+}
+
+}  // namespace
+
+const std::vector<NamedTarget>& targets() {
+  static const std::vector<NamedTarget> all = {{"config", config}, {"cifar", cifar},
+                                               {"idx", idx},       {"npz", npz},
+                                               {"checkpoint", checkpoint}, {"image", image}};
+  return all;
+}
+
+Target find_target(const std::string& name) {
+  for (const auto& t : targets())
+    if (t.name == name) return t.run;
+  throw std::invalid_argument("no fuzz target '" + name + "'");
+}
+
+}  // namespace flowlab::fuzz

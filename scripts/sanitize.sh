@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds flowlab with clang, AddressSanitizer and UndefinedBehaviorSanitizer into build-sanitize/
+# and runs the whole test suite there. Any sanitizer report fails the run.
+# Usage: scripts/sanitize.sh [ctest arguments, e.g. -R Inpainting]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/sanitizer_build.sh
+configure_sanitizer_build
+cmake --build "$SANITIZE_DIR" -j "${FLOWLAB_JOBS:-$(nproc)}" --target flowlab_tests \
+  show_dataset train_cfm train_ddpm train_meanflow generate_samples evaluate_fid inpaint
+cd "$SANITIZE_DIR"
+# halt_on_error: the first report ends the test with a failure.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/../scripts/lsan.supp}
+ctest --output-on-failure -j "${FLOWLAB_JOBS:-$(nproc)}" "$@"

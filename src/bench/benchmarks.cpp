@@ -1,0 +1,115 @@
+#include "flowlab/bench/benchmarks.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+
+#include "flowlab/data/batcher.h"
+#include "flowlab/methods/registry.h"
+#include "flowlab/models/registry.h"
+#include "flowlab/sampling/guidance.h"
+#include "flowlab/training/ema.h"
+#include "flowlab/training/optimizer_step.h"
+
+namespace flowlab {
+namespace {
+
+void synchronize(torch::Device device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+// Runs f() `warmup` times, then times `repeats` more calls.
+template <class F>
+double timed(int warmup, int repeats, torch::Device device, F&& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  synchronize(device);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < repeats; ++i) f();
+  synchronize(device);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Measurement finish(double seconds, int64_t images) {
+  Measurement m;
+  m.seconds = seconds;
+  m.images = images;
+  m.images_per_second = seconds > 0 ? static_cast<double>(images) / seconds : 0.0;
+  return m;
+}
+
+}  // namespace
+
+Measurement time_training(const Config& config, int warmup, int steps, torch::Device device) {
+  const auto& tc = config.training;
+  torch::manual_seed(static_cast<uint64_t>(tc.seed));
+  auto model = make_backbone(config), shadow = make_backbone(config);
+  model->to(device);
+  shadow->to(device);
+  model->train();
+  auto method = make_method(config);
+  Ema ema(model, shadow, tc.ema_decay, tc.ema_warmup);
+  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(tc.lr)
+                                                         .betas({tc.beta1, tc.beta2})
+                                                         .weight_decay(tc.weight_decay));
+  auto params = model->parameters();
+  int64_t b = tc.batch_size, size = config.data.image_size;
+  auto opts = torch::TensorOptions().device(device);
+  auto x = torch::rand({b, config.model.in_channels, size, size}, opts) * 2 - 1;
+  auto classes = std::max<int64_t>(1, config.model.num_classes);
+  auto y = torch::randint(0, classes, {b}, opts.dtype(torch::kInt64));
+  int64_t step = 0;
+  double seconds = timed(warmup, steps, device, [&] {
+    auto labels = drop_labels(y, tc.cfg_dropout, model->null_label());
+    auto loss = method->loss(*model, x, labels).loss;
+    if (optimizer_step(optimizer, params, loss, tc.grad_clip).applied) ema.update(++step);
+  });
+  auto m = finish(seconds, steps * b);
+  m.parameters = model->parameter_count();
+  return m;
+}
+
+Measurement time_sampling(const Config& config, torch::Device device) {
+  torch::manual_seed(static_cast<uint64_t>(config.training.seed));
+  auto model = make_backbone(config);
+  model->to(device);
+  model->eval();
+  auto method = make_method(config);
+  const auto& s = config.sampling;
+  int64_t size = config.data.image_size, batch = s.batch_size;
+  int64_t batches = (s.num_samples + batch - 1) / batch;
+  auto opts = torch::TensorOptions().device(device);
+  int64_t classes = model->num_classes();
+  auto labels = classes > 0 ? torch::arange(batch, opts.dtype(torch::kInt64)) % classes
+                            : torch::full({batch}, model->null_label(), opts.dtype(torch::kInt64));
+  auto noise = torch::randn({batch, config.model.in_channels, size, size}, opts);
+  int64_t nfe = 0;
+  double seconds = timed(1, static_cast<int>(batches), device,
+                         [&] { nfe = method->sample(*model, noise, labels, s).nfe; });
+  auto m = finish(seconds, batches * batch);
+  m.nfe = nfe;
+  m.parameters = model->parameter_count();
+  return m;
+}
+
+Measurement time_features(FeatureExtractor& extractor, int64_t images, int64_t size,
+                          int64_t batch_size, torch::Device device) {
+  auto batch = torch::rand({batch_size, 3, size, size}, torch::TensorOptions().device(device));
+  int batches = static_cast<int>((images + batch_size - 1) / batch_size);
+  double seconds = timed(1, batches, device, [&] { extractor.features(batch); });
+  return finish(seconds, static_cast<int64_t>(batches) * batch_size);
+}
+
+Measurement time_data_pipeline(const Dataset& data, int64_t batch_size, int steps, torch::Device device) {
+  Batcher batcher(data, batch_size, true, 0, device);
+  int64_t step = 0;
+  double seconds = timed(1, steps, device, [&] { batcher.at_step(step++); });
+  return finish(seconds, steps * batch_size);
+}
+
+int64_t peak_rss_bytes() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
+}
+
+}  // namespace flowlab

@@ -1,0 +1,36 @@
+#include "flowlab/training/optimizer_step.h"
+
+namespace flowlab {
+namespace {
+
+// Scales gradients so their global L2 norm is at most max_norm; returns the norm before clipping
+// as a device scalar (no host sync).
+torch::Tensor clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& p : params)
+    if (p.grad().defined()) norms.push_back(p.grad().norm());
+  if (norms.empty()) return torch::zeros({});
+  auto total = torch::stack(norms).norm();
+  if (max_norm > 0) {
+    auto scale = (max_norm / (total + 1e-6)).clamp_max(1.0);
+    for (const auto& p : params)
+      if (p.grad().defined()) p.grad().mul_(scale);
+  }
+  return total;
+}
+
+}  // namespace
+
+StepOutcome optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
+                           const torch::Tensor& loss, double grad_clip) {
+  optimizer.zero_grad();
+  loss.backward();
+  StepOutcome outcome;
+  outcome.grad_norm = clip_gradients(params, grad_clip);
+  auto checked = torch::stack({loss.detach().to(outcome.grad_norm.device()), outcome.grad_norm});
+  outcome.applied = torch::isfinite(checked).all().item<bool>();
+  if (outcome.applied) optimizer.step();
+  return outcome;
+}
+
+}  // namespace flowlab
