@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <functional>
 #include <sstream>
 
@@ -242,15 +243,23 @@ void apply_yaml(Config& config, const YAML::Node& root, const std::string& sourc
   if (!root || root.IsNull()) return;
   if (!root.IsMap()) throw Error("config: " + source + " must be a mapping of sections");
   auto fields = schema(config);
+  // Keys must be plain names; YAML also allows sequences and mappings as keys ("? [a, b]: 1").
+  auto name_of = [&](const YAML::Node& key, const std::string& where) {
+    if (!key.IsScalar())
+      throw Error("config: " + source + ": " + where + " has a key that is not a plain name: " +
+                  node_text(key));
+    return key.Scalar();
+  };
   for (const auto& section : root) {
-    auto section_name = section.first.as<std::string>();
-    if (!section.second.IsMap()) {
-      // Let find_field say whether the section exists at all.
-      find_field(fields, section_name, "");
-    }
-    for (const auto& kv : section.second) {
-      find_field(fields, section_name, kv.first.as<std::string>()).set(kv.second);
-    }
+    auto section_name = name_of(section.first, "the top level");
+    bool known = std::any_of(fields.begin(), fields.end(),
+                             [&](const Field& f) { return f.section == section_name; });
+    if (!known) find_field(fields, section_name, "");  // throws, listing the sections
+    if (!section.second.IsMap())
+      throw Error("config: " + source + ": section '" + section_name +
+                  "' must be a mapping of keys, got " + node_text(section.second));
+    for (const auto& kv : section.second)
+      find_field(fields, section_name, name_of(kv.first, "section '" + section_name + "'")).set(kv.second);
   }
 }
 
