@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "flowlab/data/transforms.h"
 #include "flowlab/methods/cfm.h"
 #include "flowlab/methods/ddpm.h"
 #include "flowlab/methods/registry.h"
@@ -176,4 +177,32 @@ TEST(Inpainting, FinetuningLowersTheMaskedRegionLoss) {
   std::string first;
   std::getline(metrics, first);
   EXPECT_LT(nlohmann::json::parse(first)["loss"].get<double>(), 1.2) << first;
+}
+
+TEST(Inpainting, DemoInpaintsAUsersImageKeepingItsKnownPixels) {
+  TempDir dir;
+  auto data = tiny_dataset(8);
+  auto config = tiny_config(dir.path());
+  config.training.steps = 2;
+  auto method = make_method(config);
+  Trainer trainer(config, data, *method);
+  auto checkpoint = trainer.run().checkpoint;
+  // A 16x16 version of class image 1: the demo fits it to the model's 8x8 as data.fit crop does.
+  auto image = float_to_uint8(class_images()[1]).repeat_interleave(2, 1).repeat_interleave(2, 2);
+  write_png(dir / "mine.png", image.contiguous());
+  auto r = run_command(app("inpaint") + " demo --checkpoint " + checkpoint + " --image " +
+                       (dir / "mine.png") + " --label 1 --mask_type center --num_samples 3 --steps 4 " +
+                       "--threads 1 --output_dir " + (dir / "demo"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Rows: original, masked, inpainted; three columns of 8x8 with 2 px padding.
+  auto grid = read_image(dir / "demo/comparison_center_noised.png", 3);
+  ASSERT_EQ(grid.sizes(), (std::vector<int64_t>{3, 3 * 10 + 2, 3 * 10 + 2}));
+  auto expected = fit_images(image.unsqueeze(0), 8, "crop")[0];
+  auto known = make_masks("center", 1, 8, 0)[0].to(torch::kBool).expand({3, 8, 8});
+  for (int64_t col = 0; col < 3; ++col) {
+    auto original = grid.slice(1, 2, 10).slice(2, 2 + 10 * col, 10 + 10 * col);
+    auto inpainted = grid.slice(1, 22, 30).slice(2, 2 + 10 * col, 10 + 10 * col);
+    EXPECT_TRUE(torch::equal(original, expected)) << "column " << col;
+    EXPECT_TRUE(torch::equal(inpainted.masked_select(known), expected.masked_select(known))) << col;
+  }
 }
