@@ -55,16 +55,21 @@ torch::Tensor read_idx(const std::string& path, int expected_magic) {
   size_t header = 4 + 4 * static_cast<size_t>(ndim);
   if (bytes.size() < header) throw Error("mnist: " + path + " has a truncated IDX header");
   std::vector<int64_t> shape;
-  int64_t count = 1;
+  const size_t available = bytes.size() - header;
+  size_t count = 1;
+  bool too_many = false;  // the header's sizes multiply past the data (or past 64 bits)
   for (int d = 0; d < ndim; ++d) {
     shape.push_back(big_endian_u32(bytes.data() + 4 + 4 * d));
-    count *= shape.back();
+    auto size = static_cast<size_t>(shape.back());
+    too_many = too_many || (size != 0 && count > available / size);
+    if (!too_many) count *= size;
   }
-  if (bytes.size() - header != static_cast<size_t>(count))
-    throw Error("mnist: " + path + " holds " + std::to_string(bytes.size() - header) +
-                " data bytes but its header promises " + std::to_string(count) + " (truncated?)");
+  if (too_many || available != count)
+    throw Error("mnist: " + path + " holds " + std::to_string(available) +
+                " data bytes but its header promises " + (too_many ? "more" : std::to_string(count)) +
+                " (truncated?)");
   auto t = torch::empty(shape, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, static_cast<size_t>(count));
+  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, count);
   return t;
 }
 

@@ -5,6 +5,7 @@
 
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
+#include "flowlab/io/zip.h"
 
 namespace flowlab {
 
@@ -33,11 +34,24 @@ void save_checkpoint(const std::string& path, const TrainingSnapshot& s) {
 
 CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
   if (!std::filesystem::is_regular_file(path)) throw Error("checkpoint " + path + " does not exist");
+  // LibTorch's reader does not check the zip checksums and can crash on corrupt bytes; checking
+  // them first turns truncation and bit rot into a clear error.
   try {
+    verify_zip_checksums(read_file_bytes(path), "checkpoint " + path);
     archive_.load_from(path, torch::kCPU);
-  } catch (const std::exception&) {
-    throw Error("checkpoint " + path + " is not a readable checkpoint (truncated, or not written by flowlab)");
+  } catch (const std::exception& e) {
+    throw Error("checkpoint " + path + " is not a readable checkpoint (truncated, corrupt, or not "
+                "written by flowlab): " + one_line_message(e));
   }
+  try {
+    read_header();
+  } catch (const c10::Error& e) {
+    throw Error("checkpoint " + path + " is malformed: " + one_line_message(e));
+  }
+}
+
+void CheckpointReader::read_header() {
+  const auto& path = path_;
   torch::Tensor format;
   if (!archive_.try_read("format_version", format))
     throw Error("checkpoint " + path + " has no format_version: not a flowlab checkpoint "

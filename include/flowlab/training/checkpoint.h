@@ -41,6 +41,8 @@ class CheckpointReader {
   void restore_rng();
 
  private:
+  void read_header();  // format version, config, step, class names
+
   std::string path_;
   torch::serialize::InputArchive archive_;
   Config config_;

@@ -1,0 +1,34 @@
+// Reading zip archives, the container of NumPy .npz files and of LibTorch checkpoints
+// (PKWARE APPNOTE.TXT: local header 0x04034b50, central directory 0x02014b50, end record
+// 0x06054b50, zip64 extra field id 0x0001). Every offset is bounds-checked; anything malformed
+// throws Error naming the file.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flowlab {
+
+struct ZipMember {
+  std::string name;
+  uint64_t method = 0;  // 0 stored, 8 deflated
+  uint64_t packed_size = 0, size = 0;
+  uint32_t crc32 = 0;
+  uint64_t data_offset = 0;  // where the packed bytes start in the archive
+};
+
+// The members listed in the central directory of `archive` (the whole file's bytes).
+std::vector<ZipMember> zip_members(const std::vector<uint8_t>& archive, const std::string& path);
+
+// A member's bytes, inflated when deflated.
+std::vector<uint8_t> zip_member_data(const std::vector<uint8_t>& archive, const ZipMember& member,
+                                     const std::string& path);
+
+// The little-endian unsigned integer of `bytes` (1 to 8) bytes at `at`; throws Error naming
+// `path` when that runs past the end.
+uint64_t little_endian(const std::vector<uint8_t>& data, uint64_t at, int bytes, const std::string& path);
+
+// Throws Error unless every member's data matches the CRC-32 its directory entry records.
+void verify_zip_checksums(const std::vector<uint8_t>& archive, const std::string& path);
+
+}  // namespace flowlab
