@@ -20,6 +20,11 @@ torch::Tensor float_to_uint8(const torch::Tensor& x) {
 torch::Tensor read_image(const std::string& path, int channels) {
   TORCH_CHECK(channels == 1 || channels == 3, "read_image: channels must be 1 or 3, got ", channels);
   int w = 0, h = 0, file_channels = 0;
+  // A few corrupt header bytes can claim gigapixels; refuse before decoding.
+  constexpr int64_t kMaxPixels = int64_t{1} << 26;  // 8192 x 8192
+  if (stbi_info(path.c_str(), &w, &h, &file_channels) && int64_t{w} * h > kMaxPixels)
+    throw Error("cannot read image " + path + ": " + std::to_string(w) + "x" + std::to_string(h) +
+                " is larger than the 8192x8192 pixels flowlab reads");
   unsigned char* pixels = stbi_load(path.c_str(), &w, &h, &file_channels, channels);
   if (!pixels) {
     const char* reason = stbi_failure_reason();
