@@ -11,6 +11,7 @@
 #include "flowlab/data/dataset.h"
 #include "flowlab/data/image_folder.h"
 #include "flowlab/error.h"
+#include "flowlab/strings.h"
 #include "flowlab/eval/features.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/npz.h"
@@ -39,10 +40,6 @@ std::string default_cache_dir() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME")) return std::string(xdg) + "/flowlab";
   if (const char* home = std::getenv("HOME")) return std::string(home) + "/.cache/flowlab";
   return ".flowlab_cache";
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 Reference reference_from_npz(const std::string& path) {

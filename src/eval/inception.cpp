@@ -5,6 +5,7 @@
 #include <set>
 
 #include "flowlab/error.h"
+#include "flowlab/strings.h"
 #include "flowlab/io/files.h"
 
 namespace flowlab {
@@ -259,10 +260,6 @@ torch::Tensor hashed_uniform(int64_t n, int64_t k) {
   h = (h.div(65536, "floor").bitwise_xor(h) * kMul).bitwise_and(kMask);
   h = h.div(65536, "floor").bitwise_xor(h);
   return h.to(torch::kFloat64) / 4294967296.0 * 2 - 1;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/zip.h"
+#include "flowlab/strings.h"
 
 namespace flowlab {
 namespace {
@@ -113,7 +114,7 @@ std::map<std::string, torch::Tensor> read_npz(const std::string& path) {
   std::map<std::string, torch::Tensor> arrays;
   for (const auto& member : zip_members(archive, path)) {
     auto name = member.name;
-    if (name.size() > 4 && name.substr(name.size() - 4) == ".npy") name.resize(name.size() - 4);
+    if (ends_with(name, ".npy")) name.resize(name.size() - 4);
     arrays[name] = parse_npy(zip_member_data(archive, member, path), path + ":" + name);
   }
   return arrays;

@@ -1,0 +1,11 @@
+// Small string helpers C++17 lacks.
+#pragma once
+#include <string>
+
+namespace flowlab {
+
+inline bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace flowlab
