@@ -69,7 +69,7 @@ torch::Tensor read_idx(const std::string& path, int expected_magic) {
                 " data bytes but its header promises " + (too_many ? "more" : std::to_string(count)) +
                 " (truncated?)");
   auto t = torch::empty(shape, torch::kUInt8);
-  std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, count);
+  if (count > 0) std::memcpy(t.data_ptr<uint8_t>(), bytes.data() + header, count);  // empty: no storage
   return t;
 }
 

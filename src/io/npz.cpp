@@ -69,7 +69,7 @@ torch::Tensor parse_npy(const std::vector<uint8_t>& b, const std::string& where)
   std::vector<int64_t> storage_shape(shape);
   if (fortran) std::reverse(storage_shape.begin(), storage_shape.end());
   auto t = torch::empty(storage_shape, dtype);
-  std::memcpy(t.data_ptr(), b.data() + data_at, bytes);
+  if (bytes > 0) std::memcpy(t.data_ptr(), b.data() + data_at, bytes);  // empty: no storage
   if (fortran) {
     std::vector<int64_t> reverse_dims;
     for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) reverse_dims.push_back(i);
