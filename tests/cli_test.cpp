@@ -167,6 +167,9 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
       {"output directory under a file", app("train_cfm") + " --steps 1 --output_dir " + (d / "a_file/run"),
        "a_file is not a directory", ""},
       {"unknown inpaint subcommand", app("inpaint") + " paint", "unknown subcommand 'paint'", ""},
+      {"unknown benchmark part", app("benchmark") + " --suite train,speed --output " + (d / "b.json"),
+       "--suite speed", d / "b.json"},
+      {"benchmark of an unknown method", app("benchmark") + " --methods cfm,gan", "gan", ""},
   };
   if (!torch::cuda::is_available())
     cases.push_back({"--device cuda without CUDA", train + "--device cuda", "--device cuda", out});
