@@ -6,8 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sanitizer_build.sh
 configure_sanitizer_build
-cmake --build "$SANITIZE_DIR" -j "${FLOWLAB_JOBS:-$(nproc)}" --target flowlab_tests \
-  show_dataset train_cfm train_ddpm train_meanflow generate_samples evaluate_fid inpaint
+cmake --build "$SANITIZE_DIR" -j "${FLOWLAB_JOBS:-$(nproc)}"  # the tests run the app binaries too
 cd "$SANITIZE_DIR"
 # halt_on_error: the first report ends the test with a failure.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=0}
