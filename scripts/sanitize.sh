@@ -8,8 +8,7 @@ source scripts/sanitizer_build.sh
 configure_sanitizer_build
 cmake --build "$SANITIZE_DIR" -j "${FLOWLAB_JOBS:-$(nproc)}"  # the tests run the app binaries too
 cd "$SANITIZE_DIR"
-# halt_on_error: the first report ends the test with a failure.
+# halt_on_error: the first report ends the test with a failure; leaks are checked too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/../scripts/lsan.supp}
 ctest --output-on-failure -j "${FLOWLAB_JOBS:-$(nproc)}" "$@"
