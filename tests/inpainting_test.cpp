@@ -194,15 +194,18 @@ TEST(Inpainting, DemoInpaintsAUsersImageKeepingItsKnownPixels) {
                        (dir / "mine.png") + " --label 1 --mask_type center --num_samples 3 --steps 4 " +
                        "--threads 1 --output_dir " + (dir / "demo"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  // Rows: original, masked, inpainted; three columns of 8x8 with 2 px padding.
-  auto grid = read_image(dir / "demo/comparison_center_noised.png", 3);
-  ASSERT_EQ(grid.sizes(), (std::vector<int64_t>{3, 3 * 10 + 2, 3 * 10 + 2}));
+  // One row per sample: original | masked | inpainted, titled, enlarged by a factor s, 2 px padding.
+  auto grid = read_image(dir / "demo/comparison_center.png", 3);
+  int64_t cell = (grid.size(2) - 2) / 3, s = (cell - 2) / 8, title = 14;
+  ASSERT_EQ(grid.sizes(), (std::vector<int64_t>{3, title + 3 * cell + 2, 3 * cell + 2}));
   auto expected = fit_images(image.unsqueeze(0), 8, "crop")[0];
   auto known = make_masks("center", 1, 8, 0)[0].to(torch::kBool).expand({3, 8, 8});
-  for (int64_t col = 0; col < 3; ++col) {
-    auto original = grid.slice(1, 2, 10).slice(2, 2 + 10 * col, 10 + 10 * col);
-    auto inpainted = grid.slice(1, 22, 30).slice(2, 2 + 10 * col, 10 + 10 * col);
-    EXPECT_TRUE(torch::equal(original, expected)) << "column " << col;
-    EXPECT_TRUE(torch::equal(inpainted.masked_select(known), expected.masked_select(known))) << col;
+  auto cell_at = [&](int64_t row, int64_t col) {
+    int64_t top = title + 2 + row * cell, left = 2 + col * cell;
+    return grid.slice(1, top, top + 8 * s, s).slice(2, left, left + 8 * s, s);
+  };
+  for (int64_t row = 0; row < 3; ++row) {
+    EXPECT_TRUE(torch::equal(cell_at(row, 0), expected)) << "row " << row;
+    EXPECT_TRUE(torch::equal(cell_at(row, 2).masked_select(known), expected.masked_select(known))) << row;
   }
 }

@@ -1,6 +1,8 @@
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iomanip>
+#include <map>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -53,6 +55,19 @@ nlohmann::json means(const InpaintingRun& run, const torch::Tensor& rows) {
           {"psnr", m(run.psnr)},        {"ssim", m(run.ssim)},
           {"hole_nmse", m(run.hole_nmse)}, {"hole_psnr", m(run.hole_psnr)},
           {"hole_ssim", m(run.hole_ssim)}};
+}
+
+// A demo column's title: "inpainted", or the checkpoint's directory name when two models are
+// compared, with the replacement when both are shown.
+std::string column_title(const cxxopts::ParseResult& args, const std::string& model_name,
+                         size_t model_count, const std::string& replacement) {
+  std::string title = "inpainted";
+  if (model_count > 1) {
+    auto path = std::filesystem::path(args[model_name == "model" ? "checkpoint" : "compare_to"].as<std::string>());
+    title = path.parent_path().filename().string();
+    if (title.empty()) title = path.stem().string();
+  }
+  return replacement.empty() ? title : title + " " + replacement;
 }
 
 // The class each image is guided towards: its dataset class, --label for a user's image, or the
@@ -242,6 +257,11 @@ int inpaint_command(int argc, char** argv) {
             << std::setw(8) << "SSIM" << std::setw(11) << "hole NMSE" << std::setw(11)
             << "hole PSNR" << std::setw(11) << "hole SSIM" << "\n";
   nlohmann::json rows = nlohmann::json::array();
+  struct DemoGrid {
+    std::vector<torch::Tensor> columns;  // each (N, C, H, W)
+    std::vector<std::string> titles;
+  };
+  std::map<std::string, DemoGrid> demo_grids;  // by mask type
   for (size_t i = 0; i < models.size(); ++i) {
     auto& [model_name, m] = models[i];
     for (const auto& type : types) {
@@ -273,16 +293,24 @@ int inpaint_command(int argc, char** argv) {
                   << std::setprecision(2) << std::setw(11) << all["hole_psnr"].get<double>()
                   << std::setprecision(3) << std::setw(11) << all["hole_ssim"].get<double>() << "\n";
         if (sub == "demo") {
-          // Rows: original, masked (holes grey), inpainted.
-          auto masked = run.original * run.masks;
-          auto grid = torch::cat({run.original, masked, run.inpainted});
-          auto path = args["output_dir"].as<std::string>() + "/comparison_" + type + "_" +
-                      replacement + (model_name == "model" ? "" : "_" + model_name) + ".png";
-          save_grid(path, grid, n);
-          spdlog::info("wrote {}", path);
+          auto& grid = demo_grids[type];
+          if (grid.columns.empty()) {
+            grid.columns = {run.original, run.original * run.masks};  // holes grey
+            grid.titles = {"original", "masked"};
+          }
+          grid.columns.push_back(run.inpainted);
+          grid.titles.push_back(column_title(args, model_name, models.size(),
+                                             replacements.size() > 1 ? replacement : ""));
         }
       }
     }
+  }
+  for (const auto& [type, grid] : demo_grids) {
+    // One row per image: original | masked | each model and replacement.
+    auto cells = torch::stack(grid.columns, 1).flatten(0, 1);
+    auto path = args["output_dir"].as<std::string>() + "/comparison_" + type + ".png";
+    save_titled_grid(path, cells, static_cast<int64_t>(grid.columns.size()), grid.titles);
+    spdlog::info("wrote {}", path);
   }
   report["results"] = rows;
   if (args.count("output")) write_file_atomic(args["output"].as<std::string>(), report.dump(2) + "\n");

@@ -119,4 +119,24 @@ void save_class_grid(const std::string& path, const torch::Tensor& x, int64_t pe
   write_png(path, grid);
 }
 
+void save_titled_grid(const std::string& path, const torch::Tensor& x, int64_t per_row,
+                      const std::vector<std::string>& column_titles) {
+  int64_t title_width = 0;
+  for (const auto& t : column_titles)
+    title_width = std::max<int64_t>(title_width, stb_easy_font_width(const_cast<char*>(t.c_str())));
+  // Enlarge (nearest) by the smallest factor that fits the longest title over one column.
+  int64_t scale = std::max<int64_t>(1, (title_width + 4 + x.size(3) - 1) / x.size(3));
+  auto images = x.detach().to(torch::kCPU).repeat_interleave(scale, 2).repeat_interleave(scale, 3);
+  auto grid = float_to_uint8(make_grid(images, per_row, 2, 1.0));
+  const int64_t title_height = 14, cell = images.size(3) + 2;
+  auto titled = torch::full({grid.size(0), grid.size(1) + title_height, grid.size(2)}, 255, torch::kUInt8);
+  titled.slice(1, title_height).copy_(grid);
+  for (size_t j = 0; j < column_titles.size(); ++j) {
+    int64_t width = stb_easy_font_width(const_cast<char*>(column_titles[j].c_str()));
+    int x0 = static_cast<int>(2 + static_cast<int64_t>(j) * cell + (cell - 2 - width) / 2);
+    draw_text(titled, column_titles[j], x0, 3, 0);
+  }
+  write_png(path, titled);
+}
+
 }  // namespace flowlab

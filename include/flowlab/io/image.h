@@ -30,6 +30,11 @@ void save_images(const std::string& dir, const torch::Tensor& x, const std::stri
 void save_class_grid(const std::string& path, const torch::Tensor& x, int64_t per_row,
                      const std::vector<std::string>& row_labels);
 
+// x: (rows * per_row, C, H, W) in row-major order; column j titled column_titles[j] above it.
+// Images are enlarged (nearest neighbour) by the smallest integer factor that fits the titles.
+void save_titled_grid(const std::string& path, const torch::Tensor& x, int64_t per_row,
+                      const std::vector<std::string>& column_titles);
+
 // Draws `text` onto a uint8 (C, H, W) image at (x, y) in `value`, with the stb_easy_font bitmap font.
 void draw_text(torch::Tensor& image, const std::string& text, int x, int y, uint8_t value);
 
