@@ -22,7 +22,7 @@ for run in 1 2; do
   echo "== PyTorch reference, run $run"
   "$PYTHON" scripts/bench_reference.py "${ARGS[@]}" --expect "$OUT/flowlab_$run.json" --output "$OUT/reference_$run.json"
 done
-"$PYTHON" scripts/bench_table.py --command "scripts/bench.sh $*" "$OUT"/flowlab_{1,2}.json "$OUT"/reference_{1,2}.json \
+"$PYTHON" scripts/bench_table.py --command "scripts/bench.sh${*:+ $*}" "$OUT"/flowlab_{1,2}.json "$OUT"/reference_{1,2}.json \
   > "$OUT/results.md"
 cat "$OUT/results.md"
 "$PYTHON" - "$OUT/results.md" <<'PY'

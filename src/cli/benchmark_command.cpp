@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -129,7 +130,10 @@ int benchmark_command(int argc, char** argv) {
   for (const auto& part : suite)
     if (part != "train" && part != "sample" && part != "features" && part != "data")
       throw Error("--suite " + part + ": use train, sample, features, data");
-  if (args.count("output")) check_directory_creatable(".");
+  if (args.count("output")) {
+    auto dir = std::filesystem::path(args["output"].as<std::string>()).parent_path().string();
+    check_directory_creatable(dir.empty() ? "." : dir);
+  }
   configure_threads(base.training.threads);
   auto device = resolve_device(base.training.device);
 

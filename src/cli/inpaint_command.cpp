@@ -210,7 +210,7 @@ int inpaint_command(int argc, char** argv) {
   std::vector<std::pair<std::string, LoadedModel>> models;
   models.emplace_back("model", load_model(args["checkpoint"].as<std::string>(), args, bindings,
                                           default_count, ema, torch::kCPU));
-  const auto& first = models[0].second.config;
+  const Config first = models[0].second.config;  // a copy: models grows below
   configure_threads(first.training.threads);
   auto device = resolve_device(first.training.device);
   models[0].second.model->to(device);
