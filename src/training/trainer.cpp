@@ -19,6 +19,10 @@
 #include "flowlab/training/optimizer_step.h"
 #include "flowlab/training/stop_signal.h"
 
+#ifdef FLOWLAB_HAVE_OPENBLAS
+extern "C" void openblas_set_num_threads(int num_threads);
+#endif
+
 namespace flowlab {
 namespace {
 
@@ -41,6 +45,9 @@ torch::Device resolve_device(const std::string& name) {
 void configure_threads(int threads) {
   int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(n);
+#ifdef FLOWLAB_HAVE_OPENBLAS
+  openblas_set_num_threads(n);  // its own pool, which LibTorch's setting does not reach
+#endif
 }
 
 Trainer::Trainer(Config config, const Dataset& data, Method& method)
