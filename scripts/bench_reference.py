@@ -20,7 +20,6 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 import torch.autograd.forward_ad as fwAD
 import yaml
@@ -38,36 +37,11 @@ class TinyUNetMeanFlow(TinyUNet):
 
     def forward_interval(self, x, r, t, y):
         cond = self.time_embed(t) + self.interval_embed(t - r) + self.class_embed(y)
-        return self._body(x, cond)
+        return self.body(x, cond)
 
     def forward(self, x, t, y):
         return self.forward_interval(x, t, t, y)
 
-
-def _body(self, x, cond):
-    h = self.conv_in(x)
-    skips = [h]
-    for level in self.down:
-        for j, block in enumerate(level.res):
-            h = block(h, cond)
-            if level.attn is not None:
-                h = level.attn[j](h)
-            skips.append(h)
-        if hasattr(level, "downsample"):
-            h = level.downsample(h)
-            skips.append(h)
-    h = self.mid_res2(self.mid_attn(self.mid_res1(h, cond)), cond)
-    for level in self.up:
-        for j, block in enumerate(level.res):
-            h = block(torch.cat([h, skips.pop()], dim=1), cond)
-            if level.attn is not None:
-                h = level.attn[j](h)
-        if hasattr(level, "upsample"):
-            h = level.upsample(F.interpolate(h, scale_factor=2.0, mode="nearest"))
-    return self.out_conv(F.silu(self.out_norm(h)))
-
-
-TinyUNet._body = _body
 
 MODEL_DEFAULTS = dict(in_channels=3, base_channels=64, channel_mults=[1, 2, 4], num_res_blocks=2,
                       time_embed_dim=128, num_classes=10, dropout=0.1, attention_resolutions=[8],
@@ -95,7 +69,7 @@ def cfm_loss(model, x, y):
     t = torch.rand(x.shape[0])
     eps = torch.randn_like(x)
     tb = t[:, None, None, None]
-    return F.mse_loss(model(( 1 - tb) * x + tb * eps, t, y), eps - x)
+    return F.mse_loss(model((1 - tb) * x + tb * eps, t, y), eps - x)
 
 
 def ddpm_loss(model, x, y, alpha_bar):

@@ -130,7 +130,10 @@ class TinyUNet(nn.Module):
         self.out_conv = nn.Conv2d(ch, in_channels, 3, padding=1)
 
     def forward(self, x, t, y):
-        cond = self.time_embed(t) + self.class_embed(y)
+        return self.body(x, self.time_embed(t) + self.class_embed(y))
+
+    def body(self, x, cond):
+        """The network given its conditioning vector (N, time_embed_dim)."""
         h = self.conv_in(x)
         skips = [h]
         for level in self.down:
