@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache git pkg-config
   libtorch-dev libyaml-cpp-dev libcxxopts-dev libspdlog-dev libfmt-dev
-  libstb-dev nlohmann-json3-dev libgtest-dev zlib1g-dev libopenblas0-pthread
+  libstb-dev nlohmann-json3-dev libgtest-dev zlib1g-dev libopenblas0-pthread libgloo-dev
   python3 python3-numpy
 )
 # Optional extras: golden-value generators, weight export check, plots.

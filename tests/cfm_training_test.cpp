@@ -72,7 +72,8 @@ TEST(Cfm, LossIsTheVelocityRegressionError) {
   } zero;
   CfmMethod cfm(MethodConfig{});
   auto x = torch::full({256, 3, 8, 8}, 0.5);
-  auto loss = cfm.loss(zero, x, torch::zeros({256}, torch::kInt64)).loss.item<double>();
+  StepRandom rng;
+  auto loss = cfm.loss(zero, x, torch::zeros({256}, torch::kInt64), rng).loss.item<double>();
   EXPECT_NEAR(loss, 1.25, 0.02);
 }
 

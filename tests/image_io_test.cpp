@@ -73,7 +73,8 @@ TEST(Transforms, PadCentersAndResizeKeepsConstantImages) {
 TEST(Transforms, FlipMirrorsAboutHalfTheImages) {
   torch::manual_seed(0);
   auto x = torch::arange(4, torch::kFloat).view({1, 1, 1, 4}).repeat({1000, 1, 1, 1});
-  auto y = random_horizontal_flip(x);
+  StepRandom rng;
+  auto y = random_horizontal_flip(x, rng);
   auto flipped = (y.select(3, 0) == 3).sum().item<int64_t>();
   EXPECT_GT(flipped, 430);
   EXPECT_LT(flipped, 570);

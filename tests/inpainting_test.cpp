@@ -166,7 +166,8 @@ TEST(Inpainting, FinetuningLowersTheMaskedRegionLoss) {
     auto x = class_images().repeat({8, 1, 1, 1});
     auto y = torch::arange(4, torch::kInt64).repeat({8});
     auto hole = 1 - make_masks("center", 32, 8, 0);
-    auto err = cfm.per_pixel_loss(model, x, y);
+    StepRandom rng;
+    auto err = cfm.per_pixel_loss(model, x, y, rng);
     return ((err * hole).sum() / (hole.sum() * 3)).item<double>();
   };
   double before = masked_loss(*base.model()), after = masked_loss(*tuned.model());

@@ -2,10 +2,7 @@
 // stops the run with the last finite weights saved, the same seed gives the same run, SIGINT
 // checkpoints, and SIGKILL at any moment loses at most the steps since the last checkpoint.
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <cmath>
@@ -20,8 +17,6 @@
 #include "test_helpers.h"
 #include "tiny_problem.h"
 
-extern char** environ;
-
 using namespace flowlab;
 using namespace flowlab::testing;
 
@@ -33,8 +28,9 @@ class PoisonedMethod : public Method {
   PoisonedMethod(MethodPtr inner, std::set<int64_t> poisoned, bool all = false)
       : inner_(std::move(inner)), poisoned_(std::move(poisoned)), all_(all) {}
   std::string name() const override { return inner_->name(); }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override {
-    auto out = inner_->loss(model, x, y);
+  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                  StepRandom& rng) override {
+    auto out = inner_->loss(model, x, y, rng);
     if (all_ || poisoned_.count(calls_)) out.loss = out.loss * std::nan("");
     ++calls_;
     return out;
@@ -55,40 +51,6 @@ bool all_finite(const Backbone& model) {
   for (const auto& p : model.parameters())
     if (!torch::isfinite(p).all().item<bool>()) return false;
   return true;
-}
-
-// The sum of `key` over the records of a metrics.jsonl; key "records" counts them.
-int64_t sum_of_field(const std::string& jsonl, const std::string& key) {
-  std::ifstream in(jsonl);
-  std::string line;
-  int64_t total = 0;
-  while (std::getline(in, line)) {
-    auto record = nlohmann::json::parse(line, nullptr, false);  // a line being written: skipped
-    if (!record.is_discarded()) total += key == "records" ? 1 : record.value(key, int64_t{0});
-  }
-  return total;
-}
-
-// Starts an app binary with arguments; returns its pid.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("posix_spawn failed for " + args[0]);
-  return pid;
-}
-
-int wait_exit_code(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // The quickstart recipe made small enough for seconds: 8 images per step, a checkpoint every 2.

@@ -116,8 +116,9 @@ TEST(Guidance, CombinesConditionalAndNullInOneDoubleBatch) {
 TEST(Guidance, DropLabelsReplacesTheConfiguredFraction) {
   torch::manual_seed(1);
   auto y = torch::zeros({10000}, torch::kInt64);
-  auto dropped = drop_labels(y, 0.1, 10);
+  StepRandom rng;
+  auto dropped = drop_labels(y, 0.1, 10, rng);
   auto fraction = (dropped == 10).to(torch::kFloat).mean().item<double>();
   EXPECT_NEAR(fraction, 0.1, 0.01);
-  EXPECT_TRUE(torch::equal(drop_labels(y, 0.0, 10), y));
+  EXPECT_TRUE(torch::equal(drop_labels(y, 0.0, 10, rng), y));
 }

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -11,7 +14,11 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "flowlab/error.h"
+
+extern char** environ;
 
 namespace flowlab::testing {
 
@@ -77,5 +84,45 @@ std::string error_of(F&& f) {
 }
 
 inline std::string app(const std::string& name) { return std::string(FLOWLAB_APPS_DIR) + "/" + name; }
+
+// Starts an app binary with arguments, stdout and stderr appended to `log`, with this process's
+// environment plus `extra_env` ("NAME=value"); returns its pid.
+inline pid_t spawn(const std::vector<std::string>& args, const std::string& log,
+                   const std::vector<std::string>& extra_env = {}) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<char*> argv, envp;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (const auto& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("posix_spawn failed for " + args[0]);
+  return pid;
+}
+
+// Waits for `pid`; its exit code, or 128 + the signal that ended it.
+inline int wait_exit_code(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The sum of `key` over the records of a metrics.jsonl; key "records" counts them.
+inline int64_t sum_of_field(const std::string& jsonl, const std::string& key) {
+  std::ifstream in(jsonl);
+  std::string line;
+  int64_t total = 0;
+  while (std::getline(in, line)) {
+    auto record = nlohmann::json::parse(line, nullptr, false);  // a line being written: skipped
+    if (!record.is_discarded()) total += key == "records" ? 1 : record.value(key, int64_t{0});
+  }
+  return total;
+}
 
 }  // namespace flowlab::testing

@@ -113,6 +113,14 @@ struct SamplingConfig {
   int resample_repeats = 1;
 };
 
+// Multi-process runs (dist/world.h); a single process ignores this section.
+struct DistributedConfig {
+  // Seconds a rank waits for the others (rendezvous and every collective) before it stops with an
+  // error: a rank that died or hangs never leaves the rest waiting for ever.
+  double timeout = 300;
+  double bucket_mb = 25;  // gradient all-reduce bucket size
+};
+
 struct Config {
   ModelConfig model;
   DataConfig data;
@@ -122,6 +130,7 @@ struct Config {
   SchedulerConfig scheduler;
   TrainingConfig training;
   SamplingConfig sampling;
+  DistributedConfig distributed;
 };
 
 // Reads YAML over `config`: only the keys present change. Unknown sections or keys and wrong

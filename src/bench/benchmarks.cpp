@@ -59,8 +59,9 @@ Measurement time_training(const Config& config, int warmup, int steps, torch::De
   auto y = torch::randint(0, classes, {b}, opts.dtype(torch::kInt64));
   int64_t step = 0;
   double seconds = timed(warmup, steps, device, [&] {
-    auto labels = drop_labels(y, tc.cfg_dropout, model->null_label());
-    auto loss = method->loss(*model, x, labels).loss;
+    StepRandom rng(tc.seed, step, {0, b, b});  // the trainer's per-step draws
+    auto labels = drop_labels(y, tc.cfg_dropout, model->null_label(), rng);
+    auto loss = method->loss(*model, x, labels, rng).loss;
     if (optimizer_step(optimizer, params, loss, tc.grad_clip).applied) ema.update(++step);
   });
   auto m = finish(seconds, steps * b);
@@ -102,7 +103,10 @@ Measurement time_features(FeatureExtractor& extractor, int64_t images, int64_t s
 Measurement time_data_pipeline(const Dataset& data, int64_t batch_size, int steps, torch::Device device) {
   Batcher batcher(data, batch_size, true, 0, device);
   int64_t step = 0;
-  double seconds = timed(1, steps, device, [&] { batcher.at_step(step++); });
+  double seconds = timed(1, steps, device, [&] {
+    StepRandom rng(0, step, batcher.shard());
+    batcher.at_step(step++, rng);
+  });
   return finish(seconds, steps * batch_size);
 }
 

@@ -6,6 +6,7 @@
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
+#include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/methods/registry.h"
@@ -62,15 +63,17 @@ int train_command(int argc, char** argv, const std::string& method) {
     throw Error("config method.name is '" + config.method.name + "', but " + program + " trains " +
                 method + "; use train_" + config.method.name);
   validate(config);
-  resolve_device(config.training.device);  // fail before any work on a CPU-only build
+  auto device = resolve_device(config.training.device);  // fail before any work on a CPU-only build
   check_directory_creatable(config.training.output_dir);
+  // Under torchrun / srun / RANK+WORLD_SIZE: join the other processes (nothing otherwise).
+  dist::Session session(device.type(), config.distributed.timeout);
 
   auto t0 = std::chrono::steady_clock::now();
   auto data = load_dataset(config.data);
   spdlog::info("loaded {} {} ({} images, {}x{}x{}) in {:.2f}s", data.name, config.data.split,
                data.size(), data.channels(), data.height(), data.width(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  std::cerr << "resolved config:\n" << config_to_yaml(config);
+  if (dist::world().is_main()) std::cerr << "resolved config:\n" << config_to_yaml(config);
 
   auto method_impl = make_method(config);
   install_stop_handlers();

@@ -125,6 +125,7 @@ std::vector<Field> schema(Config& c) {
   auto& s = c.scheduler;
   auto& t = c.training;
   auto& sa = c.sampling;
+  auto& di = c.distributed;
   return {
       make_field("model", "type", m.type, one_of(backbone_names())),
       make_field("model", "variant", m.variant),
@@ -207,6 +208,9 @@ std::vector<Field> schema(Config& c) {
       make_field("sampling", "batch_size", sa.batch_size, greater_than(0)),
       make_field("sampling", "resample_jump", sa.resample_jump, greater_than(0)),
       make_field("sampling", "resample_repeats", sa.resample_repeats, greater_than(0)),
+
+      make_field("distributed", "timeout", di.timeout, greater_than(0.0)),
+      make_field("distributed", "bucket_mb", di.bucket_mb, greater_than(0.0)),
   };
 }
 

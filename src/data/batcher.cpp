@@ -6,19 +6,24 @@
 namespace flowlab {
 
 Batcher::Batcher(const Dataset& data, int64_t batch_size, bool random_flip, int64_t seed,
-                 torch::Device device)
+                 torch::Device device, BatchShard shard)
     : data_(data),
       batch_size_(batch_size),
       random_flip_(random_flip),
       seed_(seed),
       device_(device),
+      shard_(shard.global > 0 ? shard : BatchShard{0, batch_size, batch_size}),
       batches_per_epoch_(data.size() / batch_size) {
+  if (shard_.global != batch_size || shard_.first + shard_.rows > batch_size)
+    throw Error("Batcher: shard rows [" + std::to_string(shard_.first) + ", " +
+                std::to_string(shard_.first + shard_.rows) + ") of a global batch of " +
+                std::to_string(shard_.global) + " do not fit batch_size " + std::to_string(batch_size));
   if (batches_per_epoch_ == 0)
     throw Error("training.batch_size = " + std::to_string(batch_size) + " exceeds the dataset's " +
                 std::to_string(data.size()) + " images");
 }
 
-Batch Batcher::at_step(int64_t step) {
+Batch Batcher::at_step(int64_t step, StepRandom& rng) {
   int64_t epoch = step / batches_per_epoch_;
   if (epoch != cached_epoch_) {
     auto gen = at::detail::createCPUGenerator(
@@ -26,9 +31,9 @@ Batch Batcher::at_step(int64_t step) {
     permutation_ = torch::randperm(data_.size(), gen, torch::TensorOptions().dtype(torch::kInt64));
     cached_epoch_ = epoch;
   }
-  int64_t start = (step % batches_per_epoch_) * batch_size_;
-  auto batch = data_.batch(permutation_.slice(0, start, start + batch_size_), device_);
-  if (random_flip_) batch.images = random_horizontal_flip(batch.images);
+  int64_t start = (step % batches_per_epoch_) * batch_size_ + shard_.first;
+  auto batch = data_.batch(permutation_.slice(0, start, start + shard_.rows), device_);
+  if (random_flip_) batch.images = random_horizontal_flip(batch.images, rng);
   return batch;
 }
 

@@ -42,8 +42,8 @@ torch::Tensor fit_images(const torch::Tensor& images, int64_t size, const std::s
   throw Error("data.fit '" + mode + "' is not one of: pad resize crop");
 }
 
-torch::Tensor random_horizontal_flip(const torch::Tensor& x) {
-  auto flip = torch::rand({x.size(0)}, x.options().dtype(torch::kFloat32)) < 0.5;
+torch::Tensor random_horizontal_flip(const torch::Tensor& x, StepRandom& rng) {
+  auto flip = rng.rand(x.size(0), x.options().dtype(torch::kFloat32)) < 0.5;
   return torch::where(flip.view({-1, 1, 1, 1}), x.flip({3}), x);
 }
 

@@ -5,18 +5,21 @@
 
 namespace flowlab {
 
-torch::Tensor CfmMethod::per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) {
-  auto t = sample_times(config_.time_sampling, x.size(0), config_.logit_mean, config_.logit_std,
-                        x.options());
-  auto eps = torch::randn_like(x);
+torch::Tensor CfmMethod::per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                                        StepRandom& rng) {
+  auto t = rng.rows(x.size(0), [&](int64_t n) {
+    return sample_times(config_.time_sampling, n, config_.logit_mean, config_.logit_std, x.options());
+  });
+  auto eps = rng.randn_like(x);
   auto tb = t.view({-1, 1, 1, 1});
   auto x_t = (1 - tb) * x + tb * eps;
   return (model.forward(x_t, t, y) - (eps - x)).pow(2);
 }
 
-LossOutput CfmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) {
+LossOutput CfmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                           StepRandom& rng) {
   LossOutput out;
-  out.loss = per_pixel_loss(model, x, y).mean();
+  out.loss = per_pixel_loss(model, x, y, rng).mean();
   return out;
 }
 

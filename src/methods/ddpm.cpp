@@ -39,11 +39,14 @@ std::vector<int64_t> resampling_path(int64_t levels, int64_t jump, int64_t repea
 DdpmMethod::DdpmMethod(DdpmConfig config)
     : config_(std::move(config)), schedule_(NoiseSchedule::named(config_.schedule, config_.timesteps)) {}
 
-LossOutput DdpmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) {
+LossOutput DdpmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                            StepRandom& rng) {
   int64_t T = schedule_.steps();
-  auto t = torch::randint(1, T + 1, {x.size(0)}, x.options().dtype(torch::kInt64));
+  auto t = rng.rows(x.size(0), [&](int64_t n) {
+    return torch::randint(1, T + 1, {n}, x.options().dtype(torch::kInt64));
+  });
   auto ab = schedule_.alpha_bar_at(t);
-  auto eps = torch::randn_like(x);
+  auto eps = rng.randn_like(x);
   auto x_t = NoiseSchedule::q_sample(x, ab, eps);
   auto pred = model.forward(x_t, t.to(torch::kFloat32) / static_cast<double>(T), y);
   auto target = config_.prediction == "v" ? ab.sqrt() * eps - (1 - ab).sqrt() * x : eps;

@@ -55,15 +55,19 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
   return {u, (v - (t - r).view({-1, 1, 1, 1}) * dudt).detach()};
 }
 
-LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) {
+LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                                StepRandom& rng) {
   const int64_t n = x.size(0);
   auto opts = x.options();
-  auto a = sample_times("logit_normal", n, config_.p_mean, config_.p_std, opts);
-  auto b = sample_times("logit_normal", n, config_.p_mean, config_.p_std, opts);
+  auto logit_normal = [&](int64_t rows) {
+    return sample_times("logit_normal", rows, config_.p_mean, config_.p_std, opts);
+  };
+  auto a = rng.rows(n, logit_normal);
+  auto b = rng.rows(n, logit_normal);
   auto t = torch::maximum(a, b);
-  auto interval = torch::rand({n}, opts.dtype(torch::kFloat32)) < config_.ratio_r_neq_t;
+  auto interval = rng.rand(n, opts.dtype(torch::kFloat32)) < config_.ratio_r_neq_t;
   auto r = torch::where(interval, torch::minimum(a, b), t);
-  auto eps = torch::randn_like(x);
+  auto eps = rng.randn_like(x);
   auto tb = t.view({-1, 1, 1, 1});
   auto z = (1 - tb) * x + tb * eps;
   auto v = eps - x;

@@ -17,7 +17,7 @@ std::vector<std::string> samplers_for(const std::string& method) {
   return sampler_names();
 }
 
-torch::Tensor Method::per_pixel_loss(Backbone&, const torch::Tensor&, const torch::Tensor&) {
+torch::Tensor Method::per_pixel_loss(Backbone&, const torch::Tensor&, const torch::Tensor&, StepRandom&) {
   throw Error("method " + name() + " has no per-pixel loss (inpainting fine-tuning supports cfm)");
 }
 

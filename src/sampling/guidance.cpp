@@ -18,9 +18,9 @@ VelocityFn classifier_free_guidance(ConditionalFn f, torch::Tensor y, int64_t nu
 
 namespace flowlab {
 
-torch::Tensor drop_labels(const torch::Tensor& y, double p, int64_t null_label) {
+torch::Tensor drop_labels(const torch::Tensor& y, double p, int64_t null_label, StepRandom& rng) {
   if (p <= 0.0) return y;
-  auto drop = torch::rand({y.size(0)}, y.options().dtype(torch::kFloat32)) < p;
+  auto drop = rng.rand(y.size(0), y.options().dtype(torch::kFloat32)) < p;
   return torch::where(drop, torch::full_like(y, null_label), y);
 }
 

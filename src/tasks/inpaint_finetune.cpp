@@ -7,16 +7,24 @@ namespace flowlab {
 InpaintFinetuneMethod::InpaintFinetuneMethod(MethodPtr base, double mask_prob)
     : base_(std::move(base)), mask_prob_(mask_prob) {}
 
-LossOutput InpaintFinetuneMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) {
-  bool masked = torch::rand({1}).item<double>() < mask_prob_;
+LossOutput InpaintFinetuneMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                                       StepRandom& rng) {
+  // Whether this batch is masked, the mask type and its seed: one choice per step.
   const auto& types = mask_types();
-  auto type = types[torch::randint(static_cast<int64_t>(types.size()), {1}).item<int64_t>()];
-  auto mask_seed = static_cast<uint64_t>(torch::randint(1LL << 31, {1}).item<int64_t>());
-  auto err = base_->per_pixel_loss(model, x, y);
+  auto choice = rng.shared([&] {
+    return torch::stack({(torch::rand({}) < mask_prob_).to(torch::kInt64),
+                         torch::randint(static_cast<int64_t>(types.size()), {}, torch::kInt64),
+                         torch::randint(1LL << 31, {}, torch::kInt64)});
+  });
+  bool masked = choice[0].item<int64_t>() != 0;
+  const auto& type = types[choice[1].item<int64_t>()];
+  auto mask_seed = static_cast<uint64_t>(choice[2].item<int64_t>());
+  auto err = base_->per_pixel_loss(model, x, y, rng);
   LossOutput out;
   out.loss = err.mean();
   if (masked) {
-    auto hole = 1 - make_masks(type, x.size(0), x.size(2), mask_seed).to(x.device());
+    auto masks = rng.rows(x.size(0), [&](int64_t n) { return make_masks(type, n, x.size(2), mask_seed); });
+    auto hole = 1 - masks.to(x.device());
     auto region = (err * hole).sum() / (hole.sum() * x.size(1)).clamp_min(1);
     out.metrics["masked_mse"] = region.detach();
     out.loss = 0.7 * out.loss + 0.3 * region;

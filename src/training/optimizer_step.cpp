@@ -22,12 +22,26 @@ torch::Tensor clip_gradients(const std::vector<torch::Tensor>& params, double ma
 }  // namespace
 
 StepOutcome optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
-                           const torch::Tensor& loss, double grad_clip) {
+                           const torch::Tensor& loss, double grad_clip,
+                           const GradientAverager& average) {
   optimizer.zero_grad();
   loss.backward();
   StepOutcome outcome;
+  outcome.loss = loss.detach();
+  if (average) {
+    std::vector<torch::Tensor> tensors;
+    for (const auto& p : params) {
+      // A parameter this batch did not reach still takes part, so every process reduces the same list.
+      if (!p.grad().defined()) const_cast<torch::Tensor&>(p).mutable_grad() = torch::zeros_like(p);
+      tensors.push_back(p.grad());
+    }
+    outcome.loss = outcome.loss.reshape({1}).clone();
+    tensors.push_back(outcome.loss);
+    average(tensors);
+    outcome.loss = outcome.loss.reshape({});
+  }
   outcome.grad_norm = clip_gradients(params, grad_clip);
-  auto checked = torch::stack({loss.detach().to(outcome.grad_norm.device()), outcome.grad_norm});
+  auto checked = torch::stack({outcome.loss.to(outcome.grad_norm.device()), outcome.grad_norm});
   outcome.applied = torch::isfinite(checked).all().item<bool>();
   if (outcome.applied) optimizer.step();
   return outcome;

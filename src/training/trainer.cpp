@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "flowlab/data/batcher.h"
+#include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
@@ -37,13 +39,23 @@ torch::Device resolve_device(const std::string& name) {
   if (name == "cuda") {
     if (!torch::cuda::is_available())
       throw Error("--device cuda: this build of LibTorch has no CUDA, or no GPU is visible");
+    // One GPU per process of a multi-process job, by local rank.
+    if (dist::world().size() > 1)
+      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
+                                             dist::world().local_rank() % torch::cuda::device_count()));
     return torch::kCUDA;
   }
   throw Error("device '" + name + "' is not cpu or cuda");
 }
 
 void configure_threads(int threads) {
-  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Default: OMP_NUM_THREADS when a launcher set it, else the cores shared among this machine's
+  // processes.
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = std::max(1, cores / std::max(1, dist::world().env().local_world_size));
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (omp != nullptr && std::atoi(omp) > 0) n = std::atoi(omp);
+  if (threads > 0) n = threads;
   torch::set_num_threads(n);
 #ifdef FLOWLAB_HAVE_OPENBLAS
   openblas_set_num_threads(n);  // its own pool, which LibTorch's setting does not reach
@@ -82,18 +94,33 @@ void Trainer::save_sample_grid(const std::string& path) {
   auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(config_.training.seed) + 7);
   auto noise = torch::randn({labels.size(0), data_.channels(), data_.height(), data_.width()}, gen,
                             torch::TensorOptions().dtype(torch::kFloat32));
-  auto out = method_.sample(*ema_model_, noise.to(device_), labels.to(device_), s);
+  // Every process samples its share of the grid's rows.
+  auto& world = dist::world();
+  int64_t n = labels.size(0), first = n * world.rank() / world.size(),
+          end = n * (world.rank() + 1) / world.size();
+  auto mine = first < end ? method_.sample(*ema_model_, noise.slice(0, first, end).to(device_),
+                                           labels.slice(0, first, end).to(device_), s).x
+                           : noise.slice(0, 0, 0);
+  auto images = world.gather_rows(mine);
+  if (!world.is_main()) return;
   std::vector<std::string> names;
   if (classes > 0)
     names.assign(data_.class_names.begin(),
                  data_.class_names.begin() + std::min<int64_t>(classes, 16));
-  save_class_grid(path, out.x, per_row, names);
+  save_class_grid(path, images, per_row, names);
 }
 
 TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   const auto& tc = config_.training;
-  ensure_directory(tc.output_dir);
-  ensure_directory(tc.output_dir + "/samples");
+  auto& world = dist::world();
+  const bool main = world.is_main();  // the one process that writes outputs
+  if (tc.batch_size % world.size() != 0)
+    throw Error("training.batch_size = " + std::to_string(tc.batch_size) + " (the global batch) does "
+                "not split evenly over " + std::to_string(world.size()) + " processes");
+  if (main) {
+    ensure_directory(tc.output_dir);
+    ensure_directory(tc.output_dir + "/samples");
+  }
   configure_threads(tc.threads);
 
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
@@ -128,42 +155,69 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     result.step = reader.step();
     spdlog::info("resumed from {} at step {}", resume_from, result.step);
   }
+  // Every process starts from rank 0's weights.
+  std::vector<torch::Tensor> state;
+  for (auto* m : {model_.get(), ema_model_.get()}) {
+    for (const auto& p : m->parameters()) state.push_back(p.data());
+    for (const auto& b : m->buffers()) state.push_back(b);
+  }
+  world.broadcast(state);
 
-  write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
+  if (main) write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
   spdlog::info("{} on {} ({} images, {} classes), {}{} with {} parameters, device {}",
                method_.name(), data_.name, data_.size(), data_.num_classes(), config_.model.type,
                config_.model.variant.empty() ? "" : " " + config_.model.variant,
                model_->parameter_count(), tc.device);
 
-  Batcher batcher(data_, tc.batch_size, config_.data.random_flip, tc.seed, device_);
+  const int64_t local_rows = tc.batch_size / world.size();
+  const BatchShard shard{world.rank() * local_rows, local_rows, tc.batch_size};
+  Batcher batcher(data_, tc.batch_size, config_.data.random_flip, tc.seed, device_, shard);
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();
   const std::string last_path = tc.output_dir + "/last.pt";
-  MetricsWriter metrics(tc.output_dir + "/metrics.jsonl", !resume_from.empty());
-  Progress progress("train", total * tc.batch_size, "img", result.step * tc.batch_size);
+  std::unique_ptr<MetricsWriter> metrics;
+  std::unique_ptr<Progress> progress;
+  if (main) {
+    metrics = std::make_unique<MetricsWriter>(tc.output_dir + "/metrics.jsonl", !resume_from.empty());
+    progress = std::make_unique<Progress>("train", total * tc.batch_size, "img", result.step * tc.batch_size);
+  }
   auto params = model_->parameters();
   auto save = [&] {
-    save_checkpoint(last_path,
-                    {config_, result.step, data_.class_names, *model_, *ema_model_, optimizer});
+    if (main)
+      save_checkpoint(last_path,
+                      {config_, result.step, data_.class_names, *model_, *ema_model_, optimizer});
     result.checkpoint = last_path;
   };
+  // Several processes: gradients and loss averaged, and a stop request (SIGINT / SIGTERM on any
+  // rank) shared, so every rank stops after the same step.
+  bool stop_agreed = world.size() == 1 && stop_requested();
+  torch::Tensor stop_flag;
+  GradientAverager average;
+  if (world.size() > 1)
+    average = [&](std::vector<torch::Tensor>& tensors) {
+      stop_flag = torch::full({1}, stop_requested() ? 1.0f : 0.0f, tensors.back().options());
+      tensors.push_back(stop_flag);
+      world.allreduce_mean(tensors, static_cast<int64_t>(config_.distributed.bucket_mb * (1 << 20)));
+    };
 
   auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
   auto grad_norm_sum = torch::zeros({}, torch::TensorOptions().device(device_));
   int64_t interval_steps = 0, interval_skipped = 0, bad_in_a_row = 0;
   auto interval_start = std::chrono::steady_clock::now();
   std::string last_figures;
-  auto should_stop = [&] { return stop_requested() || (stop_at > 0 && result.step >= stop_at); };
+  auto should_stop = [&] { return stop_agreed || (stop_at > 0 && result.step >= stop_at); };
   while (result.step < total && !should_stop()) {
     model_->train();
-    auto batch = batcher.at_step(result.step);
-    auto labels = drop_labels(batch.labels, tc.cfg_dropout, model_->null_label());
+    StepRandom rng(tc.seed, result.step, shard);
+    auto batch = batcher.at_step(result.step, rng);
+    auto labels = drop_labels(batch.labels, tc.cfg_dropout, model_->null_label(), rng);
     double lr = learning_rate_at(result.step, total, tc.lr, config_.scheduler);
     set_learning_rate(optimizer, lr);
-    auto out = method_.loss(*model_, batch.images, labels);
-    auto update = optimizer_step(optimizer, params, out.loss, tc.grad_clip);
+    auto out = method_.loss(*model_, batch.images, labels, rng);
+    auto update = optimizer_step(optimizer, params, out.loss, tc.grad_clip, average);
+    stop_agreed = world.size() == 1 ? stop_requested() : stop_flag.item<float>() > 0;
     if (update.applied) {
       ema_->update(result.step + 1);
-      loss_sum += out.loss.detach();
+      loss_sum += update.loss;
       grad_norm_sum += update.grad_norm;
       ++interval_steps;
       bad_in_a_row = 0;
@@ -195,9 +249,14 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
           {"grad_norm", interval_steps > 0 ? grad_norm_sum.item<double>() / static_cast<double>(interval_steps)
                                            : std::nan("")},
           {"skipped_steps", interval_skipped},
+          {"processes", world.size()},
           {"images_per_sec", seconds > 0 ? (interval_steps + interval_skipped) * tc.batch_size / seconds : 0.0}};
-      for (const auto& kv : out.metrics) record[kv.first] = kv.second.item<double>();
-      metrics.write(record);
+      std::vector<torch::Tensor> method_metrics;  // the method's own figures, averaged over processes
+      for (const auto& kv : out.metrics) method_metrics.push_back(kv.second.detach().reshape({1}).clone());
+      world.allreduce_mean(method_metrics, 1 << 20);
+      size_t k = 0;
+      for (const auto& kv : out.metrics) record[kv.first] = method_metrics[k++].item<double>();
+      if (main) metrics->write(record);
       char buf[64];
       std::snprintf(buf, sizeof(buf), "loss %.4f lr %.2e", loss, lr);
       last_figures = buf;
@@ -207,7 +266,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       interval_skipped = 0;
       interval_start = std::chrono::steady_clock::now();
     }
-    progress.update(result.step * tc.batch_size, last_figures);
+    if (main) progress->update(result.step * tc.batch_size, last_figures);
     if (tc.sample_every > 0 && result.step % tc.sample_every == 0 && result.step < total) {
       char name[64];
       std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(result.step));
@@ -219,13 +278,13 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   save();
   if (should_stop() && result.step < total) {
     result.stopped = true;
-    spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", result.step,
+    if (main) spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", result.step,
                  total, last_path);
     return result;
   }
-  export_weights(tc.output_dir + "/weights_ema.pt", *ema_model_);
+  if (main) export_weights(tc.output_dir + "/weights_ema.pt", *ema_model_);
   if (tc.sample_every > 0) save_sample_grid(tc.output_dir + "/samples/final.png");
-  spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", result.step, last_path,
+  if (main) spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", result.step, last_path,
                tc.output_dir);
   return result;
 }

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "flowlab/dist/step_random.h"
+
 namespace flowlab {
 
 // images: uint8 (N, C, H, W) -> uint8 (N, C, size, size).
@@ -12,7 +14,7 @@ namespace flowlab {
 //   crop:   resize the shorter side to size, then center-crop
 torch::Tensor fit_images(const torch::Tensor& images, int64_t size, const std::string& mode);
 
-// x: (N, C, H, W); flips each image horizontally with probability 1/2 (global generator).
-torch::Tensor random_horizontal_flip(const torch::Tensor& x);
+// x: (N, C, H, W); flips each image horizontally with probability 1/2.
+torch::Tensor random_horizontal_flip(const torch::Tensor& x, StepRandom& rng);
 
 }  // namespace flowlab

@@ -12,8 +12,10 @@ class CfmMethod : public Method {
  public:
   explicit CfmMethod(MethodConfig config) : config_(std::move(config)) {}
   std::string name() const override { return "cfm"; }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override;
-  torch::Tensor per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override;
+  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                  StepRandom& rng) override;
+  torch::Tensor per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                               StepRandom& rng) override;
   SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                       const SamplingConfig& sampling, const StepHook& hook = nullptr) override;
 

@@ -14,7 +14,8 @@ class DdpmMethod : public Method {
  public:
   explicit DdpmMethod(DdpmConfig config);
   std::string name() const override { return "ddpm"; }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) override;
+  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                  StepRandom& rng) override;
   // sampling.sampler: "ddpm" (ancestral) or "ddim" (ddpm.eta = 0 is deterministic);
   // sampling.steps network evaluations on the respaced schedule, more with resampling
   // (sampling.resample_repeats > 1), which makes inpainting's known region and the generated

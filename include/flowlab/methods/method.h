@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "flowlab/dist/step_random.h"
 #include "flowlab/models/backbone.h"
 #include "flowlab/sampling/samplers.h"
 
@@ -30,12 +31,15 @@ class Method {
   virtual std::string name() const = 0;
 
   // x: (N, C, H, W) data in [-1, 1]; y: (N,) labels, already dropped to the null label where
-  // the trainer applies CFG dropout.
-  virtual LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y) = 0;
+  // the trainer applies CFG dropout. Every random draw goes through `rng`, so a step gives the
+  // same update whatever the number of processes (dist/step_random.h).
+  virtual LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                          StepRandom& rng) = 0;
 
   // The same objective before the mean: (N, C, H, W) squared errors, for objectives that weight
   // regions (inpainting fine-tuning). Methods without one throw.
-  virtual torch::Tensor per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y);
+  virtual torch::Tensor per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                                       StepRandom& rng);
 
   // noise: (N, C, H, W) standard normal; y: (N,) labels. Runs without gradients.
   virtual SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,

@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "flowlab/dist/step_random.h"
 #include "flowlab/sampling/samplers.h"
 
 namespace flowlab {
@@ -21,6 +22,6 @@ VelocityFn classifier_free_guidance(ConditionalFn f, torch::Tensor y, int64_t nu
 namespace flowlab {
 
 // Training side of CFG: y: (N,) -> each label replaced by null_label with probability p.
-torch::Tensor drop_labels(const torch::Tensor& y, double p, int64_t null_label);
+torch::Tensor drop_labels(const torch::Tensor& y, double p, int64_t null_label, StepRandom& rng);
 
 }  // namespace flowlab

@@ -3,18 +3,25 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 namespace flowlab {
 
 struct StepOutcome {
+  torch::Tensor loss;       // detached, averaged over processes when there are several
   torch::Tensor grad_norm;  // global L2 norm before clipping, a device scalar
   bool applied = false;     // false: loss or gradient not finite, no update made
 };
 
-// zero_grad, backward of `loss`, clipping to a global norm of grad_clip (0 = off), then the
-// optimizer step if loss and gradient norm are finite. One host sync, for that check.
+// Averages gradients and the loss over processes, in place (dist::World::allreduce_mean).
+using GradientAverager = std::function<void(std::vector<torch::Tensor>& grads_and_loss)>;
+
+// zero_grad, backward of `loss`, `average` (when given; every gradient defined, the loss last),
+// clipping to a global norm of grad_clip (0 = off), then the optimizer step if loss and gradient
+// norm are finite. One host sync, for that check.
 StepOutcome optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
-                           const torch::Tensor& loss, double grad_clip);
+                           const torch::Tensor& loss, double grad_clip,
+                           const GradientAverager& average = nullptr);
 
 }  // namespace flowlab

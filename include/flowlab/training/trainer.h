@@ -49,7 +49,8 @@ class Trainer {
 
 // Selects a device from "cpu" / "cuda", with a clear error when CUDA is not there.
 torch::Device resolve_device(const std::string& name);
-// Sets LibTorch's intra-op threads: `threads`, or every core when 0.
+// Sets LibTorch's (and OpenBLAS's) threads: `threads`; when 0, OMP_NUM_THREADS if set, else the
+// machine's cores divided among its processes of a multi-process job.
 void configure_threads(int threads);
 
 }  // namespace flowlab

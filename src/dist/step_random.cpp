@@ -1,0 +1,62 @@
+#include "flowlab/dist/step_random.h"
+
+#include "flowlab/error.h"
+
+namespace flowlab {
+namespace {
+
+// splitmix64 (Steele, Lea & Flood 2014): decorrelates nearby inputs.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t mix(uint64_t a, uint64_t b) { return mix(mix(a) ^ b); }
+
+}  // namespace
+
+StepRandom::StepRandom(int64_t seed, int64_t step, BatchShard shard)
+    : seeded_(true), seed_(static_cast<uint64_t>(seed)), step_(step), shard_(shard) {
+  if (shard.rows <= 0 || shard.first < 0 || shard.first + shard.rows > shard.global)
+    throw Error("StepRandom: rows [" + std::to_string(shard.first) + ", " +
+                std::to_string(shard.first + shard.rows) + ") are not inside a global batch of " +
+                std::to_string(shard.global));
+}
+
+torch::Tensor StepRandom::draw(int64_t rows, const std::function<torch::Tensor(int64_t)>& make,
+                               bool keep_rows) {
+  if (!seeded_) return make(rows);
+  if (keep_rows && rows != shard_.rows)
+    throw Error("StepRandom: asked for " + std::to_string(rows) + " rows, this process has " +
+                std::to_string(shard_.rows));
+  uint64_t stream = mix(mix(seed_, static_cast<uint64_t>(step_)), draws_++);
+  torch::manual_seed(stream);
+  auto made = make(keep_rows ? shard_.global : rows);
+  // What follows (the network's dropout) draws per process.
+  torch::manual_seed(mix(stream, static_cast<uint64_t>(shard_.first) + 1));
+  return keep_rows ? made.slice(0, shard_.first, shard_.first + shard_.rows) : made;
+}
+
+torch::Tensor StepRandom::rows(int64_t rows, const std::function<torch::Tensor(int64_t)>& make) {
+  return draw(rows, make, true);
+}
+
+torch::Tensor StepRandom::shared(const std::function<torch::Tensor()>& make) {
+  return draw(0, [&](int64_t) { return make(); }, false);
+}
+
+torch::Tensor StepRandom::randn_like(const torch::Tensor& x) {
+  return rows(x.size(0), [&](int64_t n) {
+    auto shape = x.sizes().vec();
+    shape[0] = n;
+    return torch::randn(shape, x.options());
+  });
+}
+
+torch::Tensor StepRandom::rand(int64_t rows, const torch::TensorOptions& options) {
+  return this->rows(rows, [&](int64_t n) { return torch::rand({n}, options); });
+}
+
+}  // namespace flowlab
