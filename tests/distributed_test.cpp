@@ -216,3 +216,27 @@ TEST(Distributed, ARankThatDiesStopsTheOtherWithinTheTimeout) {
   auto log = read_file(dir / "rank0.log");
   EXPECT_NE(log.find("another process of the job died or stopped responding"), std::string::npos) << log;
 }
+
+TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend";
+  TempDir dir;
+  ASSERT_EQ(wait_exit_code(spawn(small_run(dir / "run", 2), dir / "train.log")), 0) << read_file(dir / "train.log");
+  auto generate = [&](const std::string& out) {
+    return std::vector<std::string>{app("generate_samples"), "--checkpoint", dir / "run/last.pt",
+                                    "--num_samples", "12", "--batch_size", "4", "--steps", "3",
+                                    "--threads", "1", "--output_dir", dir / out};
+  };
+  int port = test_port(2);
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 2; ++r)
+    ranks.push_back(spawn(generate("two"), dir / ("gen" + std::to_string(r) + ".log"), rank_env(r, 2, port)));
+  auto one = spawn(generate("one"), dir / "one.log");
+  for (auto pid : ranks) ASSERT_EQ(wait_exit_code(pid), 0) << read_file(dir / "gen0.log") << read_file(dir / "gen1.log");
+  ASSERT_EQ(wait_exit_code(one), 0) << read_file(dir / "one.log");
+  // Batch b's noise comes from (seed, b) whichever process makes it, and the images are gathered
+  // in order: the same grid, byte for byte.
+  auto grid = read_file(dir / "one/grid.png");
+  EXPECT_GT(grid.size(), 100u);
+  EXPECT_EQ(read_file(dir / "two/grid.png"), grid);
+  EXPECT_NE(read_file(dir / "two/generation.json").find("\"processes\": 2"), std::string::npos);
+}

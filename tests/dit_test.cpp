@@ -139,7 +139,7 @@ TEST(DiT, CfmConvergesOnTinyImages) {
   auto config = tiny_config(dir.path());
   config.model.type = "dit";
   config.model.variant = "DiT-T/2";
-  config.training.steps = 400;
+  config.training.steps = 600;
   auto method = make_method(config);
   Trainer trainer(config, data, *method);
   trainer.run();

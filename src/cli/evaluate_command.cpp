@@ -1,4 +1,5 @@
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/data/image_folder.h"
+#include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/strings.h"
 #include "flowlab/eval/features.h"
@@ -162,8 +164,9 @@ int evaluate_command(int argc, char** argv) {
   }
   apply_config_flags(config, args, bindings);
   validate(config);
+  dist::Session session(resolve_device(config.training.device).type(), config.distributed.timeout);
   configure_threads(config.training.threads);
-  auto device = resolve_device(config.training.device);
+  auto device = resolve_device(config.training.device);  // the local rank's GPU under a launcher
   auto seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
   bool with_kid = args.count("kid") > 0, per_class = args.count("per_class") > 0;
   int64_t batch = config.sampling.batch_size;
@@ -180,14 +183,42 @@ int evaluate_command(int argc, char** argv) {
                                             : default_weights()),
         device);
 
-  // The reference.
+  // The reference's name is checked now; it is read after the (possibly long) generation.
   auto ref_name = args["reference"].as<std::string>();
-  Reference reference;
   DataConfig ref_data;
+  bool ref_is_dataset = dataset_reference(ref_name, ref_data);
+  if (ref_is_dataset && !args.count("data_dir")) throw Error("--reference " + ref_name + " needs --data_dir");
+  if (!ref_is_dataset && ::access(ref_name.c_str(), R_OK) != 0)
+    throw Error("--reference " + ref_name + ": no such .npz file or image folder (or a dataset "
+                "name: cifar10-train, cifar10-test, mnist-train, mnist-test)");
+
+  // A checkpoint's samples first: the processes of a job share the generation, then rank 0
+  // alone scores them and the others are done.
+  nlohmann::json report = {{"features", extractor->name()}};
+  FeatureSet candidate;
+  if (reader) {
+    auto [model, method] = load_sampling_model(*reader, config, !args.count("no_ema"), device);
+    int64_t n = config.sampling.num_samples, classes = model->num_classes();
+    auto labels = classes > 0 ? torch::arange(n, torch::kInt64) % classes
+                              : torch::full({n}, model->null_label(), torch::kInt64);
+    auto generated = generated_features(*extractor, *method, *model, labels, config, seed, device);
+    candidate = generated.set;
+    report["checkpoint"] = reader->path();
+    report["method"] = config.method.name;
+    report["model"] = config.model.type;
+    report["sampler"] = config.sampling.sampler;
+    report["steps"] = config.sampling.steps;
+    report["cfg_scale"] = config.sampling.cfg_scale;
+    report["nfe"] = generated.nfe;
+    report["generation_images_per_sec"] = generated.generation_images_per_second;
+  }
+  if (!dist::world().is_main()) return 0;
+
+  // The reference.
+  Reference reference;
   if (ends_with(ref_name, ".npz")) {
     reference = reference_from_npz(ref_name);
-  } else if (dataset_reference(ref_name, ref_data)) {
-    if (!args.count("data_dir")) throw Error("--reference " + ref_name + " needs --data_dir");
+  } else if (ref_is_dataset) {
     ref_data.data_dir = args["data_dir"].as<std::string>();
     auto cache = args.count("reference_cache")
                      ? args["reference_cache"].as<std::string>()
@@ -211,25 +242,9 @@ int evaluate_command(int argc, char** argv) {
                                       *extractor, batch, device);
   }
 
-  // The candidates.
-  nlohmann::json report = {{"reference", reference.name}, {"features", extractor->name()}};
-  FeatureSet candidate;
-  if (reader) {
-    auto [model, method] = load_sampling_model(*reader, config, !args.count("no_ema"), device);
-    int64_t n = config.sampling.num_samples, classes = model->num_classes();
-    auto labels = classes > 0 ? torch::arange(n, torch::kInt64) % classes
-                              : torch::full({n}, model->null_label(), torch::kInt64);
-    auto generated = generated_features(*extractor, *method, *model, labels, config, seed, device);
-    candidate = generated.set;
-    report["checkpoint"] = reader->path();
-    report["method"] = config.method.name;
-    report["model"] = config.model.type;
-    report["sampler"] = config.sampling.sampler;
-    report["steps"] = config.sampling.steps;
-    report["cfg_scale"] = config.sampling.cfg_scale;
-    report["nfe"] = generated.nfe;
-    report["generation_images_per_sec"] = generated.generation_images_per_second;
-  } else {
+  report["reference"] = reference.name;
+
+  if (!reader) {
     auto dir = args["images"].as<std::string>();
     candidate = dataset_features(*extractor, load_image_folder(dir, image_size, "resize"), batch,
                                  device, "image features");

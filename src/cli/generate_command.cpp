@@ -5,11 +5,13 @@
 
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
+#include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/registry.h"
+#include "flowlab/sampling/generation_batches.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/sampling_model.h"
 #include "flowlab/training/trainer.h"
@@ -84,8 +86,11 @@ int generate_command(int argc, char** argv) {
                   config.model.type + " model");
   }
   const auto& s = config.sampling;
+  // Under a launcher, the processes share the batches and rank 0 writes the files.
+  dist::Session session(resolve_device(config.training.device).type(), config.distributed.timeout);
+  auto& world = dist::world();
   configure_threads(config.training.threads);
-  auto device = resolve_device(config.training.device);
+  auto device = resolve_device(config.training.device);  // the local rank's GPU under a launcher
 
   auto [model, method] = load_sampling_model(reader, config, !args.count("no_ema"), device);
 
@@ -100,10 +105,8 @@ int generate_command(int argc, char** argv) {
   auto labels = make_labels(n, num_classes, class_label, class_grid, per_class);
 
   auto output_dir = args["output_dir"].as<std::string>();
-  ensure_directory(output_dir);
+  if (world.is_main()) ensure_directory(output_dir);
   auto seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
-  auto gen = at::detail::createCPUGenerator(seed);
-  torch::manual_seed(seed);  // noise drawn inside samplers (DDPM ancestral steps)
   int64_t c = config.model.in_channels, size = config.data.image_size;
 
   // Trajectory: the first batch's first 8 samples after every step, starting from the noise.
@@ -113,9 +116,9 @@ int generate_command(int argc, char** argv) {
   std::vector<torch::Tensor> images;
   int64_t nfe = 0;
   auto t0 = std::chrono::steady_clock::now();
-  for (int64_t start = 0; start < n; start += s.batch_size) {
-    int64_t count = std::min<int64_t>(s.batch_size, n - start);
-    auto noise = torch::randn({count, c, size, size}, gen, torch::TensorOptions()).to(device);
+  for (const auto& batch : my_generation_batches(n, s.batch_size)) {
+    int64_t start = batch.start, count = batch.count;
+    auto noise = generation_noise(seed, batch, c, size).to(device);
     auto y = labels.slice(0, start, start + count).to(device);
     StepHook hook = nullptr;
     if (trajectory_points > 0 && start == 0) {
@@ -130,8 +133,9 @@ int generate_command(int argc, char** argv) {
     images.push_back(out.x.cpu());
     spdlog::info("generated {}/{}", start + count, n);
   }
+  auto all = world.gather_rows(images.empty() ? torch::empty({0, c, size, size}) : torch::cat(images));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto all = torch::cat(images);
+  if (!world.is_main()) return 0;
 
   std::string grid_path = output_dir + (class_grid ? "/class_grid.png" : "/grid.png");
   if (class_grid) {
@@ -162,7 +166,8 @@ int generate_command(int argc, char** argv) {
   nlohmann::json report = {{"checkpoint", reader.path()}, {"num_samples", n},
                            {"sampler", s.sampler},        {"steps", s.steps},
                            {"cfg_scale", s.cfg_scale},    {"nfe", nfe},
-                           {"seconds", seconds},          {"images_per_sec", rate}};
+                           {"seconds", seconds},          {"images_per_sec", rate},
+                           {"processes", world.size()}};
   write_file_atomic(output_dir + "/generation.json", report.dump(2) + "\n");
   return 0;
 }

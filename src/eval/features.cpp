@@ -4,9 +4,11 @@
 
 #include <chrono>
 
+#include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/eval/inception.h"
 #include "flowlab/io/progress.h"
+#include "flowlab/sampling/generation_batches.h"
 
 namespace flowlab {
 namespace {
@@ -98,15 +100,16 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
                                      uint64_t seed, torch::Device device) {
   const auto& s = config.sampling;
   int64_t n = labels.size(0), c = config.model.in_channels, size = config.data.image_size;
-  auto gen = at::detail::createCPUGenerator(seed);
-  torch::manual_seed(seed);  // noise drawn inside samplers (DDPM ancestral steps)
   GeneratedFeatures out;
   std::vector<torch::Tensor> parts;
   double sampling = 0, extracting = 0;
-  Progress progress("generate + features", n, "img");
-  for (int64_t start = 0; start < n; start += s.batch_size) {
-    int64_t count = std::min<int64_t>(s.batch_size, n - start);
-    auto noise = torch::randn({count, c, size, size}, gen, torch::TensorOptions()).to(device);
+  auto batches = my_generation_batches(n, s.batch_size);
+  int64_t mine = 0;
+  for (const auto& b : batches) mine += b.count;
+  Progress progress("generate + features", mine, "img");
+  for (const auto& batch : batches) {
+    int64_t start = batch.start, count = batch.count;
+    auto noise = generation_noise(seed, batch, c, size).to(device);
     auto t0 = std::chrono::steady_clock::now();
     auto sample = method.sample(model, noise, labels.slice(0, start, start + count).to(device), s);
     auto images = ((sample.x + 1) / 2).clamp(0, 1);
@@ -116,10 +119,14 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
     parts.push_back(extractor.features(images));
     extracting += seconds_since(t0);
     out.nfe = sample.nfe;
-    progress.update(start + count);
+    progress.update(start + count - batches.front().start);
   }
-  out.set = {torch::cat(parts), labels.cpu(), static_cast<double>(n) / extracting};
-  out.generation_images_per_second = static_cast<double>(n) / sampling;
+  // Every process's features in sample order; rates over the slowest process's time.
+  auto& world = dist::world();
+  auto features = world.gather_rows(parts.empty() ? torch::empty({0, 0}) : torch::cat(parts));
+  auto seconds = world.gather_rows(torch::tensor({{sampling, extracting}}, torch::kDouble)).amax(0);
+  out.set = {features, labels.cpu(), static_cast<double>(n) / seconds[1].item<double>()};
+  out.generation_images_per_second = static_cast<double>(n) / seconds[0].item<double>();
   return out;
 }
 
