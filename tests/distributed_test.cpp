@@ -240,3 +240,39 @@ TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
   EXPECT_EQ(read_file(dir / "two/grid.png"), grid);
   EXPECT_NE(read_file(dir / "two/generation.json").find("\"processes\": 2"), std::string::npos);
 }
+
+TEST(Distributed, ACheckpointOfTwoRanksResumesInOneProcessAsIfNeverSplit) {
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend";
+  TempDir dir;
+  int port = test_port(3);
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 2; ++r)
+    ranks.push_back(spawn(small_run(dir / "split", 3), dir / ("rank" + std::to_string(r) + ".log"),
+                          rank_env(r, 2, port)));
+  auto straight = spawn(small_run(dir / "straight", 5), dir / "straight.log");
+  for (auto pid : ranks) ASSERT_EQ(wait_exit_code(pid), 0) << read_file(dir / "rank0.log");
+  ASSERT_EQ(wait_exit_code(straight), 0) << read_file(dir / "straight.log");
+  auto resume = small_run(dir / "split", 5);
+  resume.push_back("--resume");
+  ASSERT_EQ(wait_exit_code(spawn(resume, dir / "resume.log")), 0) << read_file(dir / "resume.log");
+  EXPECT_EQ(sum_of_field(dir / "split/metrics.jsonl", "records"), 5);
+  auto diff = weight_differences(dir / "straight/last.pt", dir / "split/last.pt");
+  EXPECT_LT((diff > 1e-5).to(torch::kDouble).mean().item<double>(), 1e-3) << "max " << diff.max().item<double>();
+}
+
+TEST(Distributed, AGlobalBatchThatDoesNotSplitIsOneLineOnEveryRank) {
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend";
+  TempDir dir;
+  auto args = small_run(dir / "run", 2);
+  args.insert(args.end(), {"--batch_size", "15"});
+  int port = test_port(4);
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 2; ++r)
+    ranks.push_back(spawn(args, dir / ("rank" + std::to_string(r) + ".log"), rank_env(r, 2, port)));
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(wait_exit_code(ranks[r]), 1);
+    auto log = read_file(dir / ("rank" + std::to_string(r) + ".log"));
+    EXPECT_NE(log.find("error: training.batch_size = 15 (the global batch) does not split evenly over 2 "
+                       "processes"), std::string::npos) << log;
+  }
+}
