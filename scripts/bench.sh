@@ -25,15 +25,5 @@ done
 "$PYTHON" scripts/bench_table.py --command "scripts/bench.sh${*:+ $*}" "$OUT"/flowlab_{1,2}.json "$OUT"/reference_{1,2}.json \
   > "$OUT/results.md"
 cat "$OUT/results.md"
-"$PYTHON" - "$OUT/results.md" <<'PY'
-import re, sys
-table = open(sys.argv[1]).read()
-text = open("BENCHMARKS.md").read()
-block = "<!-- bench.sh -->\n" + table + "<!-- /bench.sh -->"
-if "<!-- bench.sh -->" in text:
-    text = re.sub(r"<!-- bench.sh -->.*<!-- /bench.sh -->", lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n" + block + "\n"
-open("BENCHMARKS.md", "w").write(text)
-PY
+"$PYTHON" scripts/bench_block.py bench.sh "scripts/bench.sh: flowlab against PyTorch, CPU" "$OUT/results.md"
 echo "wrote BENCHMARKS.md and $OUT/results.md"

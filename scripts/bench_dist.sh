@@ -55,15 +55,5 @@ for i in range(2):
 print(f"| mean | {sum(one) / 2:.1f} | {sum(many) / 2:.1f} | {sum(many) / sum(one):.2f} |")
 PY
 cat bench/dist.md
-/usr/bin/env python3 - bench/dist.md <<'PY'
-import re, sys
-table = open(sys.argv[1]).read()
-text = open("BENCHMARKS.md").read()
-block = "<!-- bench_dist.sh -->\n" + table + "<!-- /bench_dist.sh -->"
-if "<!-- bench_dist.sh -->" in text:
-    text = re.sub(r"<!-- bench_dist.sh -->.*<!-- /bench_dist.sh -->", lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip() + "\n\n## scripts/bench_dist.sh: data-parallel training, CPU\n\n" + block + "\n"
-open("BENCHMARKS.md", "w").write(text)
-PY
+python3 scripts/bench_block.py bench_dist.sh "scripts/bench_dist.sh: data-parallel training, CPU" bench/dist.md
 echo "wrote BENCHMARKS.md and bench/dist.md"
