@@ -202,6 +202,9 @@ def main():
     ap.add_argument("--suite", default="train,sample")
     ap.add_argument("--expect", help="flowlab benchmark JSON: assert equal parameter counts")
     ap.add_argument("--output")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="also profile each training row (the legacy autograd profiler, as flowlab's "
+                         "benchmark uses): DIR/reference_train_<method>.json")
     args = ap.parse_args()
 
     cfg = yaml.safe_load(open(args.config)) if args.config else {}
@@ -241,6 +244,12 @@ def main():
                             e.mul_(0.9999).add_(p, alpha=1 - 0.9999)
 
             seconds = timed(args.warmup, args.steps, step)
+            if args.profile:
+                os.makedirs(args.profile, exist_ok=True)
+                with torch.autograd.profiler.profile(use_kineto=False) as prof:
+                    for _ in range(args.steps):
+                        step()
+                prof.export_chrome_trace(f"{args.profile}/reference_train_{method}.json")
             model_type = "tiny_unet_meanflow" if method == "meanflow" else "tiny_unet"
             rows.append(row("train", f"{method} {model_type}", seconds, args.steps * args.batch_size,
                             parameters=count(model)))

@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include <chrono>
 
 #include "flowlab/data/batcher.h"
@@ -39,7 +41,8 @@ Measurement finish(double seconds, int64_t images) {
 
 }  // namespace
 
-Measurement time_training(const Config& config, int warmup, int steps, torch::Device device) {
+Measurement time_training(const Config& config, int warmup, int steps, torch::Device device,
+                          const std::string& profile_path) {
   const auto& tc = config.training;
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   auto model = make_backbone(config), shadow = make_backbone(config);
@@ -58,12 +61,17 @@ Measurement time_training(const Config& config, int warmup, int steps, torch::De
   auto classes = std::max<int64_t>(1, config.model.num_classes);
   auto y = torch::randint(0, classes, {b}, opts.dtype(torch::kInt64));
   int64_t step = 0;
-  double seconds = timed(warmup, steps, device, [&] {
+  auto train_step = [&] {
     StepRandom rng(tc.seed, step, {0, b, b});  // the trainer's per-step draws
     auto labels = drop_labels(y, tc.cfg_dropout, model->null_label(), rng);
     auto loss = method->loss(*model, x, labels, rng).loss;
     if (optimizer_step(optimizer, params, loss, tc.grad_clip).applied) ema.update(++step);
-  });
+  };
+  double seconds = timed(warmup, steps, device, train_step);
+  if (!profile_path.empty()) {
+    torch::autograd::profiler::RecordProfile profile(profile_path);  // chrome://tracing format
+    for (int i = 0; i < steps; ++i) train_step();
+  }
   auto m = finish(seconds, steps * b);
   m.parameters = model->parameter_count();
   return m;

@@ -104,6 +104,8 @@ int benchmark_command(int argc, char** argv) {
       "warmup", "untimed training steps first", cxxopts::value<int>()->default_value("2"), "N")(
       "feature_images", "images through Inception", cxxopts::value<int64_t>()->default_value("64"), "N")(
       "output", "write the results as JSON here", cxxopts::value<std::string>(), "FILE")(
+      "profile", "also profile each training row: DIR/flowlab_train_<method>.json (chrome trace)",
+      cxxopts::value<std::string>(), "DIR")(
       "h,help", "show this help");
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -134,6 +136,8 @@ int benchmark_command(int argc, char** argv) {
     auto dir = std::filesystem::path(args["output"].as<std::string>()).parent_path().string();
     check_directory_creatable(dir.empty() ? "." : dir);
   }
+  std::string profile_dir = args.count("profile") ? args["profile"].as<std::string>() : "";
+  if (!profile_dir.empty()) ensure_directory(profile_dir);
   configure_threads(base.training.threads);
   auto device = resolve_device(base.training.device);
 
@@ -147,7 +151,8 @@ int benchmark_command(int argc, char** argv) {
   if (wants("train")) {
     for (const auto& method : methods)
       table.add("train", method + " " + for_method(base, method).model.type,
-                time_training(for_method(base, method), warmup, steps, device));
+                time_training(for_method(base, method), warmup, steps, device,
+                              profile_dir.empty() ? "" : profile_dir + "/flowlab_train_" + method + ".json"));
     report["peak_rss_after_training_bytes"] = peak_rss_bytes();
   }
   if (wants("sample")) {

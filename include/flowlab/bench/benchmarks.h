@@ -21,8 +21,11 @@ struct Measurement {
 
 // `steps` optimizer steps (after `warmup`) of config's method and backbone, as the trainer makes
 // them (loss, backward, clipping, AdamW, EMA), on random images of data.image_size with
-// model.in_channels channels and random labels; batch = training.batch_size.
-Measurement time_training(const Config& config, int warmup, int steps, torch::Device device);
+// model.in_channels channels and random labels; batch = training.batch_size. With a
+// profile_path, `steps` more steps run under LibTorch's autograd profiler, written there as a
+// chrome trace (scripts/profile_compare.py reads it).
+Measurement time_training(const Config& config, int warmup, int steps, torch::Device device,
+                          const std::string& profile_path = "");
 
 // Samples sampling.num_samples images in batches of sampling.batch_size with config's sampler,
 // steps and CFG scale, from an untrained model (one warm-up batch first).
