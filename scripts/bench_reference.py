@@ -25,7 +25,7 @@ import torch.autograd.forward_ad as fwAD
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flowlab_models import TimestepEmbedder, TinyUNet  # noqa: E402
+from flowlab_models import DiT, TimestepEmbedder, TinyUNet  # noqa: E402
 
 
 class TinyUNetMeanFlow(TinyUNet):
@@ -49,6 +49,9 @@ MODEL_DEFAULTS = dict(in_channels=3, base_channels=64, channel_mults=[1, 2, 4], 
 
 
 def build_model(model_cfg, image_size, meanflow):
+    if model_cfg.get("type") == "dit":
+        return DiT(model_cfg.get("variant") or "DiT-S/2", model_cfg.get("in_channels", 3), image_size,
+                   model_cfg["num_classes"], two_time=meanflow)
     kw = {k: model_cfg.get(k, v) for k, v in MODEL_DEFAULTS.items()}
     kw["channel_mults"] = tuple(kw["channel_mults"])
     kw["attention_resolutions"] = tuple(kw["attention_resolutions"])
@@ -190,6 +193,8 @@ def count(model):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", help="flowlab YAML; its model section picks the network")
+    ap.add_argument("--model", help="backbone: tiny_unet or dit (overrides the config's model.type)")
+    ap.add_argument("--variant", help="DiT size, e.g. DiT-S/2")
     ap.add_argument("--batch_size", type=int, default=64)
     ap.add_argument("--image_size", type=int)
     ap.add_argument("--steps", type=int, default=10)
@@ -210,6 +215,10 @@ def main():
     cfg = yaml.safe_load(open(args.config)) if args.config else {}
     model_cfg = dict(cfg.get("model", {}))
     model_cfg.setdefault("num_classes", 10)
+    if args.model:
+        model_cfg["type"] = args.model
+    if args.variant:
+        model_cfg["variant"] = args.variant
     image_size = args.image_size or cfg.get("data", {}).get("image_size", 32)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -250,7 +259,10 @@ def main():
                     for _ in range(args.steps):
                         step()
                 prof.export_chrome_trace(f"{args.profile}/reference_train_{method}.json")
-            model_type = "tiny_unet_meanflow" if method == "meanflow" else "tiny_unet"
+            if model_cfg.get("type") == "dit":
+                model_type = "dit"
+            else:
+                model_type = "tiny_unet_meanflow" if method == "meanflow" else "tiny_unet"
             rows.append(row("train", f"{method} {model_type}", seconds, args.steps * args.batch_size,
                             parameters=count(model)))
         rows.append(dict(kind="memory", name="peak_rss_after_training_bytes",

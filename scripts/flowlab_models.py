@@ -164,3 +164,107 @@ def tiny_unet_from_config(config):
                     num_res_blocks=m["num_res_blocks"], time_embed_dim=m["time_embed_dim"],
                     num_classes=m["num_classes"], dropout=m["dropout"],
                     attention_resolutions=tuple(m["attention_resolutions"]), num_heads=m["num_heads"])
+
+
+# ---- DiT (Peebles & Xie 2023), as src/models/dit.cpp --------------------------------------------
+
+DIT_SIZES = {  # depth, width, heads, patch
+    "DiT-T/2": (2, 64, 4, 2), "DiT-S/2": (12, 384, 6, 2), "DiT-S/4": (12, 384, 6, 4),
+    "DiT-B/2": (12, 768, 12, 2), "DiT-B/4": (12, 768, 12, 4), "DiT-L/2": (24, 1024, 16, 2),
+    "DiT-L/4": (24, 1024, 16, 4), "DiT-XL/2": (28, 1152, 16, 2),
+}
+
+
+def sincos_position_embedding_2d(dim, grid):
+    """(grid * grid, dim): [sin | cos] of the column, then of the row (DiT/MAE layout)."""
+    quarter = dim // 4
+    omega = 10000.0 ** (-torch.arange(quarter, dtype=torch.float64) / quarter)
+    idx = torch.arange(grid * grid, dtype=torch.float64)
+    row = torch.floor(idx / grid)
+    col = idx - row * grid
+    def axis(pos):
+        args = pos[:, None] * omega[None]
+        return torch.cat([torch.sin(args), torch.cos(args)], 1)
+    return torch.cat([axis(col), axis(row)], 1).float()
+
+
+def modulate(x, shift, scale):
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+def plain_layer_norm(dim):
+    return nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+
+
+class TokenAttention(nn.Module):
+    def __init__(self, dim, num_heads):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        n, tokens, dim = x.shape
+        d = dim // self.num_heads
+        q, k, v = self.qkv(x).reshape(n, tokens, 3, self.num_heads, d).permute(2, 0, 3, 1, 4)
+        attn = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), -1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(n, tokens, dim))
+
+
+class DiTBlock(nn.Module):
+    def __init__(self, dim, num_heads, mlp_ratio=4):
+        super().__init__()
+        self.norm1 = plain_layer_norm(dim)
+        self.attn = TokenAttention(dim, num_heads)
+        self.norm2 = plain_layer_norm(dim)
+        self.fc1 = nn.Linear(dim, mlp_ratio * dim)
+        self.fc2 = nn.Linear(mlp_ratio * dim, dim)
+        self.adaLN_modulation = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(self.adaLN_modulation.weight)
+        nn.init.zeros_(self.adaLN_modulation.bias)
+
+    def forward(self, x, c):
+        m = self.adaLN_modulation(F.silu(c)).chunk(6, 1)
+        h = x + m[2][:, None] * self.attn(modulate(self.norm1(x), m[0], m[1]))
+        mlp = self.fc2(F.gelu(self.fc1(modulate(self.norm2(h), m[3], m[4])), approximate="tanh"))
+        return h + m[5][:, None] * mlp
+
+
+class DiT(nn.Module):
+    """two_time: MeanFlow's form, a second embedder for t - r (flowlab's t,t-r pair)."""
+
+    def __init__(self, variant="DiT-S/2", in_channels=3, image_size=32, num_classes=10, two_time=False,
+                 frequency_dim=256):
+        super().__init__()
+        depth, dim, heads, p = DIT_SIZES[variant]
+        self.patch, self.channels = p, in_channels
+        self.patch_embed = nn.Linear(p * p * in_channels, dim)
+        self.register_buffer("pos_embed", sincos_position_embedding_2d(dim, image_size // p)[None])
+        self.t_embedder = TimestepEmbedder(frequency_dim, dim)
+        if two_time:
+            self.interval_embedder = TimestepEmbedder(frequency_dim, dim)
+        self.y_embedder = nn.Embedding(num_classes + 1, dim)
+        self.blocks = nn.ModuleList([DiTBlock(dim, heads) for _ in range(depth)])
+        self.final_norm = plain_layer_norm(dim)
+        self.final_adaLN = nn.Linear(dim, 2 * dim)
+        self.final_linear = nn.Linear(dim, p * p * in_channels)
+        for layer in (self.final_adaLN, self.final_linear):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x, t, y):
+        return self.forward_with_cond(x, self.t_embedder(t) + self.y_embedder(y))
+
+    def forward_interval(self, x, r, t, y):
+        return self.forward_with_cond(x, self.t_embedder(t) + self.y_embedder(y) + self.interval_embedder(t - r))
+
+    def forward_with_cond(self, x, c):
+        n, ch, size, p = x.shape[0], self.channels, x.shape[2], self.patch
+        g = size // p
+        tokens = x.reshape(n, ch, g, p, g, p).permute(0, 2, 4, 3, 5, 1).reshape(n, g * g, p * p * ch)
+        h = self.patch_embed(tokens) + self.pos_embed
+        for block in self.blocks:
+            h = block(h, c)
+        shift, scale = self.final_adaLN(F.silu(c)).chunk(2, 1)
+        h = self.final_linear(modulate(self.final_norm(h), shift, scale))
+        return h.reshape(n, g, g, p, p, ch).permute(0, 5, 1, 3, 2, 4).reshape(n, ch, size, size)
