@@ -10,6 +10,7 @@
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/data/transforms.h"
+#include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
@@ -136,8 +137,9 @@ int finetune_command(int argc, char** argv) {
   config.training.init_from = pretrained;
   apply_config_flags(config, args, bindings);
   validate(config);
-  resolve_device(config.training.device);
+  auto device = resolve_device(config.training.device);
   check_directory_creatable(config.training.output_dir);
+  dist::Session session(device.type(), config.distributed.timeout);  // the trainer's data parallelism
   auto data = load_dataset(config.data);
   InpaintFinetuneMethod method(make_method(config), mask_prob);
   install_stop_handlers();

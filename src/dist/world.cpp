@@ -37,8 +37,8 @@ struct World::Group {
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
 #endif
 
-  // Runs one collective (op gets the backend, returns its Work) and waits for it; any failure
-  // becomes one Error line that says what most likely happened.
+  // start() launches one collective (op gets the backend and returns its Work), wait() waits for
+  // it; any failure of either becomes one Error line that says what most likely happened.
   template <typename Op>
   c10::intrusive_ptr<c10d::Work> start(const World& w, const char* what, Op op) {
     try {

@@ -25,7 +25,7 @@ LossOutput CfmMethod::loss(Backbone& model, const torch::Tensor& x, const torch:
 
 SampleOutput CfmMethod::sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                                const SamplingConfig& sampling, const StepHook& hook) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
                                const torch::Tensor& labels) { return model.forward(x, t, labels); };
   auto velocity = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale);

@@ -59,7 +59,7 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
                                 const SamplingConfig& sampling, const StepHook& hook) {
   if (sampling.sampler != "ddpm" && sampling.sampler != "ddim")
     throw Error("sampler '" + sampling.sampler + "' does not apply to a DDPM model (use ddpm or ddim)");
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   const int64_t T = schedule_.steps();
   const bool ancestral = sampling.sampler == "ddpm";
   ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,

@@ -114,7 +114,7 @@ SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise,
                                     const SamplingConfig& sampling, const StepHook& hook) {
   if (sampling.sampler != "meanflow")
     throw Error("sampler '" + sampling.sampler + "' does not apply to a MeanFlow model (use meanflow)");
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   auto times = uniform_time_grid(sampling.steps);
   auto z = noise;
   SampleOutput out;
