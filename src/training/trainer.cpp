@@ -278,14 +278,16 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   save();
   if (should_stop() && result.step < total) {
     result.stopped = true;
-    if (main) spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", result.step,
-                 total, last_path);
+    if (main)
+      spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", result.step,
+                   total, last_path);
     return result;
   }
   if (main) export_weights(tc.output_dir + "/weights_ema.pt", *ema_model_);
   if (tc.sample_every > 0) save_sample_grid(tc.output_dir + "/samples/final.png");
-  if (main) spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", result.step, last_path,
-               tc.output_dir);
+  if (main)
+    spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", result.step,
+                 last_path, tc.output_dir);
   return result;
 }
 
