@@ -133,7 +133,7 @@ int generate_command(int argc, char** argv) {
     images.push_back(out.x.cpu());
     spdlog::info("generated {}/{}", start + count, n);
   }
-  auto all = world.gather_rows(images.empty() ? torch::empty({0, c, size, size}) : torch::cat(images));
+  auto all = world.gather_rows(torch::cat(images));  // every process has a batch
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!world.is_main()) return 0;
 

@@ -123,7 +123,7 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
   }
   // Every process's features in sample order; rates over the slowest process's time.
   auto& world = dist::world();
-  auto features = world.gather_rows(parts.empty() ? torch::empty({0, 0}) : torch::cat(parts));
+  auto features = world.gather_rows(torch::cat(parts));  // every process has a batch
   auto seconds = world.gather_rows(torch::tensor({{sampling, extracting}}, torch::kDouble)).amax(0);
   out.set = {features, labels.cpu(), static_cast<double>(n) / seconds[1].item<double>()};
   out.generation_images_per_second = static_cast<double>(n) / seconds[0].item<double>();

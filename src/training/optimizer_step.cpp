@@ -30,9 +30,9 @@ StepOutcome optimizer_step(torch::optim::Optimizer& optimizer, const std::vector
   outcome.loss = loss.detach();
   if (average) {
     std::vector<torch::Tensor> tensors;
-    for (const auto& p : params) {
+    for (torch::Tensor p : params) {  // a handle: setting its grad sets the parameter's
       // A parameter this batch did not reach still takes part, so every process reduces the same list.
-      if (!p.grad().defined()) const_cast<torch::Tensor&>(p).mutable_grad() = torch::zeros_like(p);
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
       tensors.push_back(p.grad());
     }
     outcome.loss = outcome.loss.reshape({1}).clone();
