@@ -121,6 +121,18 @@ struct DistributedConfig {
   double bucket_mb = 25;  // gradient all-reduce bucket size
 };
 
+// Speed options, each off by default: BENCHMARKS.md measures where each pays.
+struct ComputeConfig {
+  // bf16: the network's forward passes (training and sampling) run under LibTorch autocast in
+  // bfloat16; weights, optimizer state, losses and sampler states stay fp32, and MeanFlow's JVP
+  // stays fp32 (models/autocast.h).
+  std::string precision = "fp32";  // fp32 | bf16
+  bool channels_last = false;      // 4-D weights (convolutions) in channels-last memory format
+  // Training: the whole dataset (uint8) is copied to the training device once, so batches are
+  // gathered and flipped there instead of copied from host memory every step.
+  bool data_on_device = false;
+};
+
 struct Config {
   ModelConfig model;
   DataConfig data;
@@ -131,6 +143,7 @@ struct Config {
   TrainingConfig training;
   SamplingConfig sampling;
   DistributedConfig distributed;
+  ComputeConfig compute;
 };
 
 // Reads YAML over `config`: only the keys present change. Unknown sections or keys and wrong

@@ -8,6 +8,7 @@
 
 #include "flowlab/data/batcher.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/models/memory_format.h"
 #include "flowlab/models/registry.h"
 #include "flowlab/sampling/guidance.h"
 #include "flowlab/training/ema.h"
@@ -48,6 +49,10 @@ Measurement time_training(const Config& config, int warmup, int steps, torch::De
   auto model = make_backbone(config), shadow = make_backbone(config);
   model->to(device);
   shadow->to(device);
+  if (config.compute.channels_last) {
+    to_channels_last(*model);
+    to_channels_last(*shadow);
+  }
   model->train();
   auto method = make_method(config);
   Ema ema(model, shadow, tc.ema_decay, tc.ema_warmup);
@@ -81,6 +86,7 @@ Measurement time_sampling(const Config& config, torch::Device device) {
   torch::manual_seed(static_cast<uint64_t>(config.training.seed));
   auto model = make_backbone(config);
   model->to(device);
+  if (config.compute.channels_last) to_channels_last(*model);
   model->eval();
   auto method = make_method(config);
   const auto& s = config.sampling;

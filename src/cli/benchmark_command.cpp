@@ -90,10 +90,9 @@ int benchmark_command(int argc, char** argv) {
       {"cfg_scale", "sampling.cfg_scale", "CFG scale of the sampling rows marked cfg"},
       {"sample_batch_size", "sampling.batch_size", "sampling batch"},
       {"num_samples", "sampling.num_samples", "images per sampling row"},
-      {"device", "training.device", "cpu or cuda"},
-      {"threads", "training.threads", "CPU threads (0 = all cores)"},
       {"data_dir", "data.data_dir", "CIFAR-10 for the data pipeline row (default: shapes)"},
   };
+  append_device_flags(bindings);
   add_config_flags(options, bindings);
   options.add_options()(
       "suite", "comma-separated: train, sample, features, data",

@@ -32,8 +32,6 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
       {"output_dir", "training.output_dir", "directory for checkpoints, samples and metrics"},
       {"steps", "training.steps", "optimizer steps (overrides --epochs when > 0)"},
       {"seed", "training.seed", "random seed"},
-      {"device", "training.device", "cpu or cuda"},
-      {"threads", "training.threads", "CPU threads (0 = all cores)"},
       {"model", "model.type", "backbone: " + joined(backbone_names())},
       {"variant", "model.variant", "named size for dit: " + joined(dit_size_names()) +
                                        " (default " + kDefaultDiTSize + ")"},
@@ -41,7 +39,20 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
       {"data_dir", "data.data_dir", "dataset directory"},
   };
   if (method == "ddpm") flags.push_back({"timesteps", "ddpm.timesteps", "diffusion steps T"});
+  append_device_flags(flags);
   return flags;
+}
+
+void append_device_flags(std::vector<FlagBinding>& bindings) {
+  bindings.insert(bindings.end(),
+                  {
+                      {"device", "training.device", "cpu or cuda"},
+                      {"threads", "training.threads", "CPU threads (0 = all cores)"},
+                      {"precision", "compute.precision",
+                       "fp32, or bf16: network passes under bf16 autocast (weights stay fp32)"},
+                      {"channels_last", "compute.channels_last",
+                       "true: convolution weights and activations in NHWC layout"},
+                  });
 }
 
 std::vector<FlagBinding> dataset_flags() {

@@ -120,9 +120,8 @@ int evaluate_command(int argc, char** argv) {
       {"sampler", "sampling.sampler", "sampler (see generate_samples --help)"},
       {"cfg_scale", "sampling.cfg_scale", "classifier-free guidance scale (1 = off)"},
       {"batch_size", "sampling.batch_size", "images per network batch (generation and features)"},
-      {"device", "training.device", "cpu or cuda"},
-      {"threads", "training.threads", "CPU threads (0 = all cores)"},
   };
+  append_device_flags(bindings);
   add_config_flags(options, bindings, false);
   options.add_options()("checkpoint", "evaluate samples of this checkpoint", cxxopts::value<std::string>(), "CKPT")(
       "images", "evaluate the images in this folder instead (class subfolders or flat)",

@@ -28,8 +28,6 @@ std::vector<FlagBinding> sampling_flags() {
       {"batch_size", "sampling.batch_size", "images per network batch"},
       {"rtol", "sampling.rtol", "rk45 relative tolerance"},
       {"atol", "sampling.atol", "rk45 absolute tolerance"},
-      {"device", "training.device", "cpu or cuda"},
-      {"threads", "training.threads", "CPU threads (0 = all cores)"},
   };
 }
 
@@ -49,6 +47,7 @@ int generate_command(int argc, char** argv) {
                            "Generate images from a flowlab checkpoint (the checkpoint knows its "
                            "model and method).");
   auto bindings = sampling_flags();
+  append_device_flags(bindings);
   add_config_flags(options, bindings, false);
   options.add_options()("checkpoint", "checkpoint file (last.pt)", cxxopts::value<std::string>(), "CKPT")(
       "model", "optional check: the method (cfm) or backbone the checkpoint must hold",

@@ -103,9 +103,8 @@ int finetune_command(int argc, char** argv) {
       {"batch_size", "training.batch_size", "images per step"},
       {"output_dir", "training.output_dir", "where checkpoints go (default outputs/inpaint_finetune)"},
       {"data_dir", "data.data_dir", "dataset directory (default: the checkpoint's)"},
-      {"device", "training.device", "cpu or cuda"},
-      {"threads", "training.threads", "CPU threads (0 = all cores)"},
   };
+  append_device_flags(bindings);
   add_config_flags(options, bindings);
   options.add_options()("pretrained", "the checkpoint to start from", cxxopts::value<std::string>(), "CKPT")(
       "mask_prob", "fraction of batches trained with masks",
@@ -175,9 +174,8 @@ int inpaint_command(int argc, char** argv) {
       {"resample_repeats", "sampling.resample_repeats",
        "DDPM: RePaint resampling, passes over each jump (1 = none; RePaint uses 10)"},
       {"resample_jump", "sampling.resample_jump", "DDPM: levels jumped back up per resampling"},
-      {"device", "training.device", "cpu or cuda"},
-      {"threads", "training.threads", "CPU threads (0 = all cores)"},
   };
+  append_device_flags(bindings);
   add_config_flags(options, bindings, false);
   options.add_options()("checkpoint", "model to inpaint with", cxxopts::value<std::string>(), "CKPT")(
       "compare_to", "evaluate: a second checkpoint scored on the same images and masks",

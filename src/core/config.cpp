@@ -126,6 +126,7 @@ std::vector<Field> schema(Config& c) {
   auto& t = c.training;
   auto& sa = c.sampling;
   auto& di = c.distributed;
+  auto& co = c.compute;
   return {
       make_field("model", "type", m.type, one_of(backbone_names())),
       make_field("model", "variant", m.variant),
@@ -211,6 +212,10 @@ std::vector<Field> schema(Config& c) {
 
       make_field("distributed", "timeout", di.timeout, greater_than(0.0)),
       make_field("distributed", "bucket_mb", di.bucket_mb, greater_than(0.0)),
+
+      make_field("compute", "precision", co.precision, one_of({"fp32", "bf16"})),
+      make_field("compute", "channels_last", co.channels_last),
+      make_field("compute", "data_on_device", co.data_on_device),
   };
 }
 

@@ -4,6 +4,7 @@
 
 #include "flowlab/error.h"
 #include "flowlab/methods/time_sampling.h"
+#include "flowlab/models/autocast.h"
 #include "flowlab/sampling/guidance.h"
 
 namespace flowlab {
@@ -32,6 +33,7 @@ std::pair<torch::Tensor, torch::Tensor> u_and_time_derivative(Backbone& model, c
                                                               const torch::Tensor& r,
                                                               const torch::Tensor& t,
                                                               const torch::Tensor& y) {
+  FullPrecisionScope fp32;  // the JVP in fp32 under bf16 autocast, as the MeanFlow authors do
   DualLevel dual;
   auto z_dual = at::_make_dual(z, v, dual.level());
   auto t_dual = at::_make_dual(t, torch::ones_like(t), dual.level());

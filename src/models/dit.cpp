@@ -186,7 +186,8 @@ torch::Tensor DiT::forward_with_cond(const torch::Tensor& x, const torch::Tensor
   for (auto& block : blocks) h = block(h, c);
   auto m = final_adaLN(torch::silu(c)).chunk(2, 1);  // shift, scale
   h = final_linear(detail::modulate(final_norm(h), m[0], m[1]));
-  return unpatchify(h, options_.patch_size, options_.in_channels);
+  // fp32 under bf16 autocast too
+  return unpatchify(h, options_.patch_size, options_.in_channels).to(x.scalar_type());
 }
 
 }  // namespace flowlab

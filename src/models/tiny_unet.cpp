@@ -12,6 +12,12 @@ nn::GroupNorm group_norm(int64_t channels) {
   return nn::GroupNorm(nn::GroupNormOptions(std::gcd<int64_t>(channels, 32), channels));
 }
 
+// GroupNorm in its weights' precision, so bf16 activations under autocast are normalised in fp32
+// (LibTorch 1.13's CPU group_norm also requires input and weights of one dtype).
+torch::Tensor normalize(nn::GroupNorm& norm, const torch::Tensor& x) {
+  return norm(x.to(norm->weight.scalar_type()));
+}
+
 nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2));
 }
@@ -38,10 +44,10 @@ ResBlockImpl::ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t cond_dim, doub
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
-  auto h = conv1(torch::silu(norm1(x)));
+  auto h = conv1(torch::silu(normalize(norm1, x)));
   // Scale-shift after the norm, so per-channel conditioning survives GroupNorm's centring.
   auto scale_shift = cond_proj(torch::silu(cond)).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
-  h = norm2(h) * (1 + scale_shift[0]) + scale_shift[1];
+  h = normalize(norm2, h) * (1 + scale_shift[0]) + scale_shift[1];
   h = conv2(drop(torch::silu(h)));
   return (skip ? skip(x) : x) + h;
 }
@@ -57,7 +63,7 @@ torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
   int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   int64_t d = c / num_heads_;
   // (N, 3C, H, W) -> 3 x (N, heads, HW, d)
-  auto qkv_t = qkv(norm(x)).reshape({n, 3, num_heads_, d, h * w}).permute({1, 0, 2, 4, 3});
+  auto qkv_t = qkv(normalize(norm, x)).reshape({n, 3, num_heads_, d, h * w}).permute({1, 0, 2, 4, 3});
   auto q = qkv_t[0], k = qkv_t[1], v = qkv_t[2];
   auto attn = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(d)), -1);
   auto out = torch::matmul(attn, v).permute({0, 1, 3, 2}).reshape({n, c, h, w});
@@ -190,7 +196,7 @@ torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::T
       h = level->resample(h);
     }
   }
-  return out_conv(torch::silu(out_norm(h)));
+  return out_conv(torch::silu(detail::normalize(out_norm, h))).to(x.scalar_type());  // fp32 under bf16 autocast too
 }
 
 }  // namespace flowlab

@@ -1,6 +1,7 @@
 #include "flowlab/training/sampling_model.h"
 
 #include "flowlab/methods/registry.h"
+#include "flowlab/models/memory_format.h"
 #include "flowlab/models/registry.h"
 
 namespace flowlab {
@@ -11,6 +12,7 @@ SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config
   m.model = make_backbone(config);
   reader.load_weights(*m.model, ema);
   m.model->to(device);
+  if (config.compute.channels_last) to_channels_last(*m.model);
   m.model->eval();
   m.method = make_method(config);
   return m;

@@ -13,6 +13,7 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/metrics.h"
 #include "flowlab/io/progress.h"
+#include "flowlab/models/memory_format.h"
 #include "flowlab/models/registry.h"
 #include "flowlab/sampling/guidance.h"
 #include "flowlab/training/checkpoint.h"
@@ -162,6 +163,10 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     for (const auto& b : m->buffers()) state.push_back(b);
   }
   world.broadcast(state);
+  if (config_.compute.channels_last) {
+    to_channels_last(*model_);
+    to_channels_last(*ema_model_);
+  }
 
   if (main) write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
   spdlog::info("{} on {} ({} images, {} classes), {}{} with {} parameters, device {}",
@@ -171,7 +176,14 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
 
   const int64_t local_rows = tc.batch_size / world.size();
   const BatchShard shard{world.rank() * local_rows, local_rows, tc.batch_size};
-  Batcher batcher(data_, tc.batch_size, config_.data.random_flip, tc.seed, device_, shard);
+  // compute.data_on_device: one copy of the dataset on the training device; batches are gathered
+  // and flipped there.
+  Dataset training_data = data_;  // tensor handles, not copies
+  if (config_.compute.data_on_device) {
+    training_data.images = data_.images.to(device_);
+    training_data.labels = data_.labels.to(device_);
+  }
+  Batcher batcher(training_data, tc.batch_size, config_.data.random_flip, tc.seed, device_, shard);
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();
   const std::string last_path = tc.output_dir + "/last.pt";
   std::unique_ptr<MetricsWriter> metrics;

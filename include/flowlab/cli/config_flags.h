@@ -21,6 +21,8 @@ struct FlagBinding {
 // The seed's training flags plus the common ones (--dataset, --data_dir, --steps, ...), and
 // the method's own (--timesteps for ddpm).
 std::vector<FlagBinding> training_flags(const std::string& method);
+// --device, --threads, --precision, --channels_last: where and how the network runs.
+void append_device_flags(std::vector<FlagBinding>& bindings);
 // Dataset selection flags (--dataset, --data_dir, --split, --image_size).
 std::vector<FlagBinding> dataset_flags();
 

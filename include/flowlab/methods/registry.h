@@ -10,6 +10,8 @@ namespace flowlab {
 struct Config;
 
 std::vector<std::string> method_names();
+// The method of config.method.name; under compute.precision = bf16 its network passes run in
+// bf16 autocast on training.device (methods/mixed_precision.h).
 MethodPtr make_method(const Config& config);
 
 // The backbone a method's training app starts from (a two-time one for meanflow).

@@ -11,7 +11,8 @@ namespace flowlab {
 class Backbone : public torch::nn::Module {
  public:
   // x: (N, C, H, W); t: (N,) float in [0, 1]; y: (N,) int64 in [0, num_classes], where
-  // num_classes is the CFG null label. Returns (N, C, H, W).
+  // num_classes is the CFG null label. Returns (N, C, H, W) in x's dtype,
+  // also under autocast (models/autocast.h), so losses and samplers work in fp32.
   virtual torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                                 const torch::Tensor& y) = 0;
 

@@ -1,0 +1,255 @@
+// The compute options (config section `compute`): bf16 autocast, channels-last weights and the
+// dataset on the training device. Each must leave the results what fp32 / NCHW / host data give,
+// within the precision it trades away.
+#include <gtest/gtest.h>
+
+#include "flowlab/methods/meanflow.h"
+#include "flowlab/methods/registry.h"
+#include "flowlab/models/autocast.h"
+#include "flowlab/models/memory_format.h"
+#include "flowlab/models/registry.h"
+#include "flowlab/training/checkpoint.h"
+#include "flowlab/training/trainer.h"
+#include "test_helpers.h"
+#include "tiny_problem.h"
+
+using namespace flowlab;
+using namespace flowlab::testing;
+
+namespace {
+
+// A float TinyUNet (two-time when `meanflow`) with non-zero output layers, in eval mode.
+BackbonePtr random_model(const Config& config) {
+  torch::manual_seed(0);
+  auto model = make_backbone(config);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.normal_(0.0, 0.2);
+  model->eval();
+  return model;
+}
+
+Config meanflow_config(const std::string& dir) {
+  auto c = tiny_config(dir);
+  c.method.name = "meanflow";
+  c.model.type = "tiny_unet_meanflow";
+  c.sampling.sampler = "meanflow";
+  c.sampling.steps = 1;
+  return c;
+}
+
+double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a - b).norm() / b.norm()).item<double>();
+}
+
+torch::Tensor flat_gradients(Backbone& model) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : model.parameters()) {
+    EXPECT_TRUE(p.grad().defined());
+    if (!p.grad().defined()) continue;
+    EXPECT_EQ(p.grad().scalar_type(), torch::kFloat32);
+    grads.push_back(p.grad().flatten());
+  }
+  return torch::cat(grads);
+}
+
+}  // namespace
+
+TEST(Autocast, Bf16ScopeRunsConvolutionsInBf16AndRestoresFp32) {
+  auto x = torch::randn({2, 3, 8, 8});
+  auto w = torch::randn({4, 3, 3, 3});
+  {
+    AutocastScope scope(c10::DeviceType::CPU, "bf16");
+    EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kBFloat16);
+    {
+      FullPrecisionScope fp32;
+      EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kFloat32);
+    }
+    EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kFloat32);
+  AutocastScope off(c10::DeviceType::CPU, "fp32");
+  EXPECT_EQ(torch::conv2d(x, w).scalar_type(), torch::kFloat32);
+}
+
+TEST(Autocast, AStepAfterAnUpdateSeesTheNewWeights) {
+  // Autocast caches the bf16 copy of a weight that requires grad; the scope must drop it on exit.
+  auto w = torch::randn({4, 3}).requires_grad_(true);
+  auto x = torch::randn({2, 3});
+  torch::Tensor before, after;
+  {
+    AutocastScope scope(c10::DeviceType::CPU, "bf16");
+    before = torch::linear(x, w).to(torch::kFloat32);
+  }
+  {
+    torch::NoGradGuard no_grad;
+    w.add_(1.0);  // an optimizer step
+  }
+  {
+    AutocastScope scope(c10::DeviceType::CPU, "bf16");
+    after = torch::linear(x, w).to(torch::kFloat32);
+  }
+  auto expected = before + x.sum(1, true);  // x (w + 1)^T = x w^T + sum_j x_j
+  EXPECT_LT((after - expected).abs().max().item<double>(), 0.1);
+  EXPECT_GT((after - before).abs().max().item<double>(), 0.1);
+}
+
+TEST(MixedPrecision, BackboneReturnsFp32CloseToTheFp32Output) {
+  TempDir dir;
+  for (const char* type : {"tiny_unet", "dit"}) {
+    auto config = tiny_config(dir.path());
+    config.model.type = type;
+    config.model.variant = "DiT-T/2";
+    auto model = random_model(config);
+    auto x = torch::randn({4, 3, 8, 8});
+    auto t = torch::rand({4});
+    auto y = torch::arange(4, torch::kInt64);
+    torch::NoGradGuard no_grad;
+    auto full = model->forward(x, t, y);
+    torch::Tensor mixed;
+    {
+      AutocastScope scope(c10::DeviceType::CPU, "bf16");
+      mixed = model->forward(x, t, y);
+    }
+    EXPECT_EQ(mixed.scalar_type(), torch::kFloat32) << type;
+    double diff = relative_difference(mixed, full);
+    EXPECT_GT(diff, 1e-5) << type;  // it did run in bf16 ...
+    EXPECT_LT(diff, 5e-2) << type;  // ... to bf16's precision (8 significant bits)
+  }
+}
+
+TEST(MixedPrecision, CfmLossAndGradientsFollowFp32) {
+  TempDir dir;
+  auto config = tiny_config(dir.path());
+  auto x = class_images().repeat({4, 1, 1, 1});
+  auto y = torch::arange(4, torch::kInt64).repeat({4});
+  std::vector<double> losses;
+  std::vector<torch::Tensor> grads;
+  for (const char* precision : {"fp32", "bf16"}) {
+    config.compute.precision = precision;
+    auto model = random_model(config);
+    auto method = make_method(config);
+    StepRandom rng(0, 0, {0, 16, 16});
+    auto loss = method->loss(*model, x, y, rng).loss;
+    EXPECT_EQ(loss.scalar_type(), torch::kFloat32);
+    loss.backward();
+    losses.push_back(loss.item<double>());
+    grads.push_back(flat_gradients(*model));
+  }
+  EXPECT_NE(losses[0], losses[1]);
+  EXPECT_NEAR(losses[1] / losses[0], 1.0, 3e-2);
+  auto cosine = (grads[0] * grads[1]).sum() / (grads[0].norm() * grads[1].norm());
+  EXPECT_GT(cosine.item<double>(), 0.99);
+}
+
+TEST(MixedPrecision, MeanFlowJvpStaysFp32InsideBf16Autocast) {
+  TempDir dir;
+  auto model = random_model(meanflow_config(dir.path()));
+  torch::manual_seed(1);
+  auto z = torch::randn({2, 3, 8, 8}), v = torch::randn({2, 3, 8, 8});
+  auto r = torch::tensor({0.2f, 0.1f}), t = torch::tensor({0.7f, 0.55f});
+  auto y = torch::tensor({1, 3}, torch::kInt64);
+  auto reference = meanflow_jvp(*model, z, v, r, t, y);
+  torch::Tensor jvp, forward_full, forward_mixed;
+  {
+    torch::NoGradGuard no_grad;
+    forward_full = model->forward_interval(z, r, t, y);
+  }
+  {
+    AutocastScope scope(c10::DeviceType::CPU, "bf16");
+    jvp = meanflow_jvp(*model, z, v, r, t, y);
+    torch::NoGradGuard no_grad;
+    forward_mixed = model->forward_interval(z, r, t, y);
+  }
+  EXPECT_TRUE(torch::equal(jvp, reference));
+  EXPECT_GT(relative_difference(forward_mixed, forward_full), 1e-5);  // autocast was on around it
+}
+
+TEST(MixedPrecision, SamplesFollowFp32) {
+  TempDir dir;
+  auto config = tiny_config(dir.path());
+  auto model = random_model(config);
+  auto noise = torch::randn({4, 3, 8, 8});
+  auto y = torch::arange(4, torch::kInt64);
+  config.sampling.steps = 10;
+  config.sampling.cfg_scale = 2.0;
+  auto full = make_method(config)->sample(*model, noise, y, config.sampling).x;
+  config.compute.precision = "bf16";
+  auto mixed = make_method(config)->sample(*model, noise, y, config.sampling).x;
+  EXPECT_EQ(mixed.scalar_type(), torch::kFloat32);
+  double diff = relative_difference(mixed, full);
+  EXPECT_GT(diff, 1e-5);
+  EXPECT_LT(diff, 5e-2);
+}
+
+TEST(MixedPrecision, CfmTrainedInBf16SamplesTheRequestedClass) {
+  TempDir dir;
+  auto data = tiny_dataset(64);
+  auto config = tiny_config(dir.path());
+  config.training.steps = 400;  // as the fp32 convergence test
+  config.compute.precision = "bf16";
+  auto method = make_method(config);
+  Trainer trainer(config, data, *method);
+  trainer.run();
+  torch::manual_seed(123);
+  auto labels = torch::arange(4, torch::kInt64).repeat_interleave(4);
+  auto samples = method->sample(*trainer.ema_model(), torch::randn({16, 3, 8, 8}), labels,
+                                config.sampling).x;
+  auto dist = (samples.unsqueeze(1) - class_images().unsqueeze(0)).pow(2).mean({2, 3, 4});  // (16, 4)
+  EXPECT_TRUE(torch::equal(dist.argmin(1), labels)) << dist;
+  EXPECT_LT(dist.gather(1, labels.unsqueeze(1)).max().item<double>(), 0.1) << dist;
+}
+
+TEST(ChannelsLast, SameOutputsAsNchwWeights) {
+  TempDir dir;
+  auto config = tiny_config(dir.path());
+  auto nchw = random_model(config);
+  auto nhwc = random_model(config);
+  to_channels_last(*nhwc);
+  int64_t converted = 0;
+  for (const auto& p : nhwc->parameters())
+    if (p.dim() == 4) {
+      EXPECT_TRUE(p.is_contiguous(at::MemoryFormat::ChannelsLast));
+      ++converted;
+    }
+  EXPECT_GT(converted, 10);
+  auto x = torch::randn({4, 3, 8, 8});
+  auto t = torch::rand({4});
+  auto y = torch::arange(4, torch::kInt64);
+  torch::NoGradGuard no_grad;
+  auto a = nchw->forward(x, t, y), b = nhwc->forward(x, t, y);
+  EXPECT_LT((a - b).abs().max().item<double>(), 1e-4 * (1 + a.abs().max().item<double>()));
+}
+
+TEST(ChannelsLast, TrainingMatchesNchwAndItsCheckpointLoadsAnywhere) {
+  // Same seed, same draws: the two runs differ only in kernel rounding.
+  auto data = tiny_dataset(8);
+  std::vector<torch::Tensor> outputs;
+  std::vector<std::string> checkpoints;
+  TempDir a, b;
+  for (auto* dir : {&a, &b}) {
+    auto config = tiny_config(dir->path());
+    config.training.steps = 5;
+    config.compute.channels_last = dir == &b;
+    config.compute.data_on_device = dir == &b;  // the CPU here: the same tensors
+    auto method = make_method(config);
+    Trainer trainer(config, data, *method);
+    checkpoints.push_back(trainer.run().checkpoint);
+    for (const auto& p : trainer.model()->parameters())
+      if (p.dim() == 4)
+        EXPECT_TRUE(p.is_contiguous(dir == &b ? at::MemoryFormat::ChannelsLast
+                                              : at::MemoryFormat::Contiguous));
+  }
+  // Both checkpoints load into a plain NCHW model and give the same network.
+  auto x = torch::randn({4, 3, 8, 8});
+  auto t = torch::rand({4});
+  auto y = torch::arange(4, torch::kInt64);
+  for (const auto& path : checkpoints) {
+    CheckpointReader reader(path);
+    auto model = make_backbone(reader.config());
+    reader.load_weights(*model, false);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    outputs.push_back(model->forward(x, t, y));
+  }
+  EXPECT_LT((outputs[0] - outputs[1]).abs().max().item<double>(), 1e-3);
+}
