@@ -253,3 +253,17 @@ TEST(ChannelsLast, TrainingMatchesNchwAndItsCheckpointLoadsAnywhere) {
   }
   EXPECT_LT((outputs[0] - outputs[1]).abs().max().item<double>(), 1e-3);
 }
+
+TEST(ChannelsLast, MeanFlowJvpMatchesNchw) {
+  TempDir dir;
+  auto config = meanflow_config(dir.path());
+  auto nchw = random_model(config);
+  auto nhwc = random_model(config);
+  to_channels_last(*nhwc);
+  torch::manual_seed(1);
+  auto z = torch::randn({2, 3, 8, 8}), v = torch::randn({2, 3, 8, 8});
+  auto r = torch::tensor({0.2f, 0.1f}), t = torch::tensor({0.7f, 0.55f});
+  auto y = torch::tensor({1, 3}, torch::kInt64);
+  auto a = meanflow_jvp(*nchw, z, v, r, t, y), b = meanflow_jvp(*nhwc, z, v, r, t, y);
+  EXPECT_LT((a - b).abs().max().item<double>(), 1e-4 * (1 + a.abs().max().item<double>()));
+}

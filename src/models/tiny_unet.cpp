@@ -13,9 +13,15 @@ nn::GroupNorm group_norm(int64_t channels) {
 }
 
 // GroupNorm in its weights' precision, so bf16 activations under autocast are normalised in fp32
-// (LibTorch 1.13's CPU group_norm also requires input and weights of one dtype).
+// (LibTorch 1.13's CPU group_norm also requires input and weights of one dtype). A dual tensor
+// (MeanFlow's JVP; forward-mode AD has one level, 0) goes in as NCHW: LibTorch's forward-mode
+// GroupNorm formula views its input as NCHW and fails on channels-last activations.
 torch::Tensor normalize(nn::GroupNorm& norm, const torch::Tensor& x) {
-  return norm(x.to(norm->weight.scalar_type()));
+  auto in = x.to(norm->weight.scalar_type());
+  const auto& tangent = in._fw_grad(0);
+  if (tangent.defined() && !(in.is_contiguous() && tangent.is_contiguous()))
+    in = in.clone(at::MemoryFormat::Contiguous);
+  return norm(in);
 }
 
 nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1) {
