@@ -1,6 +1,7 @@
 // Mixed precision for the network's forward passes: LibTorch autocast, which runs convolutions
-// and matrix products in a lower precision and keeps reductions, norms and softmax in fp32.
-// Parameters and their gradients stay fp32. Backward runs outside the scope, as autocast expects.
+// and matrix products in a lower precision; which other operators it keeps in fp32 depends on
+// LibTorch's per-device lists (TinyUNet normalises in fp32 itself). Parameters and their
+// gradients stay fp32. Backward runs outside the scope, as autocast expects.
 #pragma once
 #include <torch/torch.h>
 
