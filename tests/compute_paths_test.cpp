@@ -28,13 +28,15 @@ BackbonePtr random_model(const Config& config) {
   return model;
 }
 
-Config meanflow_config(const std::string& dir) {
-  auto c = tiny_config(dir);
-  c.method.name = "meanflow";
-  c.model.type = "tiny_unet_meanflow";
-  c.sampling.sampler = "meanflow";
-  c.sampling.steps = 1;
-  return c;
+// (z, v, r, t, y) for a JVP of two rows with r < t.
+struct JvpInputs {
+  torch::Tensor z, v, r, t, y;
+};
+
+JvpInputs jvp_inputs() {
+  torch::manual_seed(1);
+  return {torch::randn({2, 3, 8, 8}), torch::randn({2, 3, 8, 8}), torch::tensor({0.2f, 0.1f}),
+          torch::tensor({0.7f, 0.55f}), torch::tensor({1, 3}, torch::kInt64)};
 }
 
 double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
@@ -143,11 +145,8 @@ TEST(MixedPrecision, CfmLossAndGradientsFollowFp32) {
 
 TEST(MixedPrecision, MeanFlowJvpStaysFp32InsideBf16Autocast) {
   TempDir dir;
-  auto model = random_model(meanflow_config(dir.path()));
-  torch::manual_seed(1);
-  auto z = torch::randn({2, 3, 8, 8}), v = torch::randn({2, 3, 8, 8});
-  auto r = torch::tensor({0.2f, 0.1f}), t = torch::tensor({0.7f, 0.55f});
-  auto y = torch::tensor({1, 3}, torch::kInt64);
+  auto model = random_model(tiny_meanflow_config(dir.path()));
+  auto [z, v, r, t, y] = jvp_inputs();
   auto reference = meanflow_jvp(*model, z, v, r, t, y);
   torch::Tensor jvp, forward_full, forward_mixed;
   {
@@ -190,11 +189,8 @@ TEST(MixedPrecision, CfmTrainedInBf16SamplesTheRequestedClass) {
   auto method = make_method(config);
   Trainer trainer(config, data, *method);
   trainer.run();
-  torch::manual_seed(123);
-  auto labels = torch::arange(4, torch::kInt64).repeat_interleave(4);
-  auto samples = method->sample(*trainer.ema_model(), torch::randn({16, 3, 8, 8}), labels,
-                                config.sampling).x;
-  auto dist = (samples.unsqueeze(1) - class_images().unsqueeze(0)).pow(2).mean({2, 3, 4});  // (16, 4)
+  auto labels = class_check_labels();
+  auto dist = class_image_distances(*method, *trainer.ema_model(), config.sampling);
   EXPECT_TRUE(torch::equal(dist.argmin(1), labels)) << dist;
   EXPECT_LT(dist.gather(1, labels.unsqueeze(1)).max().item<double>(), 0.1) << dist;
 }
@@ -256,14 +252,11 @@ TEST(ChannelsLast, TrainingMatchesNchwAndItsCheckpointLoadsAnywhere) {
 
 TEST(ChannelsLast, MeanFlowJvpMatchesNchw) {
   TempDir dir;
-  auto config = meanflow_config(dir.path());
+  auto config = tiny_meanflow_config(dir.path());
   auto nchw = random_model(config);
   auto nhwc = random_model(config);
   to_channels_last(*nhwc);
-  torch::manual_seed(1);
-  auto z = torch::randn({2, 3, 8, 8}), v = torch::randn({2, 3, 8, 8});
-  auto r = torch::tensor({0.2f, 0.1f}), t = torch::tensor({0.7f, 0.55f});
-  auto y = torch::tensor({1, 3}, torch::kInt64);
+  auto [z, v, r, t, y] = jvp_inputs();
   auto a = meanflow_jvp(*nchw, z, v, r, t, y), b = meanflow_jvp(*nhwc, z, v, r, t, y);
   EXPECT_LT((a - b).abs().max().item<double>(), 1e-4 * (1 + a.abs().max().item<double>()));
 }

@@ -12,19 +12,10 @@ using namespace flowlab::testing;
 
 namespace {
 
-Config meanflow_config(const std::string& output_dir) {
-  auto c = tiny_config(output_dir);
-  c.method.name = "meanflow";
-  c.model.type = "tiny_unet_meanflow";
-  c.sampling.sampler = "meanflow";
-  c.sampling.steps = 1;
-  return c;
-}
-
 // A randomly initialised TinyUNetMeanFlow in double precision with non-zero output layers.
 BackbonePtr random_backbone(const std::string& time_pair) {
   TempDir dir;
-  auto c = meanflow_config(dir.path());
+  auto c = tiny_meanflow_config(dir.path());
   c.model.time_pair = time_pair;
   torch::manual_seed(0);
   auto model = make_backbone(c);
@@ -129,7 +120,7 @@ TEST(MeanFlow, AtTheExactSolutionTheTargetEqualsThePrediction) {
 
 TEST(MeanFlow, GradientsReachEveryParameterThroughUAndNotTheTarget) {
   TempDir dir;
-  auto c = meanflow_config(dir.path());
+  auto c = tiny_meanflow_config(dir.path());
   torch::manual_seed(3);
   auto model = make_backbone(c);
   auto in = random_inputs();
@@ -149,7 +140,7 @@ TEST(MeanFlow, GradientsReachEveryParameterThroughUAndNotTheTarget) {
 TEST(MeanFlow, OneStepSamplesLandNearTheirClassImage) {
   TempDir dir;
   auto data = tiny_dataset(64);
-  auto config = meanflow_config(dir.path());
+  auto config = tiny_meanflow_config(dir.path());
   config.training.steps = 400;
   config.training.batch_size = 16;
   auto method = make_method(config);

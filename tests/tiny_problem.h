@@ -4,6 +4,7 @@
 #include "flowlab/config.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/io/image.h"
+#include "flowlab/methods/method.h"
 
 namespace flowlab::testing {
 
@@ -54,6 +55,29 @@ inline Config tiny_config(const std::string& output_dir) {
   c.sampling.steps = 20;
   c.sampling.cfg_scale = 1.0;
   return c;
+}
+
+// tiny_config for MeanFlow: the two-time TinyUNet, sampled in one step.
+inline Config tiny_meanflow_config(const std::string& output_dir) {
+  auto c = tiny_config(output_dir);
+  c.method.name = "meanflow";
+  c.model.type = "tiny_unet_meanflow";
+  c.sampling.sampler = "meanflow";
+  c.sampling.steps = 1;
+  return c;
+}
+
+// The labels of the convergence checks: each class four times, (16,).
+inline torch::Tensor class_check_labels() {
+  return torch::arange(4, torch::kInt64).repeat_interleave(4);
+}
+
+// Samples for class_check_labels() from noise seeded 123, and the per-pixel MSE of each to each
+// class image: (16, 4).
+inline torch::Tensor class_image_distances(Method& method, Backbone& model, const SamplingConfig& sampling) {
+  torch::manual_seed(123);
+  auto samples = method.sample(model, torch::randn({16, 3, 8, 8}), class_check_labels(), sampling).x;
+  return (samples.unsqueeze(1) - class_images().unsqueeze(0)).pow(2).mean({2, 3, 4});
 }
 
 }  // namespace flowlab::testing
