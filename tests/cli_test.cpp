@@ -140,6 +140,8 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
       {"batch size 0", train + "--batch_size 0", "training.batch_size", out},
       {"flag of the wrong type", train + "--batch_size ten", "training.batch_size", out},
       {"unknown precision", train + "--precision fp16", "compute.precision = fp16: must be one of: fp32 bf16", out},
+      {"unknown MeanFlow JVP pass", train + "--set meanflow.jvp_pass=both",
+       "meanflow.jvp_pass = both: must be one of: separate shared", out},
       {"channels_last not a bool", generate + cfm + " --channels_last maybe", "compute.channels_last", out},
       {"unknown flag", train + "--no_such_flag", "no_such_flag", out},
       {"channel_mults against image size", train + "--set data.image_size=12 --set model.channel_mults=[1,2,2,2]",

@@ -62,6 +62,10 @@ struct MeanFlowConfig {
   double adaptive_c = 1e-3;
   double guidance_w = 1.0;        // trained-in guidance scale (Sec. 4.2); 1 = off
   double guidance_kappa = 0.0;    // the kappa mixing term of the same section
+  // separate: u in a plain forward over all rows, du/dt in a dual pass without a backward graph
+  //   (less memory; with dropout, u and du/dt see different dropout masks);
+  // shared: u and du/dt from one dual pass with its backward graph (one dropout mask).
+  std::string jvp_pass = "separate";
 };
 
 struct SchedulerConfig {

@@ -171,6 +171,7 @@ std::vector<Field> schema(Config& c) {
       make_field("meanflow", "adaptive_c", mf.adaptive_c, greater_than(0.0)),
       make_field("meanflow", "guidance_w", mf.guidance_w, at_least(0.0)),
       make_field("meanflow", "guidance_kappa", mf.guidance_kappa, in_range(0.0, 1.0)),
+      make_field("meanflow", "jvp_pass", mf.jvp_pass, one_of({"separate", "shared"})),
 
       make_field("scheduler", "type", s.type, one_of({"cosine", "constant"})),
       make_field("scheduler", "min_lr", s.min_lr, at_least(0.0)),

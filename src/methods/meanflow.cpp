@@ -23,37 +23,62 @@ class DualLevel {
 
 torch::Tensor rows(const torch::Tensor& x, const torch::Tensor& index) { return x.index_select(0, index); }
 
-}  // namespace
+struct DualOutput {
+  torch::Tensor u;     // (N, C, H, W), with its backward graph when asked for
+  torch::Tensor dudt;  // (N, C, H, W), detached
+};
 
-namespace {
-
-// (u, du/dt): u(z, r, t) with its backward graph, and its JVP along (v, 0, 1) in (z, r, t).
-std::pair<torch::Tensor, torch::Tensor> u_and_time_derivative(Backbone& model, const torch::Tensor& z,
-                                                              const torch::Tensor& v,
-                                                              const torch::Tensor& r,
-                                                              const torch::Tensor& t,
-                                                              const torch::Tensor& y) {
+// u(z, r, t) and its JVP along the tangent (v, 0, 1) in (z, r, t), in one forward-mode pass.
+// Without keep_graph the pass records no backward graph: neither for u nor for the tangents,
+// which autograd would otherwise record because they depend on the weights.
+DualOutput dual_pass(Backbone& model, const torch::Tensor& z, const torch::Tensor& v, const torch::Tensor& r,
+                     const torch::Tensor& t, const torch::Tensor& y, bool keep_graph) {
   FullPrecisionScope fp32;  // the JVP in fp32 under bf16 autocast, as the MeanFlow authors do
+  torch::AutoGradMode grad_mode(keep_graph && torch::GradMode::is_enabled());
   DualLevel dual;
   auto z_dual = at::_make_dual(z, v, dual.level());
   auto t_dual = at::_make_dual(t, torch::ones_like(t), dual.level());
   auto unpacked = at::_unpack_dual(model.forward_interval(z_dual, r, t_dual, y), dual.level());
-  auto u = std::get<0>(unpacked).clone();  // out of the level; keeps the backward graph
+  auto u = std::get<0>(unpacked).clone();  // out of the level
   auto dudt = std::get<1>(unpacked);
-  dudt = dudt.defined() ? dudt.detach().clone() : torch::zeros_like(u);
-  return {u, dudt};
+  return {u, dudt.defined() ? dudt.detach().clone() : torch::zeros_like(u)};
 }
 
 }  // namespace
 
 torch::Tensor meanflow_jvp(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
                            const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y) {
-  return u_and_time_derivative(model, z, v, r, t, y).second;
+  return dual_pass(model, z, v, r, t, y, /*keep_graph=*/false).dudt;
 }
 
 MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
-                               const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y) {
-  auto [u, dudt] = u_and_time_derivative(model, z, v, r, t, y);
+                               const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y,
+                               const std::string& jvp_pass) {
+  // The JVP only where r < t; rows with r = t are plain flow matching (u_tgt = v).
+  auto jvp_rows = torch::nonzero(r < t).view({-1});
+  auto fm_rows = torch::nonzero(r >= t).view({-1});
+  auto dudt = torch::zeros_like(z);
+  torch::Tensor u;
+  if (jvp_pass == "shared") {
+    u = torch::zeros_like(z);
+    if (jvp_rows.numel() > 0) {
+      auto out = dual_pass(model, rows(z, jvp_rows), rows(v, jvp_rows), rows(r, jvp_rows),
+                           rows(t, jvp_rows), rows(y, jvp_rows), /*keep_graph=*/true);
+      u = u.index_copy(0, jvp_rows, out.u.to(u.scalar_type()));
+      dudt.index_copy_(0, jvp_rows, out.dudt);
+    }
+    if (fm_rows.numel() > 0) {
+      auto t_fm = rows(t, fm_rows);
+      u = u.index_copy(0, fm_rows, model.forward_interval(rows(z, fm_rows), t_fm, t_fm, rows(y, fm_rows)));
+    }
+  } else {
+    if (jvp_pass != "separate") throw Error("meanflow.jvp_pass must be separate or shared, got " + jvp_pass);
+    u = model.forward_interval(z, r, t, y);
+    if (jvp_rows.numel() > 0)
+      dudt.index_copy_(0, jvp_rows,
+                       meanflow_jvp(model, rows(z, jvp_rows), rows(v, jvp_rows), rows(r, jvp_rows),
+                                    rows(t, jvp_rows), rows(y, jvp_rows)));
+  }
   return {u, (v - (t - r).view({-1, 1, 1, 1}) * dudt).detach()};
 }
 
@@ -87,22 +112,8 @@ LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const t
     v = torch::where((y != model.null_label()).view({-1, 1, 1, 1}), guided, v);
   }
 
-  // JVP only where r < t; the other rows are plain flow matching.
-  auto jvp_rows = torch::nonzero(r < t).view({-1});
-  auto fm_rows = torch::nonzero(r >= t).view({-1});
-  std::vector<torch::Tensor> us, targets;
-  if (jvp_rows.numel() > 0) {
-    auto mt = meanflow_target(model, rows(z, jvp_rows), rows(v, jvp_rows), rows(r, jvp_rows),
-                              rows(t, jvp_rows), rows(y, jvp_rows));
-    us.push_back(mt.u);
-    targets.push_back(mt.target);
-  }
-  if (fm_rows.numel() > 0) {
-    auto t_fm = rows(t, fm_rows);
-    us.push_back(model.forward_interval(rows(z, fm_rows), t_fm, t_fm, rows(y, fm_rows)));
-    targets.push_back(rows(v, fm_rows));
-  }
-  auto diff = torch::cat(us) - torch::cat(targets);
+  auto [u, target] = meanflow_target(model, z, v, r, t, y, config_.jvp_pass);
+  auto diff = u - target;
   auto per_sample = diff.pow(2).sum({1, 2, 3});
   // Adaptive weighting w = stopgrad(1 / (||delta||^2 + c)^p) (Sec. 4.3).
   auto weight = (per_sample.detach() + config_.adaptive_c).pow(-config_.adaptive_p);

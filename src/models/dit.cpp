@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "flowlab/error.h"
+#include "flowlab/models/dual_layers.h"
 
 namespace flowlab {
 namespace nn = torch::nn;
@@ -101,10 +102,10 @@ TokenAttentionImpl::TokenAttentionImpl(int64_t dim, int64_t num_heads) : num_hea
 torch::Tensor TokenAttentionImpl::forward(const torch::Tensor& x) {
   int64_t n = x.size(0), tokens = x.size(1), dim = x.size(2), d = dim / num_heads_;
   // (N, T, 3D) -> 3 x (N, heads, T, d)
-  auto qkv_t = qkv(x).reshape({n, tokens, 3, num_heads_, d}).permute({2, 0, 3, 1, 4});
+  auto qkv_t = linear_forward(qkv, x).reshape({n, tokens, 3, num_heads_, d}).permute({2, 0, 3, 1, 4});
   auto q = qkv_t[0], k = qkv_t[1], v = qkv_t[2];
   auto attn = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(d)), -1);
-  return proj(torch::matmul(attn, v).transpose(1, 2).reshape({n, tokens, dim}));
+  return linear_forward(proj, torch::matmul(attn, v).transpose(1, 2).reshape({n, tokens, dim}));
 }
 
 DiTBlockImpl::DiTBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_ratio) {
@@ -118,9 +119,9 @@ DiTBlockImpl::DiTBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_ratio) {
 
 torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c) {
   // shift/scale/gate for attention, then for the MLP; each (N, D)
-  auto m = adaLN_modulation(torch::silu(c)).chunk(6, 1);
+  auto m = linear_forward(adaLN_modulation, torch::silu(c)).chunk(6, 1);
   auto h = x + m[2].unsqueeze(1) * attn(modulate(norm1(x), m[0], m[1]));
-  auto mlp = fc2(torch::gelu(fc1(modulate(norm2(h), m[3], m[4])), "tanh"));
+  auto mlp = linear_forward(fc2, torch::gelu(linear_forward(fc1, modulate(norm2(h), m[3], m[4])), "tanh"));
   return h + m[5].unsqueeze(1) * mlp;
 }
 
@@ -182,10 +183,10 @@ torch::Tensor DiT::forward_interval(const torch::Tensor& x, const torch::Tensor&
 }
 
 torch::Tensor DiT::forward_with_cond(const torch::Tensor& x, const torch::Tensor& c) {
-  auto h = patch_embed(patchify(x, options_.patch_size)) + pos_embed.to(x.dtype());
+  auto h = linear_forward(patch_embed, patchify(x, options_.patch_size)) + pos_embed.to(x.dtype());
   for (auto& block : blocks) h = block(h, c);
-  auto m = final_adaLN(torch::silu(c)).chunk(2, 1);  // shift, scale
-  h = final_linear(detail::modulate(final_norm(h), m[0], m[1]));
+  auto m = linear_forward(final_adaLN, torch::silu(c)).chunk(2, 1);  // shift, scale
+  h = linear_forward(final_linear, detail::modulate(final_norm(h), m[0], m[1]));
   // fp32 under bf16 autocast too
   return unpatchify(h, options_.patch_size, options_.in_channels).to(x.scalar_type());
 }

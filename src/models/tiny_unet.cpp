@@ -2,6 +2,8 @@
 
 #include <numeric>
 
+#include "flowlab/models/dual_layers.h"
+
 namespace flowlab {
 namespace detail {
 namespace {
@@ -50,12 +52,12 @@ ResBlockImpl::ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t cond_dim, doub
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
-  auto h = conv1(torch::silu(normalize(norm1, x)));
+  auto h = conv_forward(conv1, torch::silu(normalize(norm1, x)));
   // Scale-shift after the norm, so per-channel conditioning survives GroupNorm's centring.
-  auto scale_shift = cond_proj(torch::silu(cond)).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
+  auto scale_shift = linear_forward(cond_proj, torch::silu(cond)).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
   h = normalize(norm2, h) * (1 + scale_shift[0]) + scale_shift[1];
-  h = conv2(drop(torch::silu(h)));
-  return (skip ? skip(x) : x) + h;
+  h = conv_forward(conv2, drop(torch::silu(h)));
+  return (skip ? conv_forward(skip, x) : x) + h;
 }
 
 AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t num_heads) : num_heads_(num_heads) {
@@ -69,11 +71,11 @@ torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
   int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   int64_t d = c / num_heads_;
   // (N, 3C, H, W) -> 3 x (N, heads, HW, d)
-  auto qkv_t = qkv(normalize(norm, x)).reshape({n, 3, num_heads_, d, h * w}).permute({1, 0, 2, 4, 3});
+  auto qkv_t = conv_forward(qkv, normalize(norm, x)).reshape({n, 3, num_heads_, d, h * w}).permute({1, 0, 2, 4, 3});
   auto q = qkv_t[0], k = qkv_t[1], v = qkv_t[2];
   auto attn = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(d)), -1);
   auto out = torch::matmul(attn, v).permute({0, 1, 3, 2}).reshape({n, c, h, w});
-  return x + proj(out);
+  return x + conv_forward(proj, out);
 }
 
 }  // namespace detail
@@ -174,7 +176,7 @@ torch::Tensor TinyUNet::forward_interval(const torch::Tensor& x, const torch::Te
 
 torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::Tensor& cond) {
   std::vector<torch::Tensor> skips;
-  auto h = conv_in(x);
+  auto h = conv_forward(conv_in, x);
   skips.push_back(h);
   for (auto& level : down_levels) {
     for (size_t j = 0; j < level->res.size(); ++j) {
@@ -183,7 +185,7 @@ torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::T
       skips.push_back(h);
     }
     if (level->resample) {
-      h = level->resample(h);
+      h = conv_forward(level->resample, h);
       skips.push_back(h);
     }
   }
@@ -199,10 +201,10 @@ torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::T
           h, torch::nn::functional::InterpolateFuncOptions()
                  .scale_factor(std::vector<double>{2.0, 2.0})
                  .mode(torch::kNearest));
-      h = level->resample(h);
+      h = conv_forward(level->resample, h);
     }
   }
-  return out_conv(torch::silu(detail::normalize(out_norm, h))).to(x.scalar_type());  // fp32 under bf16 autocast too
+  return conv_forward(out_conv, torch::silu(detail::normalize(out_norm, h))).to(x.scalar_type());  // fp32 under bf16 autocast too
 }
 
 }  // namespace flowlab

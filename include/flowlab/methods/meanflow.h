@@ -15,10 +15,12 @@ struct MeanFlowTarget {
   torch::Tensor target;  // (N, C, H, W) detached
 };
 
-// u and u_tgt for rows with r < t (any rows: r = t gives u_tgt = v exactly).
-// z, v: (N, C, H, W); r, t: (N,); y: (N,).
+// u (differentiable w.r.t. the parameters) and u_tgt (detached) for every row; the JVP runs on the
+// rows with r < t (r = t gives u_tgt = v exactly). jvp_pass: "separate" or "shared", as in
+// MeanFlowConfig. z, v: (N, C, H, W); r, t: (N,); y: (N,).
 MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
-                               const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y);
+                               const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y,
+                               const std::string& jvp_pass = "separate");
 
 // du/dt along (v, 0, 1) by forward-mode AD, detached. Exposed for tests.
 torch::Tensor meanflow_jvp(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
