@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <optional>
 
 #include "flowlab/methods/meanflow.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/models/dual_layers.h"
 #include "flowlab/models/registry.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"
@@ -135,6 +139,39 @@ TEST(MeanFlow, GradientsReachEveryParameterThroughUAndNotTheTarget) {
   }
   // The zero-initialised output layer receives gradient (everything upstream gets it next step).
   EXPECT_GT(model->named_parameters()["out_conv.weight"].grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(MeanFlow, DualLayersMatchLibTorchsForwardModeFormulas) {
+  torch::manual_seed(4);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 5, 3).stride(2).padding(1));
+  torch::nn::Linear linear(4, 6);
+  conv->to(torch::kFloat64);
+  linear->to(torch::kFloat64);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  auto image = torch::randn({2, 3, 8, 8}, opts), image_tangent = torch::randn({2, 3, 8, 8}, opts);
+  auto tokens = torch::randn({2, 7, 4}, opts), tokens_tangent = torch::randn({2, 7, 4}, opts);
+  struct DualLevel {  // exited even when a check throws
+    uint64_t id = torch::autograd::forward_ad::enter_dual_level();
+    ~DualLevel() { torch::autograd::forward_ad::exit_dual_level(id); }
+  };
+  std::optional<DualLevel> dual_level;
+  dual_level.emplace();
+  auto level = static_cast<int64_t>(dual_level->id);
+  auto expect_same_dual = [&](const torch::Tensor& ours, const torch::Tensor& reference) {
+    auto [primal, tangent] = at::_unpack_dual(ours, level);
+    auto [reference_primal, reference_tangent] = at::_unpack_dual(reference, level);
+    EXPECT_TRUE(torch::allclose(primal, reference_primal, 1e-12, 1e-12));
+    ASSERT_TRUE(tangent.defined());
+    EXPECT_TRUE(torch::allclose(tangent, reference_tangent, 1e-12, 1e-12));
+    EXPECT_GT(tangent.abs().max().item<double>(), 1e-2);
+  };
+  auto dual_image = at::_make_dual(image, image_tangent, level);
+  auto dual_tokens = at::_make_dual(tokens, tokens_tangent, level);
+  expect_same_dual(conv_forward(conv, dual_image), conv(dual_image));  // LibTorch's own rule
+  expect_same_dual(linear_forward(linear, dual_tokens), linear(dual_tokens));
+  dual_level.reset();
+  // Without a tangent: the layer's own forward.
+  EXPECT_TRUE(torch::equal(conv_forward(conv, image), conv(image)));
 }
 
 TEST(MeanFlow, SeparateAndSharedJvpPassesGiveTheSameTargetAndGradients) {

@@ -11,11 +11,13 @@ torch::Tensor conv_forward(torch::nn::Conv2d& conv, const torch::Tensor& x) {
   const auto& tangent = x._fw_grad(kLevel);
   if (!tangent.defined()) return conv(x);
   const auto& o = conv->options;
-  TORCH_CHECK(c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()) != nullptr,
+  TORCH_CHECK(torch::enumtype::get_enum_name(o.padding_mode()) == "kZeros",
               "conv_forward: zero padding only");
+  namespace F = torch::nn::functional;
+  auto tangent_out = F::conv2d(
+      tangent, conv->weight,
+      F::Conv2dFuncOptions().stride(o.stride()).padding(o.padding()).dilation(o.dilation()).groups(o.groups()));
   auto primal = std::get<0>(at::_unpack_dual(x, kLevel));
-  const auto& padding = c10::get<torch::ExpandingArray<2>>(o.padding());
-  auto tangent_out = at::conv2d(tangent, conv->weight, {}, o.stride(), padding, o.dilation(), o.groups());
   return at::_make_dual(conv(primal), tangent_out, kLevel);
 }
 
