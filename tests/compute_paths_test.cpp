@@ -18,27 +18,6 @@ using namespace flowlab::testing;
 
 namespace {
 
-// A float TinyUNet (two-time when `meanflow`) with non-zero output layers, in eval mode.
-BackbonePtr random_model(const Config& config) {
-  torch::manual_seed(0);
-  auto model = make_backbone(config);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->parameters()) p.normal_(0.0, 0.2);
-  model->eval();
-  return model;
-}
-
-// (z, v, r, t, y) for a JVP of two rows with r < t.
-struct JvpInputs {
-  torch::Tensor z, v, r, t, y;
-};
-
-JvpInputs jvp_inputs() {
-  torch::manual_seed(1);
-  return {torch::randn({2, 3, 8, 8}), torch::randn({2, 3, 8, 8}), torch::tensor({0.2f, 0.1f}),
-          torch::tensor({0.7f, 0.55f}), torch::tensor({1, 3}, torch::kInt64)};
-}
-
 double relative_difference(const torch::Tensor& a, const torch::Tensor& b) {
   return ((a - b).norm() / b.norm()).item<double>();
 }

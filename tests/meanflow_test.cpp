@@ -21,25 +21,7 @@ BackbonePtr random_backbone(const std::string& time_pair) {
   TempDir dir;
   auto c = tiny_meanflow_config(dir.path());
   c.model.time_pair = time_pair;
-  torch::manual_seed(0);
-  auto model = make_backbone(c);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->parameters()) p.normal_(0.0, 0.2);
-  model->to(torch::kFloat64);
-  model->eval();
-  return model;
-}
-
-struct Inputs {
-  torch::Tensor z, v, r, t, y;
-};
-
-Inputs random_inputs() {
-  torch::manual_seed(1);
-  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
-  return {torch::randn({2, 3, 8, 8}, opts), torch::randn({2, 3, 8, 8}, opts),
-          torch::tensor({0.2, 0.1}, opts), torch::tensor({0.7, 0.55}, opts),
-          torch::tensor({1, 3}, torch::kInt64)};
+  return random_model(c, torch::kFloat64);
 }
 
 }  // namespace
@@ -47,7 +29,7 @@ Inputs random_inputs() {
 TEST(MeanFlow, JvpMatchesCentralFiniteDifferenceForBothTimePairs) {
   for (const char* pair : {"t,t-r", "r,t"}) {
     auto model = random_backbone(pair);
-    auto in = random_inputs();
+    auto in = jvp_inputs(torch::kFloat64);
     auto jvp = meanflow_jvp(*model, in.z, in.v, in.r, in.t, in.y);
     // du/dt along (z, r, t) + h (v, 0, 1): r stays fixed.
     double h = 1e-7;  // the time embedding oscillates at up to 1000 t
@@ -63,7 +45,7 @@ TEST(MeanFlow, JvpMatchesCentralFiniteDifferenceForBothTimePairs) {
 
 TEST(MeanFlow, JvpMatchesDoubleBackward) {
   auto model = random_backbone("t,t-r");
-  auto in = random_inputs();
+  auto in = jvp_inputs(torch::kFloat64);
   auto jvp = meanflow_jvp(*model, in.z, in.v, in.r, in.t, in.y);
   // J w via reverse mode twice: g(w) = J^T w is linear in w, so d<g(w), (v, 1)>/dw = J (v, 1).
   auto z = in.z.clone().requires_grad_(true);
@@ -127,7 +109,7 @@ TEST(MeanFlow, GradientsReachEveryParameterThroughUAndNotTheTarget) {
   auto c = tiny_meanflow_config(dir.path());
   torch::manual_seed(3);
   auto model = make_backbone(c);
-  auto in = random_inputs();
+  auto in = jvp_inputs(torch::kFloat64);
   auto f = [](const torch::Tensor& x) { return x.to(torch::kFloat32); };
   auto result = meanflow_target(*model, f(in.z), f(in.v), f(in.r), f(in.t), in.y);
   EXPECT_TRUE(result.u.requires_grad());
@@ -176,7 +158,7 @@ TEST(MeanFlow, DualLayersMatchLibTorchsForwardModeFormulas) {
 
 TEST(MeanFlow, SeparateAndSharedJvpPassesGiveTheSameTargetAndGradients) {
   auto model = random_backbone("t,t-r");  // eval mode: no dropout, so both passes see one network
-  auto in = random_inputs();
+  auto in = jvp_inputs(torch::kFloat64);
   auto twice = [](const torch::Tensor& x) { return torch::cat({x, x}); };
   // Rows 0 and 3 have r < t, rows 1 and 2 r = t, so the shared pass has to put rows back in order.
   auto t = twice(in.t);

@@ -5,6 +5,7 @@
 #include "flowlab/data/dataset.h"
 #include "flowlab/io/image.h"
 #include "flowlab/methods/method.h"
+#include "flowlab/models/registry.h"
 
 namespace flowlab::testing {
 
@@ -65,6 +66,30 @@ inline Config tiny_meanflow_config(const std::string& output_dir) {
   c.sampling.sampler = "meanflow";
   c.sampling.steps = 1;
   return c;
+}
+
+// A backbone for `config` with every weight drawn N(0, 0.2) from seed 0 (so the zero-initialised
+// output layers are not zero), converted to `dtype`, in eval mode (no dropout).
+inline BackbonePtr random_model(const Config& config, torch::Dtype dtype = torch::kFloat32) {
+  torch::manual_seed(0);
+  auto model = make_backbone(config);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.normal_(0.0, 0.2);
+  model->to(dtype);
+  model->eval();
+  return model;
+}
+
+// (z, v, r, t, y) for a JVP check: two 3x8x8 rows with r < t, drawn from seed 1 in `dtype`.
+struct JvpInputs {
+  torch::Tensor z, v, r, t, y;
+};
+
+inline JvpInputs jvp_inputs(torch::Dtype dtype = torch::kFloat32) {
+  torch::manual_seed(1);
+  auto opts = torch::TensorOptions().dtype(dtype);
+  return {torch::randn({2, 3, 8, 8}, opts), torch::randn({2, 3, 8, 8}, opts), torch::tensor({0.2, 0.1}, opts),
+          torch::tensor({0.7, 0.55}, opts), torch::tensor({1, 3}, torch::kInt64)};
 }
 
 // The labels of the convergence checks: each class four times, (16,).

@@ -24,7 +24,7 @@ class DualLevel {
 torch::Tensor rows(const torch::Tensor& x, const torch::Tensor& index) { return x.index_select(0, index); }
 
 struct DualOutput {
-  torch::Tensor u;     // (N, C, H, W), with its backward graph when asked for
+  torch::Tensor u;     // (N, C, H, W) with its backward graph; only with keep_graph
   torch::Tensor dudt;  // (N, C, H, W), detached
 };
 
@@ -39,9 +39,9 @@ DualOutput dual_pass(Backbone& model, const torch::Tensor& z, const torch::Tenso
   auto z_dual = at::_make_dual(z, v, dual.level());
   auto t_dual = at::_make_dual(t, torch::ones_like(t), dual.level());
   auto unpacked = at::_unpack_dual(model.forward_interval(z_dual, r, t_dual, y), dual.level());
-  auto u = std::get<0>(unpacked).clone();  // out of the level
   auto dudt = std::get<1>(unpacked);
-  return {u, dudt.defined() ? dudt.detach().clone() : torch::zeros_like(u)};
+  return {keep_graph ? std::get<0>(unpacked).clone() : torch::Tensor(),  // clone: out of the level
+          dudt.defined() ? dudt.detach().clone() : torch::zeros_like(z)};
 }
 
 }  // namespace
@@ -56,7 +56,6 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
                                const std::string& jvp_pass) {
   // The JVP only where r < t; rows with r = t are plain flow matching (u_tgt = v).
   auto jvp_rows = torch::nonzero(r < t).view({-1});
-  auto fm_rows = torch::nonzero(r >= t).view({-1});
   auto dudt = torch::zeros_like(z);
   torch::Tensor u;
   if (jvp_pass == "shared") {
@@ -67,6 +66,7 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
       u = u.index_copy(0, jvp_rows, out.u.to(u.scalar_type()));
       dudt.index_copy_(0, jvp_rows, out.dudt);
     }
+    auto fm_rows = torch::nonzero(r >= t).view({-1});
     if (fm_rows.numel() > 0) {
       auto t_fm = rows(t, fm_rows);
       u = u.index_copy(0, fm_rows, model.forward_interval(rows(z, fm_rows), t_fm, t_fm, rows(y, fm_rows)));
