@@ -151,7 +151,7 @@ TEST(Batcher, ShardsAreDisjointAndMakeUpTheGlobalBatch) {
 }
 
 TEST(Distributed, TwoGlooRanksTrainLikeOneProcessWithTheSameGlobalBatch) {
-  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend";
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
   const int steps = 5;
   const double lr = 1e-3;  // the quickstart recipe's, held constant
@@ -195,7 +195,7 @@ TEST(Distributed, TwoGlooRanksTrainLikeOneProcessWithTheSameGlobalBatch) {
 }
 
 TEST(Distributed, ARankThatDiesStopsTheOtherWithinTheTimeout) {
-  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend";
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
   const int timeout = 20;
   auto args = small_run(dir / "run", 100000);
@@ -218,7 +218,7 @@ TEST(Distributed, ARankThatDiesStopsTheOtherWithinTheTimeout) {
 }
 
 TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
-  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend";
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
   ASSERT_EQ(wait_exit_code(spawn(small_run(dir / "run", 2), dir / "train.log")), 0) << read_file(dir / "train.log");
   auto generate = [&](const std::string& out) {
@@ -242,7 +242,7 @@ TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
 }
 
 TEST(Distributed, ACheckpointOfTwoRanksResumesInOneProcessAsIfNeverSplit) {
-  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend";
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
   int port = test_port(3);
   std::vector<pid_t> ranks;
@@ -261,7 +261,7 @@ TEST(Distributed, ACheckpointOfTwoRanksResumesInOneProcessAsIfNeverSplit) {
 }
 
 TEST(Distributed, AGlobalBatchThatDoesNotSplitIsOneLineOnEveryRank) {
-  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend";
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
   auto args = small_run(dir / "run", 2);
   args.insert(args.end(), {"--batch_size", "15"});

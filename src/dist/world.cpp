@@ -6,10 +6,12 @@
 
 #include "flowlab/error.h"
 
-#ifdef FLOWLAB_HAVE_GLOO
+#if defined(FLOWLAB_HAVE_GLOO) || defined(FLOWLAB_HAVE_NCCL)
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef FLOWLAB_HAVE_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 #ifdef FLOWLAB_HAVE_NCCL
 #include <c10/cuda/CUDAFunctions.h>
@@ -18,10 +20,13 @@
 
 namespace flowlab::dist {
 
-bool multi_process_supported() {
-#if defined(FLOWLAB_HAVE_GLOO) || defined(FLOWLAB_HAVE_NCCL)
+bool multi_process_supported(torch::DeviceType device) {
+#ifdef FLOWLAB_HAVE_GLOO
   return true;
+#elif defined(FLOWLAB_HAVE_NCCL)
+  return device == torch::kCUDA;
 #else
+  (void)device;
   return false;
 #endif
 }
@@ -76,6 +81,10 @@ World::~World() = default;
 
 void World::join(const LaunchEnv& env, torch::DeviceType device, std::chrono::milliseconds timeout) {
   if (env.world_size <= 1) return;
+  if (!multi_process_supported(device))
+    throw Error("this build of flowlab has no c10d backend for " + c10::DeviceTypeName(device, true) +
+                " processes (CPU needs Gloo: build against Debian's libtorch-dev with libgloo-dev); "
+                "WORLD_SIZE / SLURM_NTASKS = " + std::to_string(env.world_size));
   env_ = env;
   device_ = device;
   timeout_ = timeout;

@@ -38,7 +38,7 @@ namespace {
 
 // Symmetric square root through eigh; round-off negative eigenvalues clipped to 0.
 torch::Tensor symmetric_sqrt(const torch::Tensor& m) {
-  auto [values, vectors] = torch::linalg::eigh((m + m.t()) / 2, "L");
+  auto [values, vectors] = torch::linalg_eigh((m + m.t()) / 2, "L");
   return vectors.mm(torch::diag(values.clamp_min(0).sqrt())).mm(vectors.t());
 }
 
@@ -52,7 +52,7 @@ double frechet_distance(const FeatureStatistics& a, const FeatureStatistics& b) 
   auto diff = a.mu.to(torch::kFloat64) - b.mu.to(torch::kFloat64);
   auto root1 = symmetric_sqrt(s1);
   auto m = root1.mm(s2).mm(root1);
-  auto eig = torch::linalg::eigvalsh((m + m.t()) / 2, "L");
+  auto eig = torch::linalg_eigvalsh((m + m.t()) / 2, "L");
   double trace_sqrt = eig.clamp_min(0).sqrt().sum().item<double>();
   return diff.dot(diff).item<double>() + s1.trace().item<double>() + s2.trace().item<double>() -
          2 * trace_sqrt;

@@ -32,13 +32,13 @@ void save_checkpoint(const std::string& path, const TrainingSnapshot& s) {
   write_file_atomic(path, bytes.str());
 }
 
-CheckpointReader::CheckpointReader(const std::string& path) : path_(path) {
+CheckpointReader::CheckpointReader(const std::string& path, torch::Device device) : path_(path) {
   if (!std::filesystem::is_regular_file(path)) throw Error("checkpoint " + path + " does not exist");
   // LibTorch's reader does not check the zip checksums and can crash on corrupt bytes; checking
   // them first turns truncation and bit rot into a clear error.
   try {
     verify_zip_checksums(read_file_bytes(path), "checkpoint " + path);
-    archive_.load_from(path, torch::kCPU);
+    archive_.load_from(path, device);
   } catch (const std::exception& e) {
     throw Error("checkpoint " + path + " is not a readable checkpoint (truncated, corrupt, or not "
                 "written by flowlab): " + one_line_message(e));
@@ -94,13 +94,14 @@ void CheckpointReader::load_optimizer(torch::optim::Optimizer& optimizer) {
 
 void CheckpointReader::restore_rng() {
   torch::Tensor state;
+  // Generator states are CPU byte tensors, whatever device the archive was read onto.
   if (archive_.try_read("rng_cpu", state)) {
     auto gen = at::detail::getDefaultCPUGenerator();
-    gen.set_state(state);
+    gen.set_state(state.cpu());
   }
   if (torch::cuda::is_available() && archive_.try_read("rng_cuda", state)) {
     auto gen = at::globalContext().defaultGenerator(torch::kCUDA);
-    gen.set_state(state);
+    gen.set_state(state.cpu());
   }
 }
 

@@ -138,12 +138,14 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   model_->to(device_);
   ema_model_->to(device_);
   ema_ = std::make_unique<Ema>(model_, ema_model_, tc.ema_decay, tc.ema_warmup);
-  torch::optim::AdamW optimizer(model_->parameters(), torch::optim::AdamWOptions(tc.lr)
-                                                          .betas({tc.beta1, tc.beta2})
-                                                          .weight_decay(tc.weight_decay));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      model_->parameters(),
+      torch::optim::AdamWOptions(tc.lr).betas({tc.beta1, tc.beta2}).weight_decay(tc.weight_decay));
+  auto& optimizer = *optimizer_;
   TrainResult result;
   if (!resume_from.empty()) {
-    CheckpointReader reader(resume_from);
+    // Read onto the training device: the weights and AdamW's moments stay where the model is.
+    CheckpointReader reader(resume_from, device_);
     if (reader.config().model.type != config_.model.type ||
         reader.config().method.name != config_.method.name)
       throw Error("checkpoint " + resume_from + " holds a " + reader.config().method.name + " " +

@@ -62,7 +62,8 @@ class Session {
   Session& operator=(const Session&) = delete;
 };
 
-// Whether this build can run several processes (c10d with Gloo or NCCL).
-bool multi_process_supported();
+// Whether this build can run several processes on `device`: CPU processes need c10d's Gloo, CUDA
+// processes NCCL or Gloo. (A pip torch ships no Gloo headers, so a build against it has NCCL only.)
+bool multi_process_supported(torch::DeviceType device = torch::kCPU);
 
 }  // namespace flowlab::dist

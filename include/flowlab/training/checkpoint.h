@@ -28,7 +28,9 @@ void save_checkpoint(const std::string& path, const TrainingSnapshot& snapshot);
 class CheckpointReader {
  public:
   // Opens and checks the file; throws Error for a missing, truncated, foreign or newer file.
-  explicit CheckpointReader(const std::string& path);
+  // Tensors are read onto `device`: loading into a module or optimizer on another device would
+  // move its tensors to the archive's device.
+  explicit CheckpointReader(const std::string& path, torch::Device device = torch::kCPU);
 
   const Config& config() const { return config_; }
   int64_t step() const { return step_; }

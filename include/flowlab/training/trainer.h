@@ -35,6 +35,9 @@ class Trainer {
 
   const BackbonePtr& model() const { return model_; }
   const BackbonePtr& ema_model() const { return ema_model_; }
+  // The optimizer of the last run(); null before.
+  torch::optim::Optimizer* optimizer() const { return optimizer_.get(); }
+  torch::Device device() const { return device_; }
 
  private:
   void save_sample_grid(const std::string& path);
@@ -45,6 +48,7 @@ class Trainer {
   torch::Device device_;
   BackbonePtr model_, ema_model_;
   std::unique_ptr<Ema> ema_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
 };
 
 // Selects a device from "cpu" / "cuda", with a clear error when CUDA is not there.
