@@ -118,7 +118,7 @@ TEST(Cfm, ResumeGivesTheSameWeightsAsOneRun) {
   auto config = tiny_config(a.path());
   config.training.steps = 16;
   config.model.dropout = 0.1;     // exercise the RNG through dropout ...
-  config.data.random_flip = true;  // ... and flips
+  config.data.random_flip = "true";  // ... and flips
   auto method = make_method(config);
 
   Trainer straight(config, data, *method);

@@ -100,6 +100,8 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
   write_png(d / "whole.png", torch::zeros({3, 16, 16}, torch::kUInt8));
   auto png = file_bytes(d / "whole.png");
   write_bytes(d / "corrupt/cat/a.png", std::vector<uint8_t>(png.begin(), png.begin() + png.size() / 2));
+  std::filesystem::create_directories(d / "images");
+  write_png(d / "images/a.png", torch::zeros({3, 16, 16}, torch::kUInt8));
 
   // Configs.
   write_text(d / "unknown_key.yaml", "training:\n  epoch: 3\n");
@@ -139,6 +141,8 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
       {"negative lr", train + "--lr -1e-3", "training.lr", out},
       {"batch size 0", train + "--batch_size 0", "training.batch_size", out},
       {"flag of the wrong type", train + "--batch_size ten", "training.batch_size", out},
+      {"random_flip not auto, true or false", train + "--random_flip maybe",
+       "data.random_flip = maybe: must be one of: auto true false", out},
       {"unknown precision", train + "--precision fp16", "compute.precision = fp16: must be one of: fp32 bf16", out},
       {"unknown MeanFlow JVP pass", train + "--set meanflow.jvp_pass=both",
        "meanflow.jvp_pass = both: must be one of: separate shared", out},
@@ -166,7 +170,7 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
            " --inception_weights " + (d / "absent.pt"), "convert_inception_weights.py", d / "fid.json"},
       {"wrong-shaped Inception weights", fid + "--images " + (d / "corrupt") + " --reference " + (d / "no_mu.npz") +
            " --inception_weights " + (d / "inception_wrong.pt"), "Conv2d_1a_3x3", d / "fid.json"},
-      {"npz without mu and sigma", fid + "--images " + (d / "corrupt") + " --random_weights --reference " +
+      {"npz without mu and sigma", fid + "--images " + (d / "images") + " --random_weights --reference " +
            (d / "no_mu.npz"), "mu", d / "fid.json"},
       {"output directory under a file", app("train_cfm") + " --steps 1 --output_dir " + (d / "a_file/run"),
        "a_file is not a directory", ""},

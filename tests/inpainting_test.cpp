@@ -102,6 +102,28 @@ TEST(Inpainting, OracleRecoversThePointAndKnownPixelsStayExact) {
   EXPECT_GT(((out - other) * (1 - mask)).abs().max().item<double>(), 0.1);
 }
 
+TEST(Inpainting, ScoresTheImagesAsSavedClampedAndQuantised) {
+  // The oracle's point is three times the images, so the filled holes overshoot [-1, 1].
+  auto images = float_to_uint8(class_images());  // (4, 3, 8, 8)
+  auto original = uint8_to_float(images);
+  PointOracle oracle(original * 3);
+  CfmMethod cfm(MethodConfig{});
+  SamplingConfig s;
+  s.steps = 10;
+  s.cfg_scale = 1.0;
+  s.batch_size = 4;
+  auto run = run_inpainting(cfm, oracle, images, torch::zeros({4}, torch::kInt64), "center", "clean",
+                            s, 0, torch::kCPU);
+  auto hole = (1 - run.masks).expand_as(original).to(torch::kBool);
+  auto expected = uint8_to_float(float_to_uint8(original * 3));  // clamped, 8-bit
+  EXPECT_TRUE(torch::allclose(run.inpainted.masked_select(hole), expected.masked_select(hole), 0, 1e-6));
+  EXPECT_TRUE(torch::equal(run.inpainted, uint8_to_float(float_to_uint8(run.inpainted))));
+  auto a = (run.inpainted + 1) / 2, b = (original + 1) / 2, region = 1 - run.masks;
+  EXPECT_TRUE(torch::allclose(run.hole_nmse, nmse(a, b, region)));
+  EXPECT_TRUE(torch::allclose(run.hole_psnr, psnr(a, b, region)));
+  EXPECT_TRUE(torch::allclose(run.nmse, nmse(a, b)));  // (SSIM needs more than 8x8 pixels)
+}
+
 TEST(Inpainting, DdpmNoisedStateIsTheForwardProcess) {
   DdpmConfig c;
   c.timesteps = 100;

@@ -184,6 +184,32 @@ TEST(MeanFlow, SeparateAndSharedJvpPassesGiveTheSameTargetAndGradients) {
     EXPECT_TRUE(torch::allclose(grads[0][i], grads[1][i], 1e-9, 1e-12)) << "parameter " << i;
 }
 
+TEST(MeanFlow, TrainedGuidanceIsOnWheneverWOrKappaLeavesTheIdentity) {
+  auto model = random_backbone("t,t-r");
+  auto in = jvp_inputs(torch::kFloat64);
+  auto y = torch::tensor({1, 4});  // a class and the null label
+  auto u_cond = model->forward_interval(in.z, in.t, in.t, y).detach();
+  auto u_null = model->forward_interval(in.z, in.t, in.t, torch::full_like(y, 4)).detach();
+  auto guided = [&](double w, double kappa) {
+    return meanflow_guided_velocity(*model, in.z, in.t, y, in.v, w, kappa);
+  };
+  EXPECT_TRUE(torch::equal(guided(1.0, 0.0), in.v));
+  for (auto [w, kappa] : {std::pair{1.0, 0.5}, std::pair{2.0, 0.0}, std::pair{1.5, 0.25}}) {
+    auto out = guided(w, kappa);
+    auto expected = w * in.v[0] + kappa * u_cond[0] + (1 - w - kappa) * u_null[0];
+    EXPECT_TRUE(torch::allclose(out[0], expected, 1e-10, 1e-12)) << "w " << w << " kappa " << kappa;
+    EXPECT_GT((out[0] - in.v[0]).abs().max().item<double>(), 1e-3) << "w " << w << " kappa " << kappa;
+    EXPECT_TRUE(torch::equal(out[1], in.v[1]));  // the null row keeps v
+  }
+  // An unconditional model has no classes to guide towards.
+  TempDir dir;
+  auto config = tiny_meanflow_config(dir.path());
+  config.model.num_classes = 0;
+  auto unconditional = random_model(config, torch::kFloat64);
+  EXPECT_TRUE(torch::equal(meanflow_guided_velocity(*unconditional, in.z, in.t, torch::zeros_like(y),
+                                                    in.v, 1.0, 0.5), in.v));
+}
+
 TEST(MeanFlow, OneStepSamplesLandNearTheirClassImage) {
   TempDir dir;
   auto data = tiny_dataset(64);

@@ -112,7 +112,7 @@ TEST(Reliability, SameSeedAndThreadsGiveIdenticalTrainingAndSamples) {
   auto config = tiny_config(a.path());
   config.training.steps = 6;
   config.model.dropout = 0.1;
-  config.data.random_flip = true;
+  config.data.random_flip = "true";
   auto method = make_method(config);
   Trainer first(config, data, *method);
   first.run();

@@ -42,7 +42,7 @@ inline Config tiny_config(const std::string& output_dir) {
   c.model.dropout = 0.0;
   c.model.num_classes = 4;
   c.data.image_size = 8;
-  c.data.random_flip = false;
+  c.data.random_flip = "false";
   c.training.batch_size = 32;
   c.training.lr = 2e-3;
   c.training.grad_clip = 1.0;
@@ -104,5 +104,27 @@ inline torch::Tensor class_image_distances(Method& method, Backbone& model, cons
   auto samples = method.sample(model, torch::randn({16, 3, 8, 8}), class_check_labels(), sampling).x;
   return (samples.unsqueeze(1) - class_images().unsqueeze(0)).pow(2).mean({2, 3, 4});
 }
+
+// A method that records the images and labels each training step passes it, then defers to
+// `inner`.
+class RecordingMethod : public Method {
+ public:
+  explicit RecordingMethod(MethodPtr inner) : inner_(std::move(inner)) {}
+  std::string name() const override { return inner_->name(); }
+  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+                  StepRandom& rng) override {
+    images.push_back(x.cpu().clone());
+    labels.push_back(y.cpu().clone());
+    return inner_->loss(model, x, y, rng);
+  }
+  SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
+                      const SamplingConfig& s, const StepHook& hook) override {
+    return inner_->sample(model, noise, y, s, hook);
+  }
+  std::vector<torch::Tensor> images, labels;
+
+ private:
+  MethodPtr inner_;
+};
 
 }  // namespace flowlab::testing

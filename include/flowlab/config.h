@@ -31,7 +31,9 @@ struct DataConfig {
   std::string split = "train";  // train | test
   int image_size = 32;
   std::string fit = "auto";  // auto | pad | resize | crop: how images reach image_size
-  bool random_flip = true;
+  // auto | true | false: random horizontal flips in training; auto flips every dataset but MNIST,
+  // whose digits a mirror would change.
+  std::string random_flip = "auto";
   int num_images = 10000;  // shapes only
   int64_t shapes_seed = 0;  // shapes only
 };

@@ -37,6 +37,8 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
                                        " (default " + kDefaultDiTSize + ")"},
       {"dataset", "data.dataset", "cifar10, mnist, folder or shapes"},
       {"data_dir", "data.data_dir", "dataset directory"},
+      {"random_flip", "data.random_flip",
+       "random horizontal flips: auto (every dataset but MNIST, whose digits a mirror changes), true or false"},
   };
   if (method == "ddpm") flags.push_back({"timesteps", "ddpm.timesteps", "diffusion steps T"});
   append_device_flags(flags);

@@ -44,8 +44,17 @@ std::string default_cache_dir() {
   return ".flowlab_cache";
 }
 
-Reference reference_from_npz(const std::string& path) {
+// image_size: the size of the images scored against it; a flowlab cache records its own and must
+// agree (statistics without one, such as pytorch-fid's, are taken as they are).
+Reference reference_from_npz(const std::string& path, int image_size) {
   auto arrays = read_npz(path);
+  if (arrays.count("image_size")) {
+    auto size = arrays["image_size"].flatten()[0].item<int64_t>();
+    if (size != image_size)
+      throw Error(path + " holds reference features of " + std::to_string(size) + "x" +
+                  std::to_string(size) + " images, but the images scored here are " +
+                  std::to_string(image_size) + "x" + std::to_string(image_size));
+  }
   if (!arrays.count("mu") || !arrays.count("sigma"))
     throw Error(path + ": a reference .npz needs arrays 'mu' and 'sigma'");
   Reference r;
@@ -68,7 +77,7 @@ bool dataset_reference(const std::string& name, DataConfig& data) {
     return false;
   data.dataset = dataset;
   data.split = split;
-  data.random_flip = false;
+  data.random_flip = "false";
   return true;
 }
 
@@ -129,7 +138,9 @@ int evaluate_command(int argc, char** argv) {
       "reference", "cifar10-train, cifar10-test, mnist-train, mnist-test, FILE.npz (mu, sigma) or an image folder",
       cxxopts::value<std::string>()->default_value("cifar10-train"), "REF")(
       "data_dir", "dataset directory for a cifar10-*/mnist-* reference", cxxopts::value<std::string>(), "DIR")(
-      "image_size", "folder images are resized (bilinear, antialiased) to this size", cxxopts::value<int>()->default_value("32"), "N")(
+      "image_size", "the size every set is scored at (default: a checkpoint's data.image_size, or the --images folder's own); "
+      "a cifar10-*/mnist-* reference is built at it with the checkpoint's data.fit (for --images: MNIST zero-padded "
+      "when larger than 28, resized otherwise), folders are resized to it", cxxopts::value<int>()->default_value("0"), "N")(
       "kid", "also compute KID (100 subsets of min(1000, N))")(
       "per_class", "FID per class: each class's samples against that class's real images")(
       "output", "write the results as JSON here", cxxopts::value<std::string>(), "FILE")(
@@ -169,7 +180,18 @@ int evaluate_command(int argc, char** argv) {
   auto seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
   bool with_kid = args.count("kid") > 0, per_class = args.count("per_class") > 0;
   int64_t batch = config.sampling.batch_size;
-  int image_size = args["image_size"].as<int>();
+  int image_size = args["image_size"].as<int>();  // 0: the candidate's own
+  if (image_size < 0) throw Error("--image_size must be positive");
+  if (reader) {
+    if (image_size > 0 && image_size != config.data.image_size)
+      throw Error("--image_size " + std::to_string(image_size) + ": the checkpoint generates " +
+                  std::to_string(config.data.image_size) + "x" + std::to_string(config.data.image_size) +
+                  " images, and a reference of another size cannot match them; leave --image_size out");
+    image_size = config.data.image_size;
+    if (per_class && config.model.num_classes == 0)
+      throw Error("--per_class: the checkpoint holds an unconditional model (model.num_classes 0), "
+                  "which has no classes to score");
+  }
 
   std::unique_ptr<FeatureExtractor> extractor;
   if (args.count("feature_extractor"))
@@ -213,17 +235,26 @@ int evaluate_command(int argc, char** argv) {
   }
   if (!dist::world().is_main()) return 0;
 
-  // The reference.
+  Dataset folder;  // --images
+  if (!reader) {
+    folder = load_image_folder(args["images"].as<std::string>(), image_size, "resize");
+    image_size = static_cast<int>(folder.height());
+  }
+
+  // The reference, at the candidate's size: a dataset's images fitted as the checkpoint's were.
   Reference reference;
   if (ends_with(ref_name, ".npz")) {
-    reference = reference_from_npz(ref_name);
+    reference = reference_from_npz(ref_name, image_size);
   } else if (ref_is_dataset) {
     ref_data.data_dir = args["data_dir"].as<std::string>();
+    ref_data.image_size = image_size;
+    if (reader) ref_data.fit = config.data.fit;
     auto cache = args.count("reference_cache")
                      ? args["reference_cache"].as<std::string>()
-                     : default_cache_dir() + "/fid/" + ref_name + "-" + extractor->name() + ".npz";
+                     : default_cache_dir() + "/fid/" + ref_name + "-" + std::to_string(image_size) +
+                           "px-" + resolved_fit(ref_data) + "-" + extractor->name() + ".npz";
     if (std::ifstream(cache).good()) {
-      reference = reference_from_npz(cache);
+      reference = reference_from_npz(cache, image_size);
       spdlog::info("reference: cached features {}", cache);
       if (per_class) reference.class_names = load_dataset(ref_data).class_names;  // names only
     } else {
@@ -232,7 +263,8 @@ int evaluate_command(int argc, char** argv) {
       auto slash = cache.find_last_of('/');
       if (slash != std::string::npos) ensure_directory(cache.substr(0, slash));
       write_npz(cache, {{"mu", reference.stats.mu}, {"sigma", reference.stats.sigma},
-                        {"features", reference.features}, {"labels", reference.labels}});
+                        {"features", reference.features}, {"labels", reference.labels},
+                        {"image_size", torch::tensor({static_cast<int64_t>(image_size)})}});
       spdlog::info("reference features cached in {}", cache);
     }
     reference.name = ref_name;
@@ -242,11 +274,11 @@ int evaluate_command(int argc, char** argv) {
   }
 
   report["reference"] = reference.name;
+  report["image_size"] = image_size;
 
   if (!reader) {
     auto dir = args["images"].as<std::string>();
-    candidate = dataset_features(*extractor, load_image_folder(dir, image_size, "resize"), batch,
-                                 device, "image features");
+    candidate = dataset_features(*extractor, folder, batch, device, "image features");
     report["images"] = dir;
   }
   report["feature_images_per_sec"] = candidate.images_per_second;

@@ -238,7 +238,7 @@ int inpaint_command(int argc, char** argv) {
     if (args.count("label")) throw Error("--label goes with --image (dataset images use their own class)");
     DataConfig data_config = first.data;
     data_config.split = args["split"].as<std::string>();
-    data_config.random_flip = false;
+    data_config.random_flip = "false";
     if (args.count("data_dir")) data_config.data_dir = args["data_dir"].as<std::string>();
     auto data = load_dataset(data_config);
     source = data_config.dataset + " " + data_config.split;

@@ -149,7 +149,7 @@ std::vector<Field> schema(Config& c) {
       make_field("data", "split", d.split, one_of({"train", "test"})),
       make_field("data", "image_size", d.image_size, in_range(4, 1024)),
       make_field("data", "fit", d.fit, one_of({"auto", "pad", "resize", "crop"})),
-      make_field("data", "random_flip", d.random_flip),
+      make_field("data", "random_flip", d.random_flip, one_of({"auto", "true", "false"})),
       make_field("data", "num_images", d.num_images, greater_than(0)),
       make_field("data", "shapes_seed", d.shapes_seed),
 

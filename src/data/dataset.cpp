@@ -34,20 +34,27 @@ Dataset load_dataset(const DataConfig& config) {
   } else if (config.dataset == "mnist") {
     data = load_mnist(config.data_dir, config.split);
   } else if (config.dataset == "folder") {
-    data = load_image_folder(config.data_dir, config.image_size,
-                             config.fit == "auto" ? "crop" : config.fit);
+    data = load_image_folder(config.data_dir, config.image_size, resolved_fit(config));
   } else if (config.dataset == "shapes") {
     data = make_shapes(config.num_images, config.image_size, config.shapes_seed);
   } else {
     throw Error("data.dataset '" + config.dataset + "' is not one of: cifar10 mnist folder shapes");
   }
-  if (data.height() != config.image_size || data.width() != config.image_size) {
-    // MNIST keeps its strokes unresampled when padded 28 -> 32; everything else is resized.
-    std::string mode = config.fit;
-    if (mode == "auto") mode = config.dataset == "mnist" ? "pad" : "resize";
-    data.images = fit_images(data.images, config.image_size, mode);
-  }
+  if (data.height() != config.image_size || data.width() != config.image_size)
+    data.images = fit_images(data.images, config.image_size, resolved_fit(config));
   return data;
+}
+
+bool random_flip_enabled(const DataConfig& config) {
+  if (config.random_flip == "auto") return config.dataset != "mnist";
+  return config.random_flip == "true";
+}
+
+std::string resolved_fit(const DataConfig& config) {
+  if (config.fit != "auto") return config.fit;
+  if (config.dataset == "folder") return "crop";
+  // MNIST keeps its strokes unresampled when padded 28 -> 32; padding to less would crop them.
+  return config.dataset == "mnist" && config.image_size >= 28 ? "pad" : "resize";
 }
 
 }  // namespace flowlab

@@ -50,11 +50,18 @@ Dataset load_image_folder(const std::string& root, int image_size, const std::st
     throw Error("folder: no .png/.jpg/.jpeg/.bmp images in " + root +
                 " (expected root/<class>/*.png or a flat folder of images)");
 
+  auto first = read_image(items[0].first.string(), 3);  // (3, H, W)
+  if (image_size <= 0) {
+    if (first.size(1) != first.size(2))
+      throw Error("folder: " + items[0].first.string() + " is " + std::to_string(first.size(2)) + "x" +
+                  std::to_string(first.size(1)) + ", not square; give the size to fit the images to");
+    image_size = static_cast<int>(first.size(1));
+  }
   auto images = torch::empty({static_cast<int64_t>(items.size()), 3, image_size, image_size},
                              torch::kUInt8);
   auto labels = torch::empty({static_cast<int64_t>(items.size())}, torch::kInt64);
   for (size_t i = 0; i < items.size(); ++i) {
-    auto img = read_image(items[i].first.string(), 3);  // (3, H, W)
+    auto img = i == 0 ? first : read_image(items[i].first.string(), 3);  // (3, H, W)
     images[static_cast<int64_t>(i)] = fit_images(img.unsqueeze(0), image_size, fit)[0];
     labels[static_cast<int64_t>(i)] = items[i].second;
   }

@@ -82,6 +82,21 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
   return {u, (v - (t - r).view({-1, 1, 1, 1}) * dudt).detach()};
 }
 
+torch::Tensor meanflow_guided_velocity(Backbone& model, const torch::Tensor& z, const torch::Tensor& t,
+                                       const torch::Tensor& y, const torch::Tensor& v, double w,
+                                       double kappa) {
+  // w = 1, kappa = 0 is v itself; any other pair guides (w = 1, kappa > 0: scale 1 / (1 - kappa)).
+  if ((w == 1.0 && kappa == 0.0) || model.num_classes() == 0) return v;
+  torch::NoGradGuard no_grad;
+  const int64_t n = z.size(0);
+  auto null = torch::full_like(y, model.null_label());
+  auto both = model.forward_interval(torch::cat({z, z}), torch::cat({t, t}), torch::cat({t, t}),
+                                     torch::cat({y, null}));
+  auto u_cond = both.slice(0, 0, n), u_null = both.slice(0, n);
+  auto guided = w * v + kappa * u_cond + (1 - w - kappa) * u_null;
+  return torch::where((y != model.null_label()).view({-1, 1, 1, 1}), guided, v);
+}
+
 LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
                                 StepRandom& rng) {
   const int64_t n = x.size(0);
@@ -99,18 +114,7 @@ LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const t
   auto z = (1 - tb) * x + tb * eps;
   auto v = eps - x;
 
-  if (config_.guidance_w != 1.0 && model.num_classes() > 0) {
-    // Guidance trained in (Sec. 4.2): v~ = w v + kappa u(z, t, t | y) + (1 - w - kappa) u(z, t, t | null)
-    // on the conditional rows.
-    torch::NoGradGuard no_grad;
-    auto null = torch::full_like(y, model.null_label());
-    auto both = model.forward_interval(torch::cat({z, z}), torch::cat({t, t}), torch::cat({t, t}),
-                                       torch::cat({y, null}));
-    auto u_cond = both.slice(0, 0, n), u_null = both.slice(0, n);
-    auto guided = config_.guidance_w * v + config_.guidance_kappa * u_cond +
-                  (1 - config_.guidance_w - config_.guidance_kappa) * u_null;
-    v = torch::where((y != model.null_label()).view({-1, 1, 1, 1}), guided, v);
-  }
+  v = meanflow_guided_velocity(model, z, t, y, v, config_.guidance_w, config_.guidance_kappa);
 
   auto [u, target] = meanflow_target(model, z, v, r, t, y, config_.jvp_pass);
   auto diff = u - target;

@@ -51,7 +51,9 @@ InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tenso
                             replacement).cpu());
     progress.update(end);
   }
-  run.inpainted = torch::cat(parts);
+  // The images as they are saved, clamped to [-1, 1] and quantised to 8 bits: the scores below
+  // describe what a user sees (methods can overshoot the range).
+  run.inpainted = uint8_to_float(float_to_uint8(torch::cat(parts)));
   auto a = (run.inpainted + 1) / 2, b = (run.original + 1) / 2, hole = 1 - run.masks;
   run.nmse = nmse(a, b);
   run.psnr = psnr(a, b);

@@ -185,7 +185,8 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     training_data.images = data_.images.to(device_);
     training_data.labels = data_.labels.to(device_);
   }
-  Batcher batcher(training_data, tc.batch_size, config_.data.random_flip, tc.seed, device_, shard);
+  Batcher batcher(training_data, tc.batch_size, random_flip_enabled(config_.data), tc.seed, device_,
+                  shard);
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();
   const std::string last_path = tc.output_dir + "/last.pt";
   std::unique_ptr<MetricsWriter> metrics;

@@ -7,7 +7,8 @@
 
 namespace flowlab {
 
-// Images are read as RGB and fitted to image_size x image_size by `fit` (see transforms.h).
+// Images are read as RGB and fitted to image_size x image_size by `fit` (see transforms.h);
+// image_size 0 takes the first image's size (which must be square).
 Dataset load_image_folder(const std::string& root, int image_size, const std::string& fit);
 
 }  // namespace flowlab

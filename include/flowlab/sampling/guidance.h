@@ -21,7 +21,8 @@ VelocityFn classifier_free_guidance(ConditionalFn f, torch::Tensor y, int64_t nu
 
 namespace flowlab {
 
-// Training side of CFG: y: (N,) -> each label replaced by null_label with probability p.
+// Training side of CFG: y: (N,) -> each label replaced by null_label with probability p. An
+// unconditional model (null_label 0) gets the null label in every row, whatever the dataset's labels.
 torch::Tensor drop_labels(const torch::Tensor& y, double p, int64_t null_label, StepRandom& rng);
 
 }  // namespace flowlab

@@ -26,7 +26,8 @@ torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& know
 
 // One inpainting pass over a set of images, with per-image scores on images in [0, 1].
 struct InpaintingRun {
-  torch::Tensor original, masks, inpainted;  // (N, C, H, W) in [-1, 1], (N, 1, H, W), CPU
+  // (N, C, H, W) in [-1, 1], (N, 1, H, W), CPU; inpainted as saved (clamped, 8-bit levels)
+  torch::Tensor original, masks, inpainted;
   torch::Tensor labels;                      // (N,)
   // (N,) float64: over the whole image and over the filled region (mask == 0).
   torch::Tensor nmse, psnr, ssim, hole_nmse, hole_psnr, hole_ssim;
