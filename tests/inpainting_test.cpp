@@ -102,6 +102,48 @@ TEST(Inpainting, OracleRecoversThePointAndKnownPixelsStayExact) {
   EXPECT_GT(((out - other) * (1 - mask)).abs().max().item<double>(), 0.1);
 }
 
+namespace {
+
+// CFM's noising with a sampler that only visits t = 0.75, 0.5, 0.25 and records the states the
+// replacement hook returns.
+class HookRecorder : public CfmMethod {
+ public:
+  HookRecorder() : CfmMethod(MethodConfig{}) {}
+  SampleOutput sample(Backbone&, const torch::Tensor& noise, const torch::Tensor&, const SamplingConfig&,
+                      const StepHook& hook) override {
+    for (double t : {0.75, 0.5, 0.25}) states.push_back(hook(noise, t));
+    return {noise, 3};
+  }
+  std::vector<torch::Tensor> states;
+};
+
+}  // namespace
+
+TEST(Inpainting, FreshReplacementDrawsNewNoiseEveryStepNoisedKeepsTheSamples) {
+  PointOracle unused(torch::zeros({1, 3, 8, 8}));
+  auto known = torch::rand({16, 3, 8, 8}) * 2 - 1;
+  auto mask = torch::ones({16, 1, 8, 8});  // all known: every pixel is replaced
+  auto noise = torch::randn({16, 3, 8, 8});
+  auto eps_of = [&](const torch::Tensor& state, double t) { return (state - (1 - t) * known) / t; };
+  const double ts[] = {0.75, 0.5, 0.25};
+  for (const std::string mode : {"noised", "fresh"}) {
+    HookRecorder recorder;
+    inpaint(recorder, unused, known, mask, torch::zeros({16}, torch::kInt64), noise, SamplingConfig{}, mode);
+    ASSERT_EQ(recorder.states.size(), 3u);
+    std::vector<torch::Tensor> eps;
+    for (size_t k = 0; k < 3; ++k) eps.push_back(eps_of(recorder.states[k], ts[k]));
+    for (size_t k = 0; k < 3; ++k) {
+      if (mode == "noised") {
+        EXPECT_TRUE(torch::allclose(eps[k], noise, 1e-4, 1e-5)) << k;
+      } else {
+        EXPECT_GT((eps[k] - noise).abs().max().item<double>(), 0.5) << k;
+        EXPECT_GT((eps[k] - eps[(k + 1) % 3]).abs().max().item<double>(), 0.5) << k;
+        EXPECT_NEAR(eps[k].std().item<double>(), 1.0, 0.1) << k;  // 3,072 standard normal draws
+      }
+    }
+  }
+}
+
 TEST(Inpainting, ScoresTheImagesAsSavedClampedAndQuantised) {
   // The oracle's point is three times the images, so the filled holes overshoot [-1, 1].
   auto images = float_to_uint8(class_images());  // (4, 3, 8, 8)

@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iomanip>
 #include <map>
@@ -182,9 +183,10 @@ int inpaint_command(int argc, char** argv) {
       cxxopts::value<std::string>(), "CKPT")(
       "mask_type", "center, random_bbox, irregular, half or all",
       cxxopts::value<std::string>()->default_value("all"), "TYPE")(
-      "replacement", "noised (known pixels at the sampler's noise level), clean (pasted clean "
-                     "every step) or both (score the two side by side)",
-      cxxopts::value<std::string>()->default_value("noised"), "MODE")(
+      "replacement", "how known pixels re-enter each step: noised (at the sampler's noise level, with "
+                     "the sample's own noise), fresh (with new noise every step, as RePaint), clean "
+                     "(pasted clean), both (noised and clean side by side) or all; default: noised",
+      cxxopts::value<std::string>()->default_value("auto"), "MODE")(
       "data_dir", "dataset directory (default: the checkpoint's)", cxxopts::value<std::string>(), "DIR")(
       "image", "demo: inpaint this PNG/JPG (fitted to the model's size) --num_samples times "
                "instead of dataset images", cxxopts::value<std::string>(), "FILE")(
@@ -218,10 +220,12 @@ int inpaint_command(int argc, char** argv) {
     models.emplace_back("compare_to", load_model(args["compare_to"].as<std::string>(), args,
                                                  bindings, default_count, ema, device));
   std::vector<std::string> replacements = {args["replacement"].as<std::string>()};
-  if (replacements[0] == "both") replacements = replacement_modes();
+  if (replacements[0] == "auto") replacements = {default_replacement(first.method.name)};
+  if (replacements[0] == "both") replacements = {"noised", "clean"};
+  if (replacements[0] == "all") replacements = replacement_modes();
   for (const auto& r : replacements)
-    if (r != "noised" && r != "clean")
-      throw Error("--replacement " + r + ": use noised, clean or both");
+    if (std::find(replacement_modes().begin(), replacement_modes().end(), r) == replacement_modes().end())
+      throw Error("--replacement " + r + ": use noised, fresh, clean, both or all");
   auto types = expand_mask_types(args["mask_type"].as<std::string>());
 
   // The images, and the class each one belongs to (for the per-class table), if known.

@@ -9,20 +9,23 @@
 namespace flowlab {
 
 const std::vector<std::string>& replacement_modes() {
-  static const std::vector<std::string> modes = {"noised", "clean"};
+  static const std::vector<std::string> modes = {"noised", "fresh", "clean"};
   return modes;
 }
+
+std::string default_replacement(const std::string& /*method_name*/) { return "noised"; }
 
 torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& known,
                       const torch::Tensor& mask, const torch::Tensor& labels,
                       const torch::Tensor& noise, const SamplingConfig& sampling,
                       const std::string& replacement) {
-  if (replacement != "noised" && replacement != "clean")
-    throw Error("unknown replacement '" + replacement + "' (known: noised clean)");
+  if (replacement != "noised" && replacement != "fresh" && replacement != "clean")
+    throw Error("unknown replacement '" + replacement + "' (known: noised fresh clean)");
   torch::NoGradGuard no_grad;
-  bool noised = replacement == "noised";
   StepHook hook = [&](const torch::Tensor& x, double t) {
-    auto fixed = noised ? method.noised(known, noise, t) : known;
+    torch::Tensor fixed = known;
+    if (replacement == "noised") fixed = method.noised(known, noise, t);
+    if (replacement == "fresh") fixed = method.noised(known, torch::randn_like(known), t);
     return mask * fixed + (1 - mask) * x;
   };
   auto out = method.sample(model, noise, labels, sampling, hook).x;

@@ -13,12 +13,16 @@ namespace flowlab {
 // How known pixels re-enter the state after each sampler step to time t:
 //   "noised": mask * noised(x_known, eps, t) + (1 - mask) * x, with the sample's own fixed eps
 //             (the state stays on the forward process everywhere);
+//   "fresh":  the same with a new eps drawn at every step, as RePaint (Lugmayr et al. 2022) does;
 //   "clean":  mask * x_known + (1 - mask) * x at every step (the paste-clean-pixels variant).
-// Both end with the known pixels exactly equal to x_known.
+// All end with the known pixels exactly equal to x_known.
 const std::vector<std::string>& replacement_modes();
+// The replacement a method inpaints with by default.
+std::string default_replacement(const std::string& method_name);
 
 // known: (N, C, H, W) in [-1, 1]; mask: (N, 1, H, W), 1 = known; labels: (N,); noise: (N, C, H, W)
-// standard normal, the sampler's start and the replacement's eps. Returns (N, C, H, W).
+// standard normal, the sampler's start and the "noised" replacement's eps ("fresh" draws its own from
+// LibTorch's default generator). Returns (N, C, H, W).
 torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& known,
                       const torch::Tensor& mask, const torch::Tensor& labels,
                       const torch::Tensor& noise, const SamplingConfig& sampling,
