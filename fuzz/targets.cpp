@@ -12,6 +12,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
 #include "flowlab/io/npz.h"
+#include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
 
 namespace flowlab::fuzz {

@@ -3,7 +3,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/methods/registry.h"
-#include "flowlab/models/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"

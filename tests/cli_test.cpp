@@ -190,3 +190,21 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
       expect_one_line_error(cases[i], running[i - start].get());
   }
 }
+
+TEST(Cli, OneRecipeTrainsEveryMethodAndEachSamplesWithItsOwnSampler) {
+  TempDir d;
+  for (const std::string method : {"ddpm", "meanflow"}) {
+    SCOPED_TRACE(method);
+    auto run = d / method;
+    auto trained = run_command(app("train_" + method) + " --config " + FLOWLAB_CONFIGS_DIR +
+                               "/quickstart.yaml --steps 2 --batch_size 8 --threads 1 " +
+                               "--set model.base_channels=8 --set training.sample_every=0 --output_dir " + run);
+    ASSERT_EQ(trained.exit_code, 0) << trained.output;
+    EXPECT_NE(trained.output.find("method.name is cfm in the recipe; this program trains " + method),
+              std::string::npos) << trained.output;
+    auto sampled = run_command(app("generate_samples") + " --checkpoint " + run + "/last.pt" +
+                               " --num_samples 2 --threads 1 --output_dir " + run + "/samples");
+    ASSERT_EQ(sampled.exit_code, 0) << sampled.output;
+    EXPECT_NE(sampled.output.find("sampler " + method), std::string::npos) << sampled.output;
+  }
+}

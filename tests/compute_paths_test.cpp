@@ -7,7 +7,7 @@
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/autocast.h"
 #include "flowlab/models/memory_format.h"
-#include "flowlab/models/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"

@@ -2,6 +2,7 @@
 
 #include "flowlab/config.h"
 #include "flowlab/error.h"
+#include "flowlab/recipe.h"
 #include "test_helpers.h"
 
 using namespace flowlab;
@@ -155,4 +156,28 @@ TEST(Config, DiTVariantMustBeKnownAndItsPatchMustDivideTheImage) {
   c.model.variant = "DiT-Z/2";
   message = error_of([&] { validate(c); });
   EXPECT_NE(message.find("known: DiT-T/2 DiT-S/2"), std::string::npos) << message;
+}
+
+TEST(Recipe, TheProgramDecidesTheMethodItsSamplerAndTheBackbonesForm) {
+  Config quickstart;  // a CFM recipe: euler, 25 steps, tiny_unet
+  quickstart.sampling.steps = 25;
+  auto ddpm = for_method(quickstart, "ddpm", false);
+  EXPECT_EQ(ddpm.method.name, "ddpm");
+  EXPECT_EQ(ddpm.sampling.sampler, "ddpm");
+  EXPECT_EQ(ddpm.sampling.steps, 25);
+  EXPECT_EQ(ddpm.model.type, "tiny_unet");
+  auto meanflow = for_method(quickstart, "meanflow", false);
+  EXPECT_EQ(meanflow.sampling.sampler, "meanflow");
+  EXPECT_EQ(meanflow.sampling.steps, 1);
+  EXPECT_EQ(meanflow.model.type, "tiny_unet_meanflow");
+  EXPECT_NO_THROW(validate(meanflow));
+  // And back: a MeanFlow recipe trains CFM on the one-time TinyUNet; a sampler of the method's own
+  // stays; DiT is one type for every method.
+  auto cfm = for_method(meanflow, "cfm", false);
+  EXPECT_EQ(cfm.model.type, "tiny_unet");
+  EXPECT_EQ(cfm.sampling.sampler, "euler");
+  quickstart.sampling.sampler = "heun";
+  quickstart.model.type = "dit";
+  EXPECT_EQ(for_method(quickstart, "cfm", false).sampling.sampler, "heun");
+  EXPECT_EQ(for_method(quickstart, "meanflow", false).model.type, "dit");
 }

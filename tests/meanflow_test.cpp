@@ -6,7 +6,7 @@
 #include "flowlab/methods/meanflow.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/dual_layers.h"
-#include "flowlab/models/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"
 #include "tiny_problem.h"

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "flowlab/methods/registry.h"
-#include "flowlab/models/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"

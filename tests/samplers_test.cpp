@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "flowlab/sampling/guidance.h"
+#include "flowlab/training/label_dropout.h"
 #include "flowlab/sampling/samplers.h"
 
 using namespace flowlab;

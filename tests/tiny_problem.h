@@ -5,7 +5,7 @@
 #include "flowlab/data/dataset.h"
 #include "flowlab/io/image.h"
 #include "flowlab/methods/method.h"
-#include "flowlab/models/registry.h"
+#include "flowlab/recipe.h"
 
 namespace flowlab::testing {
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "flowlab/error.h"
+
 namespace flowlab {
 
 struct ModelConfig {
@@ -163,8 +165,20 @@ void set_config_value(Config& config, const std::string& key, const std::string&
 // Applies "section.key=value".
 void apply_override(Config& config, const std::string& assignment);
 
-// Checks every field's range and the cross-field rules; throws Error naming the key.
-void validate(const Config& config);
+// Checks every field's range and the cross-field rules that need no registry; throws Error naming
+// the key. validate() in recipe.h adds what the named method, backbone and dataset require.
+void validate_fields(const Config& config);
+
+// The error "config: KEY = VALUE: must be one of: ..." for a name not in `allowed`.
+Error not_one_of(const std::string& key, const std::string& value,
+                 const std::vector<std::string>& allowed);
+
+// A command-line flag that sets one config key (--batch_size -> training.batch_size).
+struct ConfigFlag {
+  std::string flag;  // e.g. "batch_size"
+  std::string key;   // e.g. "training.batch_size"
+  std::string help;
+};
 
 std::string config_to_yaml(const Config& config);
 

@@ -9,8 +9,8 @@
 #include "flowlab/data/batcher.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/memory_format.h"
-#include "flowlab/models/registry.h"
-#include "flowlab/sampling/guidance.h"
+#include "flowlab/recipe.h"
+#include "flowlab/training/label_dropout.h"
 #include "flowlab/training/ema.h"
 #include "flowlab/training/optimizer_step.h"
 

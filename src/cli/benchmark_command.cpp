@@ -10,10 +10,11 @@
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
+#include "flowlab/dist/runtime.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/methods/registry.h"
-#include "flowlab/training/trainer.h"
+#include "flowlab/recipe.h"
 
 namespace flowlab {
 namespace {
@@ -24,15 +25,6 @@ std::vector<std::string> split_list(const std::string& text) {
   for (std::string item; std::getline(in, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-// The base config turned into one method's: its sampler, and a two-time TinyUNet for MeanFlow.
-Config for_method(Config config, const std::string& method) {
-  config.method.name = method;
-  config.sampling.sampler = samplers_for(method).front();
-  if (method == "meanflow" && config.model.type == "tiny_unet") config.model.type = "tiny_unet_meanflow";
-  if (method != "meanflow" && config.model.type == "tiny_unet_meanflow") config.model.type = "tiny_unet";
-  return config;
 }
 
 struct SamplingCase {
@@ -124,7 +116,7 @@ int benchmark_command(int argc, char** argv) {
   if (steps <= 0 || warmup < 0) throw Error("--steps must be > 0 and --warmup >= 0");
   auto suite = split_list(args["suite"].as<std::string>());
   auto methods = split_list(args["methods"].as<std::string>());
-  for (const auto& m : methods) validate(for_method(base, m));
+  for (const auto& m : methods) validate(for_method(base, m, false));
   auto wants = [&](const std::string& part) {
     return std::find(suite.begin(), suite.end(), part) != suite.end();
   };
@@ -149,14 +141,14 @@ int benchmark_command(int argc, char** argv) {
   Report table;
   if (wants("train")) {
     for (const auto& method : methods)
-      table.add("train", method + " " + for_method(base, method).model.type,
-                time_training(for_method(base, method), warmup, steps, device,
+      table.add("train", method + " " + for_method(base, method, false).model.type,
+                time_training(for_method(base, method, false), warmup, steps, device,
                               profile_dir.empty() ? "" : profile_dir + "/flowlab_train_" + method + ".json"));
     report["peak_rss_after_training_bytes"] = peak_rss_bytes();
   }
   if (wants("sample")) {
     for (const auto& c : sampling_cases()) {
-      auto config = for_method(base, c.method);
+      auto config = for_method(base, c.method, false);
       config.sampling.sampler = c.sampler;
       config.sampling.steps = c.steps;
       if (!c.cfg) config.sampling.cfg_scale = 1.0;

@@ -3,6 +3,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "flowlab/data/registry.h"
+#include "flowlab/methods/registry.h"
 #include "flowlab/models/dit.h"
 #include "flowlab/models/registry.h"
 
@@ -35,12 +37,12 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
       {"model", "model.type", "backbone: " + joined(backbone_names())},
       {"variant", "model.variant", "named size for dit: " + joined(dit_size_names()) +
                                        " (default " + kDefaultDiTSize + ")"},
-      {"dataset", "data.dataset", "cifar10, mnist, folder or shapes"},
+      {"dataset", "data.dataset", joined(dataset_names())},
       {"data_dir", "data.data_dir", "dataset directory"},
       {"random_flip", "data.random_flip",
        "random horizontal flips: auto (every dataset but MNIST, whose digits a mirror changes), true or false"},
   };
-  if (method == "ddpm") flags.push_back({"timesteps", "ddpm.timesteps", "diffusion steps T"});
+  for (const auto& flag : method_entry(method).flags) flags.push_back(flag);
   append_device_flags(flags);
   return flags;
 }
@@ -59,7 +61,7 @@ void append_device_flags(std::vector<FlagBinding>& bindings) {
 
 std::vector<FlagBinding> dataset_flags() {
   return {
-      {"dataset", "data.dataset", "cifar10, mnist, folder or shapes"},
+      {"dataset", "data.dataset", joined(dataset_names())},
       {"data_dir", "data.data_dir", "dataset directory"},
       {"split", "data.split", "train or test"},
       {"image_size", "data.image_size", "images are fitted to this size"},

@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iomanip>
@@ -11,15 +12,17 @@
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/data/image_folder.h"
+#include "flowlab/data/registry.h"
+#include "flowlab/dist/runtime.h"
 #include "flowlab/dist/world.h"
 #include "flowlab/error.h"
+#include "flowlab/recipe.h"
 #include "flowlab/strings.h"
 #include "flowlab/eval/features.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/npz.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/sampling_model.h"
-#include "flowlab/training/trainer.h"
 
 namespace flowlab {
 namespace {
@@ -73,8 +76,11 @@ bool dataset_reference(const std::string& name, DataConfig& data) {
   auto dash = name.find('-');
   if (dash == std::string::npos) return false;
   auto dataset = name.substr(0, dash), split = name.substr(dash + 1);
-  if ((dataset != "cifar10" && dataset != "mnist") || (split != "train" && split != "test"))
-    return false;
+  auto entries = dataset_entries();
+  bool reference = std::any_of(entries.begin(), entries.end(), [&](const DatasetEntry& e) {
+    return e.fid_reference && e.name == dataset;
+  });
+  if (!reference || (split != "train" && split != "test")) return false;
   data.dataset = dataset;
   data.split = split;
   data.random_flip = "false";

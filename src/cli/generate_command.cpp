@@ -5,16 +5,16 @@
 
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
+#include "flowlab/dist/runtime.h"
 #include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
 #include "flowlab/methods/registry.h"
-#include "flowlab/models/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/sampling/generation_batches.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/sampling_model.h"
-#include "flowlab/training/trainer.h"
 
 namespace flowlab {
 namespace {

@@ -11,11 +11,13 @@
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/data/transforms.h"
+#include "flowlab/dist/runtime.h"
 #include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/tasks/inpaint_finetune.h"
 #include "flowlab/tasks/inpainting.h"
 #include "flowlab/tasks/masks.h"
@@ -124,7 +126,7 @@ int finetune_command(int argc, char** argv) {
 
   auto pretrained = args["pretrained"].as<std::string>();
   Config config = CheckpointReader(pretrained).config();
-  if (config.method.name != "cfm")
+  if (!method_entry(config.method.name).per_pixel_loss)
     throw Error("--pretrained " + pretrained + " holds a " + config.method.name +
                 " model; inpainting fine-tuning works on CFM checkpoints");
   config.training.epochs = 10;
@@ -220,7 +222,7 @@ int inpaint_command(int argc, char** argv) {
     models.emplace_back("compare_to", load_model(args["compare_to"].as<std::string>(), args,
                                                  bindings, default_count, ema, device));
   std::vector<std::string> replacements = {args["replacement"].as<std::string>()};
-  if (replacements[0] == "auto") replacements = {default_replacement(first.method.name)};
+  if (replacements[0] == "auto") replacements = {method_entry(first.method.name).inpaint_replacement};
   if (replacements[0] == "both") replacements = {"noised", "clean"};
   if (replacements[0] == "all") replacements = replacement_modes();
   for (const auto& r : replacements)

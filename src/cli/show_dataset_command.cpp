@@ -8,6 +8,7 @@
 #include "flowlab/data/dataset.h"
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
+#include "flowlab/recipe.h"
 
 namespace flowlab {
 

@@ -6,10 +6,12 @@
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
+#include "flowlab/dist/runtime.h"
 #include "flowlab/dist/world.h"
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/stop_signal.h"
 #include "flowlab/training/trainer.h"
@@ -41,8 +43,6 @@ int train_command(int argc, char** argv, const std::string& method) {
 
   Config config;
   config.method.name = method;
-  config.sampling.sampler = samplers_for(method).front();
-  config.model.type = default_backbone(method);
   config.training.output_dir = "outputs/" + method;
   apply_config_flags(config, args, bindings);
 
@@ -57,11 +57,14 @@ int train_command(int argc, char** argv, const std::string& method) {
     apply_config_flags(resumed, args, bindings);
     if (args.count("output_dir") == 0) resumed.training.output_dir = config.training.output_dir;
     resumed.model = reader.config().model;
+    if (reader.config().method.name != method)
+      throw Error("checkpoint " + resume_path + " holds a " + reader.config().method.name +
+                  " model, but " + program + " trains " + method + "; use train_" +
+                  reader.config().method.name);
     config = resumed;
   }
-  if (config.method.name != method)
-    throw Error("config method.name is '" + config.method.name + "', but " + program + " trains " +
-                method + "; use train_" + config.method.name);
+  // The program decides the method: a recipe written for any method trains this one.
+  config = for_method(config, method);
   validate(config);
   auto device = resolve_device(config.training.device);  // fail before any work on a CPU-only build
   check_directory_creatable(config.training.output_dir);

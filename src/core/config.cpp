@@ -7,9 +7,6 @@
 #include <sstream>
 
 #include "flowlab/error.h"
-#include "flowlab/methods/registry.h"
-#include "flowlab/models/dit.h"
-#include "flowlab/models/registry.h"
 
 namespace flowlab {
 namespace {
@@ -107,6 +104,11 @@ Rule<std::string> one_of(std::vector<std::string> allowed) {
     return msg;
   };
 }
+// Names (method, backbone, sampler, dataset) are checked against their registries by validate()
+// in recipe.h; here they only have to be there.
+Rule<std::string> named() {
+  return [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); };
+}
 Rule<std::vector<int>> each_positive(bool allow_empty) {
   return [allow_empty](const std::vector<int>& v) {
     if (v.empty() && !allow_empty) return std::string("must not be empty");
@@ -128,7 +130,7 @@ std::vector<Field> schema(Config& c) {
   auto& di = c.distributed;
   auto& co = c.compute;
   return {
-      make_field("model", "type", m.type, one_of(backbone_names())),
+      make_field("model", "type", m.type, named()),
       make_field("model", "variant", m.variant),
       make_field("model", "in_channels", m.in_channels, in_range(1, 4)),
       make_field("model", "base_channels", m.base_channels, greater_than(0)),
@@ -144,7 +146,7 @@ std::vector<Field> schema(Config& c) {
       make_field("model", "num_heads", m.num_heads, greater_than(0)),
       make_field("model", "time_pair", m.time_pair, one_of({"t,t-r", "r,t"})),
 
-      make_field("data", "dataset", d.dataset, one_of({"cifar10", "mnist", "folder", "shapes"})),
+      make_field("data", "dataset", d.dataset, named()),
       make_field("data", "data_dir", d.data_dir),
       make_field("data", "split", d.split, one_of({"train", "test"})),
       make_field("data", "image_size", d.image_size, in_range(4, 1024)),
@@ -153,7 +155,7 @@ std::vector<Field> schema(Config& c) {
       make_field("data", "num_images", d.num_images, greater_than(0)),
       make_field("data", "shapes_seed", d.shapes_seed),
 
-      make_field("method", "name", me.name, one_of(method_names())),
+      make_field("method", "name", me.name, named()),
       make_field("method", "time_sampling", me.time_sampling, one_of({"uniform", "logit_normal"})),
       make_field("method", "logit_mean", me.logit_mean),
       make_field("method", "logit_std", me.logit_std, greater_than(0.0)),
@@ -201,7 +203,7 @@ std::vector<Field> schema(Config& c) {
            })),
       make_field("training", "init_from", t.init_from),
 
-      make_field("sampling", "sampler", sa.sampler, one_of(samplers_for(me.name))),
+      make_field("sampling", "sampler", sa.sampler, named()),
       make_field("sampling", "steps", sa.steps, greater_than(0)),
       make_field("sampling", "cfg_scale", sa.cfg_scale, at_least(0.0)),
       make_field("sampling", "rtol", sa.rtol, greater_than(0.0)),
@@ -320,7 +322,7 @@ void apply_override(Config& config, const std::string& assignment) {
   set_config_value(config, assignment.substr(0, eq), assignment.substr(eq + 1));
 }
 
-void validate(const Config& config) {
+void validate_fields(const Config& config) {
   Config copy = config;
   auto fields = schema(copy);
   for (auto& f : fields) {
@@ -328,49 +330,14 @@ void validate(const Config& config) {
     if (!problem.empty())
       throw Error("config: " + f.path() + " = " + node_text(f.get()) + ": " + problem);
   }
-  const auto& m = config.model;
-  if (m.type == "tiny_unet" || m.type == "tiny_unet_meanflow") {
-    int levels = static_cast<int>(m.channel_mults.size());
-    int factor = 1 << (levels - 1);
-    if (config.data.image_size % factor != 0)
-      throw Error("config: model.channel_mults has " + std::to_string(levels) +
-                  " levels, so data.image_size must be divisible by " + std::to_string(factor) +
-                  " (got " + std::to_string(config.data.image_size) + ")");
-    for (int res : m.attention_resolutions) {
-      bool found = false;
-      for (int l = 0; l < levels; ++l) found |= (config.data.image_size >> l) == res;
-      if (!found)
-        throw Error("config: model.attention_resolutions contains " + std::to_string(res) +
-                    ", which is not a UNet resolution for data.image_size " +
-                    std::to_string(config.data.image_size));
-    }
-    for (int mult : m.channel_mults)
-      if ((m.base_channels * mult) % m.num_heads != 0)
-        throw Error("config: model.num_heads = " + std::to_string(m.num_heads) +
-                    " must divide every level's channels (base_channels * channel_mults)");
-  }
-  if (m.type == "dit") {
-    const auto& size = find_dit_size(m.variant.empty() ? kDefaultDiTSize : m.variant);
-    if (config.data.image_size % size.patch_size != 0)
-      throw Error("config: model.variant " + size.name + " has patch size " +
-                  std::to_string(size.patch_size) + ", which does not divide data.image_size " +
-                  std::to_string(config.data.image_size));
-  }
-  if (config.method.name == "meanflow" && m.type != "tiny_unet_meanflow" && m.type != "dit")
-    throw Error("config: method meanflow needs a two-time backbone (model.type tiny_unet_meanflow "
-                "or dit), got model.type " + m.type);
-  if (config.method.name == "ddpm" && config.sampling.steps > config.ddpm.timesteps)
-    throw Error("config: sampling.steps (" + std::to_string(config.sampling.steps) +
-                ") exceeds ddpm.timesteps (" + std::to_string(config.ddpm.timesteps) + ")");
-  if (config.sampling.resample_repeats > 1 && config.method.name != "ddpm")
-    throw Error("config: sampling.resample_repeats applies to DDPM models only (method is " +
-                config.method.name + ")");
   if (config.scheduler.min_lr > config.training.lr)
     throw Error("config: scheduler.min_lr (" + std::to_string(config.scheduler.min_lr) +
                 ") must not exceed training.lr (" + std::to_string(config.training.lr) + ")");
-  if (config.data.dataset != "shapes" && config.data.data_dir.empty())
-    throw Error("config: data.dataset = " + config.data.dataset +
-                " needs data.data_dir (--data_dir DIR)");
+}
+
+Error not_one_of(const std::string& key, const std::string& value,
+                 const std::vector<std::string>& allowed) {
+  return Error("config: " + key + " = " + value + ": " + one_of(allowed)(value));
 }
 
 std::string config_to_yaml(const Config& config) {

@@ -1,12 +1,8 @@
 #include "flowlab/data/dataset.h"
 
 #include "flowlab/config.h"
-#include "flowlab/data/cifar10.h"
-#include "flowlab/data/image_folder.h"
-#include "flowlab/data/mnist.h"
-#include "flowlab/data/shapes.h"
+#include "flowlab/data/registry.h"
 #include "flowlab/data/transforms.h"
-#include "flowlab/error.h"
 #include "flowlab/io/image.h"
 
 namespace flowlab {
@@ -28,33 +24,20 @@ Batch Dataset::batch(const torch::Tensor& indices, torch::Device device) const {
 }
 
 Dataset load_dataset(const DataConfig& config) {
-  Dataset data;
-  if (config.dataset == "cifar10") {
-    data = load_cifar10(config.data_dir, config.split);
-  } else if (config.dataset == "mnist") {
-    data = load_mnist(config.data_dir, config.split);
-  } else if (config.dataset == "folder") {
-    data = load_image_folder(config.data_dir, config.image_size, resolved_fit(config));
-  } else if (config.dataset == "shapes") {
-    data = make_shapes(config.num_images, config.image_size, config.shapes_seed);
-  } else {
-    throw Error("data.dataset '" + config.dataset + "' is not one of: cifar10 mnist folder shapes");
-  }
+  auto data = dataset_entry(config.dataset).load(config);
   if (data.height() != config.image_size || data.width() != config.image_size)
     data.images = fit_images(data.images, config.image_size, resolved_fit(config));
   return data;
 }
 
 bool random_flip_enabled(const DataConfig& config) {
-  if (config.random_flip == "auto") return config.dataset != "mnist";
+  if (config.random_flip == "auto") return dataset_entry(config.dataset).flips_by_default;
   return config.random_flip == "true";
 }
 
 std::string resolved_fit(const DataConfig& config) {
   if (config.fit != "auto") return config.fit;
-  if (config.dataset == "folder") return "crop";
-  // MNIST keeps its strokes unresampled when padded 28 -> 32; padding to less would crop them.
-  return config.dataset == "mnist" && config.image_size >= 28 ? "pad" : "resize";
+  return dataset_entry(config.dataset).auto_fit(config.image_size);
 }
 
 }  // namespace flowlab

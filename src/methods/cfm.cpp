@@ -34,4 +34,13 @@ SampleOutput CfmMethod::sample(Backbone& model, const torch::Tensor& noise, cons
   return {result.x, result.nfe};
 }
 
+MethodEntry cfm_entry() {
+  MethodEntry e;
+  e.name = "cfm";
+  e.samplers = sampler_names();
+  e.per_pixel_loss = true;
+  e.make = [](const Config& c) -> MethodPtr { return std::make_unique<CfmMethod>(c.method); };
+  return e;
+}
+
 }  // namespace flowlab

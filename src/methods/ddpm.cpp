@@ -120,4 +120,19 @@ torch::Tensor DdpmMethod::noised(const torch::Tensor& x0, const torch::Tensor& e
   return std::sqrt(ab) * x0 + std::sqrt(1 - ab) * eps;
 }
 
+MethodEntry ddpm_entry() {
+  MethodEntry e;
+  e.name = "ddpm";
+  e.samplers = {"ddpm", "ddim"};
+  e.resamples = true;
+  e.flags = {{"timesteps", "ddpm.timesteps", "diffusion steps T"}};
+  e.check = [](const Config& c) {
+    if (c.sampling.steps > c.ddpm.timesteps)
+      throw Error("config: sampling.steps (" + std::to_string(c.sampling.steps) +
+                  ") exceeds ddpm.timesteps (" + std::to_string(c.ddpm.timesteps) + ")");
+  };
+  e.make = [](const Config& c) -> MethodPtr { return std::make_unique<DdpmMethod>(c.ddpm); };
+  return e;
+}
+
 }  // namespace flowlab

@@ -151,4 +151,14 @@ SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise,
   return out;
 }
 
+MethodEntry meanflow_entry() {
+  MethodEntry e;
+  e.name = "meanflow";
+  e.samplers = {"meanflow"};
+  e.default_steps = 1;
+  e.two_time = true;
+  e.make = [](const Config& c) -> MethodPtr { return std::make_unique<MeanFlowMethod>(c.meanflow); };
+  return e;
+}
+
 }  // namespace flowlab

@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "flowlab/config.h"
 #include "flowlab/error.h"
+#include "flowlab/models/attention.h"
 #include "flowlab/models/dual_layers.h"
 
 namespace flowlab {
@@ -103,9 +105,8 @@ torch::Tensor TokenAttentionImpl::forward(const torch::Tensor& x) {
   int64_t n = x.size(0), tokens = x.size(1), dim = x.size(2), d = dim / num_heads_;
   // (N, T, 3D) -> 3 x (N, heads, T, d)
   auto qkv_t = linear_forward(qkv, x).reshape({n, tokens, 3, num_heads_, d}).permute({2, 0, 3, 1, 4});
-  auto q = qkv_t[0], k = qkv_t[1], v = qkv_t[2];
-  auto attn = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(d)), -1);
-  return linear_forward(proj, torch::matmul(attn, v).transpose(1, 2).reshape({n, tokens, dim}));
+  auto out = dot_product_attention(qkv_t[0], qkv_t[1], qkv_t[2]);
+  return linear_forward(proj, out.transpose(1, 2).reshape({n, tokens, dim}));
 }
 
 DiTBlockImpl::DiTBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_ratio) {
@@ -133,8 +134,7 @@ DiT::DiT(const DiTOptions& options) : options_(options) {
               " must divide the image size ", o.image_size);
   TORCH_CHECK(o.hidden_size % o.num_heads == 0 && o.hidden_size % 4 == 0, "DiT hidden size ",
               o.hidden_size, " must be a multiple of 4 and of the head count ", o.num_heads);
-  TORCH_CHECK(o.time_pair.empty() || o.time_pair == "t,t-r" || o.time_pair == "r,t",
-              "model.time_pair must be t,t-r or r,t, got ", o.time_pair);
+  detail::check_time_pair(o.time_pair);
   int64_t dim = o.hidden_size, patch_features = o.patch_size * o.patch_size * o.in_channels;
   int64_t grid = o.image_size / o.patch_size;
 
@@ -178,7 +178,7 @@ torch::Tensor DiT::forward_interval(const torch::Tensor& x, const torch::Tensor&
   TORCH_CHECK(takes_interval(), "this DiT takes one time; MeanFlow builds it with two");
   auto c = t_embedder(t) + y_embedder(y);
   // (t, t - r): the MeanFlow paper's DiT; (r, t): one shared embedder.
-  c = c + (options_.time_pair == "r,t" ? t_embedder(r) : interval_embedder(t - r));
+  c = c + detail::second_time_embedding(options_.time_pair, t_embedder, interval_embedder, r, t);
   return forward_with_cond(x, c);
 }
 
@@ -189,6 +189,29 @@ torch::Tensor DiT::forward_with_cond(const torch::Tensor& x, const torch::Tensor
   h = linear_forward(final_linear, detail::modulate(final_norm(h), m[0], m[1]));
   // fp32 under bf16 autocast too
   return unpatchify(h, options_.patch_size, options_.in_channels).to(x.scalar_type());
+}
+
+BackboneEntry dit_entry() {
+  auto size_of = [](const Config& c) -> const DiTSize& {
+    return find_dit_size(c.model.variant.empty() ? kDefaultDiTSize : c.model.variant);
+  };
+  auto check = [size_of](const Config& c) {
+    const auto& size = size_of(c);
+    if (c.data.image_size % size.patch_size != 0)
+      throw Error("config: model.variant " + size.name + " has patch size " +
+                  std::to_string(size.patch_size) + ", which does not divide data.image_size " +
+                  std::to_string(c.data.image_size));
+  };
+  // One type for every method: a two-time method gets the second time embedder (model.time_pair).
+  auto make = [size_of](const Config& c, bool two_time) -> BackbonePtr {
+    auto o = dit_options(size_of(c));
+    o.in_channels = c.model.in_channels;
+    o.image_size = c.data.image_size;
+    o.num_classes = c.model.num_classes;
+    if (two_time) o.time_pair = c.model.time_pair;
+    return std::make_shared<DiT>(o);
+  };
+  return {"dit", "dit", "dit", check, make};
 }
 
 }  // namespace flowlab

@@ -2,21 +2,7 @@
 
 #include <cmath>
 
-#include "flowlab/models/backbone.h"
-
 namespace flowlab {
-
-torch::Tensor Backbone::forward_interval(const torch::Tensor&, const torch::Tensor&,
-                                         const torch::Tensor&, const torch::Tensor&) {
-  TORCH_CHECK(false, "model.type ", type_name(),
-              " takes one time; MeanFlow needs a two-time backbone such as tiny_unet_meanflow");
-}
-
-int64_t Backbone::parameter_count() const {
-  int64_t n = 0;
-  for (const auto& p : parameters()) n += p.numel();
-  return n;
-}
 
 torch::Tensor sinusoidal_embedding(const torch::Tensor& t, int64_t dim, double max_period) {
   int64_t half = dim / 2;
@@ -40,6 +26,17 @@ TimestepEmbedderImpl::TimestepEmbedderImpl(int64_t frequency_dim, int64_t out_di
 
 torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
   return mlp->forward(sinusoidal_embedding(t, frequency_dim_));
+}
+
+void check_time_pair(const std::string& time_pair) {
+  TORCH_CHECK(time_pair.empty() || time_pair == "t,t-r" || time_pair == "r,t",
+              "model.time_pair must be t,t-r or r,t, got ", time_pair);
+}
+
+torch::Tensor second_time_embedding(const std::string& time_pair, TimestepEmbedder& time_embed,
+                                    TimestepEmbedder& interval_embed, const torch::Tensor& r,
+                                    const torch::Tensor& t) {
+  return time_pair == "r,t" ? time_embed(r) : interval_embed(t - r);
 }
 
 }  // namespace detail

@@ -2,6 +2,9 @@
 
 #include <numeric>
 
+#include "flowlab/config.h"
+#include "flowlab/error.h"
+#include "flowlab/models/attention.h"
 #include "flowlab/models/dual_layers.h"
 
 namespace flowlab {
@@ -72,9 +75,7 @@ torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
   int64_t d = c / num_heads_;
   // (N, 3C, H, W) -> 3 x (N, heads, HW, d)
   auto qkv_t = conv_forward(qkv, normalize(norm, x)).reshape({n, 3, num_heads_, d, h * w}).permute({1, 0, 2, 4, 3});
-  auto q = qkv_t[0], k = qkv_t[1], v = qkv_t[2];
-  auto attn = torch::softmax(torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(d)), -1);
-  auto out = torch::matmul(attn, v).permute({0, 1, 3, 2}).reshape({n, c, h, w});
+  auto out = dot_product_attention(qkv_t[0], qkv_t[1], qkv_t[2]).permute({0, 1, 3, 2}).reshape({n, c, h, w});
   return x + conv_forward(proj, out);
 }
 
@@ -85,8 +86,7 @@ TinyUNet::TinyUNet(const TinyUNetOptions& options) : options_(options) {
   const auto& o = options_;
   int64_t cond = o.time_embed_dim;
   time_embed = register_module("time_embed", TimestepEmbedder(o.time_embed_dim, cond));
-  TORCH_CHECK(o.time_pair.empty() || o.time_pair == "t,t-r" || o.time_pair == "r,t",
-              "model.time_pair must be t,t-r or r,t, got ", o.time_pair);
+  check_time_pair(o.time_pair);
   if (o.time_pair == "t,t-r")
     interval_embed = register_module("interval_embed", TimestepEmbedder(o.time_embed_dim, cond));
   class_embed = register_module("class_embed", torch::nn::Embedding(o.num_classes + 1, cond));
@@ -170,7 +170,7 @@ torch::Tensor TinyUNet::forward_interval(const torch::Tensor& x, const torch::Te
   TORCH_CHECK(takes_interval(), "tiny_unet takes one time; use tiny_unet_meanflow");
   auto cond = embed(t, y);
   // (t, t - r): the paper's choice; (r, t): the seed's time_mlp(emb(r)) + time_mlp(emb(t)).
-  cond = cond + (options_.time_pair == "r,t" ? time_embed(r) : interval_embed(t - r));
+  cond = cond + detail::second_time_embedding(options_.time_pair, time_embed, interval_embed, r, t);
   return forward_with_cond(x, cond);
 }
 
@@ -205,6 +205,63 @@ torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::T
     }
   }
   return conv_forward(out_conv, torch::silu(detail::normalize(out_norm, h))).to(x.scalar_type());  // fp32 under bf16 autocast too
+}
+
+namespace {
+
+std::vector<int64_t> to_int64(const std::vector<int>& v) { return {v.begin(), v.end()}; }
+
+TinyUNetOptions tiny_unet_options(const Config& c) {
+  TinyUNetOptions o;
+  o.in_channels = c.model.in_channels;
+  o.image_size = c.data.image_size;
+  o.base_channels = c.model.base_channels;
+  o.channel_mults = to_int64(c.model.channel_mults);
+  o.num_res_blocks = c.model.num_res_blocks;
+  o.time_embed_dim = c.model.time_embed_dim;
+  o.num_classes = c.model.num_classes;
+  o.dropout = c.model.dropout;
+  o.attention_resolutions = to_int64(c.model.attention_resolutions);
+  o.num_heads = c.model.num_heads;
+  return o;
+}
+
+void check_tiny_unet(const Config& config) {
+  const auto& m = config.model;
+  int levels = static_cast<int>(m.channel_mults.size());
+  int factor = 1 << (levels - 1);
+  if (config.data.image_size % factor != 0)
+    throw Error("config: model.channel_mults has " + std::to_string(levels) +
+                " levels, so data.image_size must be divisible by " + std::to_string(factor) +
+                " (got " + std::to_string(config.data.image_size) + ")");
+  for (int res : m.attention_resolutions) {
+    bool found = false;
+    for (int l = 0; l < levels; ++l) found |= (config.data.image_size >> l) == res;
+    if (!found)
+      throw Error("config: model.attention_resolutions contains " + std::to_string(res) +
+                  ", which is not a UNet resolution for data.image_size " +
+                  std::to_string(config.data.image_size));
+  }
+  for (int mult : m.channel_mults)
+    if ((m.base_channels * mult) % m.num_heads != 0)
+      throw Error("config: model.num_heads = " + std::to_string(m.num_heads) +
+                  " must divide every level's channels (base_channels * channel_mults)");
+}
+
+}  // namespace
+
+BackboneEntry tiny_unet_entry() {
+  return {"tiny_unet", "tiny_unet", "tiny_unet_meanflow", check_tiny_unet,
+          [](const Config& c, bool) -> BackbonePtr { return std::make_shared<TinyUNet>(tiny_unet_options(c)); }};
+}
+
+BackboneEntry tiny_unet_meanflow_entry() {
+  return {"tiny_unet_meanflow", "tiny_unet", "tiny_unet_meanflow", check_tiny_unet,
+          [](const Config& c, bool) -> BackbonePtr {
+            auto o = tiny_unet_options(c);
+            o.time_pair = c.model.time_pair;
+            return std::make_shared<TinyUNet>(o);
+          }};
 }
 
 }  // namespace flowlab

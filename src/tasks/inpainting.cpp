@@ -13,7 +13,6 @@ const std::vector<std::string>& replacement_modes() {
   return modes;
 }
 
-std::string default_replacement(const std::string& /*method_name*/) { return "noised"; }
 
 torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& known,
                       const torch::Tensor& mask, const torch::Tensor& labels,

@@ -1,8 +1,8 @@
+#include "flowlab/recipe.h"
 #include "flowlab/training/sampling_model.h"
 
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/memory_format.h"
-#include "flowlab/models/registry.h"
 
 namespace flowlab {
 

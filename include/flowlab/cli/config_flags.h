@@ -12,11 +12,7 @@
 
 namespace flowlab {
 
-struct FlagBinding {
-  std::string flag;  // e.g. "batch_size"
-  std::string key;   // e.g. "training.batch_size"
-  std::string help;
-};
+using FlagBinding = ConfigFlag;
 
 // The seed's training flags plus the common ones (--dataset, --data_dir, --steps, ...), and
 // the method's own (--timesteps for ddpm).

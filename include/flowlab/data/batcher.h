@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "flowlab/data/dataset.h"
-#include "flowlab/dist/step_random.h"
+#include "flowlab/step_random.h"
 
 namespace flowlab {
 

@@ -34,10 +34,10 @@ struct Dataset {
 // Loads the dataset named by config.dataset, resized to config.image_size.
 Dataset load_dataset(const DataConfig& config);
 // The fit load_dataset applies when a dataset's images are not image_size already: data.fit, or
-// for "auto" zero-padding for MNIST grown past its 28x28 and resizing otherwise.
+// for "auto" the dataset's own choice (data/registry.cpp).
 std::string resolved_fit(const DataConfig& config);
-// Whether training flips images horizontally: data.random_flip, where "auto" is on for every
-// dataset but MNIST.
+// Whether training flips images horizontally: data.random_flip, where "auto" is the dataset's own
+// choice (every dataset but MNIST).
 bool random_flip_enabled(const DataConfig& config);
 
 }  // namespace flowlab

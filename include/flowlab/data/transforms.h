@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "flowlab/dist/step_random.h"
+#include "flowlab/step_random.h"
 
 namespace flowlab {
 

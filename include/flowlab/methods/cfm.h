@@ -5,6 +5,7 @@
 #pragma once
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
+#include "flowlab/methods/registry.h"
 
 namespace flowlab {
 
@@ -22,5 +23,8 @@ class CfmMethod : public Method {
  private:
   MethodConfig config_;
 };
+
+// method.name cfm: the ODE samplers of sampling/samplers.h.
+MethodEntry cfm_entry();
 
 }  // namespace flowlab

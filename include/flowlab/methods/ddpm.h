@@ -6,6 +6,7 @@
 #pragma once
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
+#include "flowlab/methods/registry.h"
 #include "flowlab/methods/noise_schedule.h"
 
 namespace flowlab {
@@ -39,5 +40,8 @@ std::vector<int64_t> respaced_steps(int64_t total, int64_t count);
 // 0: clean data) with RePaint resampling: down one level at a time, and at every jump-th level
 // back up `jump` levels, repeats - 1 times. repeats = 1 gives levels, levels - 1, ..., 0.
 std::vector<int64_t> resampling_path(int64_t levels, int64_t jump, int64_t repeats);
+
+// method.name ddpm: ancestral (ddpm) and DDIM sampling, with RePaint resampling.
+MethodEntry ddpm_entry();
 
 }  // namespace flowlab

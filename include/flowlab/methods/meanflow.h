@@ -7,6 +7,7 @@
 #pragma once
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
+#include "flowlab/methods/registry.h"
 
 namespace flowlab {
 
@@ -47,5 +48,8 @@ class MeanFlowMethod : public Method {
  private:
   MeanFlowConfig config_;
 };
+
+// method.name meanflow: two-time backbones, k-step sampling.
+MethodEntry meanflow_entry();
 
 }  // namespace flowlab

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "flowlab/dist/step_random.h"
+#include "flowlab/step_random.h"
 #include "flowlab/models/backbone.h"
 #include "flowlab/sampling/samplers.h"
 
@@ -32,7 +32,7 @@ class Method {
 
   // x: (N, C, H, W) data in [-1, 1]; y: (N,) labels, already dropped to the null label where
   // the trainer applies CFG dropout. Every random draw goes through `rng`, so a step gives the
-  // same update whatever the number of processes (dist/step_random.h).
+  // same update whatever the number of processes (step_random.h).
   virtual LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
                           StepRandom& rng) = 0;
 

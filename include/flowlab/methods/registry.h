@@ -1,23 +1,35 @@
-// Methods by name: `method.name` in YAML; each training app fixes its own.
+// Methods by name (method.name; each training program fixes its own): each one's entry owns its
+// samplers, its defaults, its config rules and its factory.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "flowlab/config.h"
 #include "flowlab/methods/method.h"
 
 namespace flowlab {
 
-struct Config;
+struct MethodEntry {
+  std::string name;
+  std::vector<std::string> samplers;  // sampling.sampler values its models take; the first is the default
+  int default_steps = 0;              // sampling.steps with the default sampler (0: the recipe's)
+  bool two_time = false;              // trains u(z, r, t): the backbone's two-time form
+  bool resamples = false;             // sampling.resample_repeats (RePaint's resampling) applies
+  bool per_pixel_loss = false;        // inpainting fine-tuning can train it
+  std::string inpaint_replacement = "noised";  // inpaint's default --replacement
+  std::vector<ConfigFlag> flags;               // its training program's own flags
+  std::function<void(const Config&)> check;    // its own rules (may be empty); throws Error naming keys
+  std::function<MethodPtr(const Config&)> make;  // in full precision
+};
 
+const std::vector<MethodEntry>& method_entries();
+// Throws "config: method.name = NAME: must be one of: ...".
+const MethodEntry& method_entry(const std::string& name);
 std::vector<std::string> method_names();
+
 // The method of config.method.name; under compute.precision = bf16 its network passes run in
 // bf16 autocast on training.device (methods/mixed_precision.h).
 MethodPtr make_method(const Config& config);
-
-// The backbone a method's training app starts from (a two-time one for meanflow).
-std::string default_backbone(const std::string& method);
-
-// The samplers a method's models accept; the first is its default.
-std::vector<std::string> samplers_for(const std::string& method);
 
 }  // namespace flowlab

@@ -11,6 +11,7 @@
 
 #include "flowlab/models/backbone.h"
 #include "flowlab/models/embeddings.h"
+#include "flowlab/models/registry.h"
 
 namespace flowlab {
 
@@ -109,5 +110,8 @@ class DiT : public Backbone {
   std::vector<detail::DiTBlock> blocks;
   torch::Tensor pos_embed;  // buffer (1, T, D), not trained
 };
+
+// model.type dit, sized by model.variant; two-time (model.time_pair) for MeanFlow.
+BackboneEntry dit_entry();
 
 }  // namespace flowlab

@@ -2,6 +2,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <string>
+
 namespace flowlab {
 
 // t: (N,) in [0, 1] -> (N, dim) sinusoidal features [cos | sin] of 1000 t, frequencies
@@ -22,6 +24,16 @@ class TimestepEmbedderImpl : public torch::nn::Module {
   torch::nn::Sequential mlp{nullptr};
 };
 TORCH_MODULE(TimestepEmbedder);
+
+// Two-time backbones (MeanFlow's u(z, r, t)) take a time pair: "" = one time; "t,t-r" embeds t and
+// t - r with two embedders (Geng et al. 2025); "r,t" embeds r and t with the one time embedder.
+// Throws for any other value.
+void check_time_pair(const std::string& time_pair);
+// The embedding the second time adds to the conditioning: time_embed(r) for "r,t",
+// interval_embed(t - r) for "t,t-r". r, t: (N,).
+torch::Tensor second_time_embedding(const std::string& time_pair, TimestepEmbedder& time_embed,
+                                    TimestepEmbedder& interval_embed, const torch::Tensor& r,
+                                    const torch::Tensor& t);
 
 }  // namespace detail
 }  // namespace flowlab

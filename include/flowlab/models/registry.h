@@ -1,5 +1,7 @@
-// Backbones by name: `model.type` in YAML, `--model` on the command line.
+// Backbones by name (model.type, --model): each one's entry owns its factory, its config rules and
+// its one- and two-time forms. make_backbone(config) is in recipe.h, which knows the method.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -9,10 +11,20 @@ namespace flowlab {
 
 struct Config;
 
-// Registered names, in the order --help lists them.
-std::vector<std::string> backbone_names();
+struct BackboneEntry {
+  std::string name;
+  // The type that trains with a one-time method (cfm, ddpm) or a two-time one (meanflow), starting
+  // from this one ("" where there is none).
+  std::string one_time_form, two_time_form;
+  std::function<void(const Config&)> check;  // the backbone's own rules; throws Error naming keys
+  // Builds the backbone for config.data.image_size; two_time: for a two-time method.
+  std::function<BackbonePtr(const Config&, bool two_time)> make;
+};
 
-// Builds config.model.type for config.data.image_size; throws Error listing known names.
-BackbonePtr make_backbone(const Config& config);
+// Registered entries, in the order --help lists them.
+const std::vector<BackboneEntry>& backbone_entries();
+// Throws "config: model.type = NAME: must be one of: ...".
+const BackboneEntry& backbone_entry(const std::string& type);
+std::vector<std::string> backbone_names();
 
 }  // namespace flowlab

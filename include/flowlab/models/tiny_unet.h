@@ -9,6 +9,7 @@
 
 #include "flowlab/models/backbone.h"
 #include "flowlab/models/embeddings.h"
+#include "flowlab/models/registry.h"
 
 namespace flowlab {
 
@@ -104,5 +105,9 @@ class TinyUNet : public Backbone {
   detail::ResBlock mid_res1{nullptr}, mid_res2{nullptr};
   detail::AttentionBlock mid_attn{nullptr};
 };
+
+// model.type tiny_unet (one time) and tiny_unet_meanflow (two times, model.time_pair).
+BackboneEntry tiny_unet_entry();
+BackboneEntry tiny_unet_meanflow_entry();
 
 }  // namespace flowlab

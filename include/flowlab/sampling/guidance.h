@@ -4,7 +4,6 @@
 
 #include <functional>
 
-#include "flowlab/dist/step_random.h"
 #include "flowlab/sampling/samplers.h"
 
 namespace flowlab {
@@ -16,13 +15,5 @@ using ConditionalFn =
 // out = f(x, t, null) + scale * (f(x, t, y) - f(x, t, null)), with the conditional and null halves
 // evaluated as one batch of 2N. scale = 1 (or no classes) is the plain conditional call.
 VelocityFn classifier_free_guidance(ConditionalFn f, torch::Tensor y, int64_t null_label, double scale);
-
-}  // namespace flowlab
-
-namespace flowlab {
-
-// Training side of CFG: y: (N,) -> each label replaced by null_label with probability p. An
-// unconditional model (null_label 0) gets the null label in every row, whatever the dataset's labels.
-torch::Tensor drop_labels(const torch::Tensor& y, double p, int64_t null_label, StepRandom& rng);
 
 }  // namespace flowlab

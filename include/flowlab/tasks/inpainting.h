@@ -17,8 +17,6 @@ namespace flowlab {
 //   "clean":  mask * x_known + (1 - mask) * x at every step (the paste-clean-pixels variant).
 // All end with the known pixels exactly equal to x_known.
 const std::vector<std::string>& replacement_modes();
-// The replacement a method inpaints with by default.
-std::string default_replacement(const std::string& method_name);
 
 // known: (N, C, H, W) in [-1, 1]; mask: (N, 1, H, W), 1 = known; labels: (N,); noise: (N, C, H, W)
 // standard normal, the sampler's start and the "noised" replacement's eps ("fresh" draws its own from

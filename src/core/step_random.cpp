@@ -1,4 +1,4 @@
-#include "flowlab/dist/step_random.h"
+#include "flowlab/step_random.h"
 
 #include "flowlab/error.h"
 

@@ -1,0 +1,41 @@
+#include "flowlab/data/registry.h"
+
+#include "flowlab/config.h"
+#include "flowlab/data/cifar10.h"
+#include "flowlab/data/image_folder.h"
+#include "flowlab/data/mnist.h"
+#include "flowlab/data/shapes.h"
+
+namespace flowlab {
+
+const std::vector<DatasetEntry>& dataset_entries() {
+  auto resize = [](int) { return std::string("resize"); };
+  static const std::vector<DatasetEntry> entries = {
+      {"cifar10", true, true, true, resize,
+       [](const DataConfig& c) { return load_cifar10(c.data_dir, c.split); }},
+      // A mirrored digit is another glyph. Zero-padding 28 -> 32 keeps the strokes unresampled;
+      // padding to less than 28 would crop them.
+      {"mnist", true, false, true,
+       [](int size) { return std::string(size >= 28 ? "pad" : "resize"); },
+       [](const DataConfig& c) { return load_mnist(c.data_dir, c.split); }},
+      {"folder", true, true, false, [](int) { return std::string("crop"); },
+       [](const DataConfig& c) { return load_image_folder(c.data_dir, c.image_size, resolved_fit(c)); }},
+      {"shapes", false, true, false, resize,
+       [](const DataConfig& c) { return make_shapes(c.num_images, c.image_size, c.shapes_seed); }},
+  };
+  return entries;
+}
+
+const DatasetEntry& dataset_entry(const std::string& name) {
+  for (const auto& e : dataset_entries())
+    if (e.name == name) return e;
+  throw not_one_of("data.dataset", name, dataset_names());
+}
+
+std::vector<std::string> dataset_names() {
+  std::vector<std::string> names;
+  for (const auto& e : dataset_entries()) names.push_back(e.name);
+  return names;
+}
+
+}  // namespace flowlab

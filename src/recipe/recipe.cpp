@@ -1,0 +1,63 @@
+#include "flowlab/recipe.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "flowlab/data/registry.h"
+#include "flowlab/error.h"
+#include "flowlab/methods/registry.h"
+#include "flowlab/models/registry.h"
+
+namespace flowlab {
+namespace {
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+void validate(const Config& config) {
+  validate_fields(config);
+  const auto& method = method_entry(config.method.name);
+  const auto& backbone = backbone_entry(config.model.type);
+  const auto& dataset = dataset_entry(config.data.dataset);
+  if (!contains(method.samplers, config.sampling.sampler))
+    throw not_one_of("sampling.sampler", config.sampling.sampler, method.samplers);
+  if (method.two_time && backbone.two_time_form != backbone.name) {
+    std::string two_time;
+    for (const auto& b : backbone_entries())
+      if (b.two_time_form == b.name) two_time += (two_time.empty() ? "" : " or ") + b.name;
+    throw Error("config: method " + method.name + " needs a two-time backbone (model.type " +
+                two_time + "), got model.type " + config.model.type);
+  }
+  if (config.sampling.resample_repeats > 1 && !method.resamples)
+    throw Error("config: sampling.resample_repeats applies to DDPM models only (method is " +
+                method.name + ")");
+  if (dataset.needs_data_dir && config.data.data_dir.empty())
+    throw Error("config: data.dataset = " + dataset.name + " needs data.data_dir (--data_dir DIR)");
+  if (method.check) method.check(config);
+  if (backbone.check) backbone.check(config);
+}
+
+Config for_method(Config config, const std::string& method, bool log) {
+  const auto& entry = method_entry(method);
+  if (config.method.name != method && log)
+    spdlog::info("method.name is {} in the recipe; this program trains {}", config.method.name, method);
+  config.method.name = method;
+  if (!contains(entry.samplers, config.sampling.sampler)) {
+    config.sampling.sampler = entry.samplers.front();
+    if (entry.default_steps > 0) config.sampling.steps = entry.default_steps;
+  }
+  const auto& backbone = backbone_entry(config.model.type);
+  const auto& form = entry.two_time ? backbone.two_time_form : backbone.one_time_form;
+  if (!form.empty()) config.model.type = form;
+  return config;
+}
+
+BackbonePtr make_backbone(const Config& config) {
+  return backbone_entry(config.model.type).make(config, method_entry(config.method.name).two_time);
+}
+
+}  // namespace flowlab
