@@ -95,6 +95,8 @@ struct TrainingConfig {
   double cfg_dropout = 0.1;
   int64_t log_every = 50;
   int64_t sample_every = 1000;  // 0 = off
+  // A last grid when training ends (with sample_every > 0): 8 samples per class, up to 16 classes.
+  bool final_grid = true;
   int64_t checkpoint_every = 1000;
   int64_t seed = 0;
   std::string device = "cpu";  // cpu | cuda

@@ -10,9 +10,7 @@
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/memory_format.h"
 #include "flowlab/recipe.h"
-#include "flowlab/training/label_dropout.h"
-#include "flowlab/training/ema.h"
-#include "flowlab/training/optimizer_step.h"
+#include "flowlab/training/training_state.h"
 
 namespace flowlab {
 namespace {
@@ -45,32 +43,18 @@ Measurement finish(double seconds, int64_t images) {
 Measurement time_training(const Config& config, int warmup, int steps, torch::Device device,
                           const std::string& profile_path) {
   const auto& tc = config.training;
-  torch::manual_seed(static_cast<uint64_t>(tc.seed));
-  auto model = make_backbone(config), shadow = make_backbone(config);
-  model->to(device);
-  shadow->to(device);
-  if (config.compute.channels_last) {
-    to_channels_last(*model);
-    to_channels_last(*shadow);
-  }
-  model->train();
+  auto state = make_training_state(config, device);
+  if (config.compute.channels_last) use_channels_last(state);
   auto method = make_method(config);
-  Ema ema(model, shadow, tc.ema_decay, tc.ema_warmup);
-  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(tc.lr)
-                                                         .betas({tc.beta1, tc.beta2})
-                                                         .weight_decay(tc.weight_decay));
-  auto params = model->parameters();
   int64_t b = tc.batch_size, size = config.data.image_size;
   auto opts = torch::TensorOptions().device(device);
-  auto x = torch::rand({b, config.model.in_channels, size, size}, opts) * 2 - 1;
-  auto classes = std::max<int64_t>(1, config.model.num_classes);
-  auto y = torch::randint(0, classes, {b}, opts.dtype(torch::kInt64));
-  int64_t step = 0;
+  Batch batch;
+  batch.images = torch::rand({b, config.model.in_channels, size, size}, opts) * 2 - 1;
+  batch.labels = torch::randint(0, std::max<int64_t>(1, config.model.num_classes), {b},
+                                opts.dtype(torch::kInt64));
   auto train_step = [&] {
-    StepRandom rng(tc.seed, step, {0, b, b});  // the trainer's per-step draws
-    auto labels = drop_labels(y, tc.cfg_dropout, model->null_label(), rng);
-    auto loss = method->loss(*model, x, labels, rng).loss;
-    if (optimizer_step(optimizer, params, loss, tc.grad_clip).applied) ema.update(++step);
+    StepRandom rng(tc.seed, state.step, {0, b, b});  // the trainer's per-step draws
+    flowlab::train_step(state, *method, batch, config, tc.lr, rng);
   };
   double seconds = timed(warmup, steps, device, train_step);
   if (!profile_path.empty()) {
@@ -78,7 +62,7 @@ Measurement time_training(const Config& config, int warmup, int steps, torch::De
     for (int i = 0; i < steps; ++i) train_step();
   }
   auto m = finish(seconds, steps * b);
-  m.parameters = model->parameter_count();
+  m.parameters = state.model->parameter_count();
   return m;
 }
 

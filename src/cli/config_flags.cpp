@@ -34,6 +34,10 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
       {"output_dir", "training.output_dir", "directory for checkpoints, samples and metrics"},
       {"steps", "training.steps", "optimizer steps (overrides --epochs when > 0)"},
       {"seed", "training.seed", "random seed"},
+      {"final_grid", "training.final_grid",
+       "true: when training ends the EMA model samples a grid, 8 per class (up to 16 classes) at "
+       "sampling.steps with CFG (CIFAR-10 recipe: 80 images x 50 steps x 2 passes, minutes on a CPU "
+       "for DiT); false: skip it"},
       {"model", "model.type", "backbone: " + joined(backbone_names())},
       {"variant", "model.variant", "named size for dit: " + joined(dit_size_names()) +
                                        " (default " + kDefaultDiTSize + ")"},

@@ -193,6 +193,7 @@ std::vector<Field> schema(Config& c) {
       make_field("training", "cfg_dropout", t.cfg_dropout, in_range(0.0, 1.0)),
       make_field("training", "log_every", t.log_every, greater_than<int64_t>(0)),
       make_field("training", "sample_every", t.sample_every, at_least<int64_t>(0)),
+      make_field("training", "final_grid", t.final_grid),
       make_field("training", "checkpoint_every", t.checkpoint_every, greater_than<int64_t>(0)),
       make_field("training", "seed", t.seed, at_least<int64_t>(0)),
       make_field("training", "device", t.device, one_of({"cpu", "cuda"})),

@@ -1,9 +1,9 @@
-#include "flowlab/recipe.h"
 #include "flowlab/training/trainer.h"
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "flowlab/data/batcher.h"
 #include "flowlab/dist/runtime.h"
@@ -13,19 +13,72 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/metrics.h"
 #include "flowlab/io/progress.h"
-#include "flowlab/models/memory_format.h"
+#include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
-#include "flowlab/training/ema.h"
-#include "flowlab/training/label_dropout.h"
 #include "flowlab/training/lr_schedule.h"
-#include "flowlab/training/optimizer_step.h"
 #include "flowlab/training/stop_signal.h"
 
 namespace flowlab {
 namespace {
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+// The figures of one logging interval, summed on the device so steps need no host sync.
+class IntervalFigures {
+ public:
+  explicit IntervalFigures(torch::Device device)
+      : loss_sum_(torch::zeros({}, torch::TensorOptions().device(device))),
+        grad_norm_sum_(torch::zeros({}, torch::TensorOptions().device(device))),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void add(const StepOutcome& update) {
+    if (update.applied) {
+      loss_sum_ += update.loss;
+      grad_norm_sum_ += update.grad_norm;
+      ++applied_;
+    } else {
+      ++skipped_;
+    }
+  }
+
+  // The metrics.jsonl record of the interval (the method's figures averaged over processes);
+  // starts the next interval.
+  nlohmann::json finish(int64_t step, double epoch, double lr, int64_t batch_size,
+                        const std::map<std::string, torch::Tensor>& method_figures) {
+    auto& world = dist::world();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    auto mean = [&](const torch::Tensor& sum) {
+      return applied_ > 0 ? sum.item<double>() / static_cast<double>(applied_) : std::nan("");
+    };
+    nlohmann::json record = {
+        {"step", step},
+        {"epoch", epoch},
+        {"loss", mean(loss_sum_)},
+        {"lr", lr},
+        {"grad_norm", mean(grad_norm_sum_)},
+        {"skipped_steps", skipped_},
+        {"processes", world.size()},
+        {"images_per_sec", seconds > 0 ? (applied_ + skipped_) * batch_size / seconds : 0.0}};
+    std::vector<torch::Tensor> figures;
+    for (const auto& kv : method_figures) figures.push_back(kv.second.detach().reshape({1}).clone());
+    world.allreduce_mean(figures, 1 << 20);
+    size_t k = 0;
+    for (const auto& kv : method_figures) record[kv.first] = figures[k++].item<double>();
+    loss_sum_.zero_();
+    grad_norm_sum_.zero_();
+    applied_ = skipped_ = 0;
+    start_ = std::chrono::steady_clock::now();
+    return record;
+  }
+
+ private:
+  torch::Tensor loss_sum_, grad_norm_sum_;
+  int64_t applied_ = 0, skipped_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+std::string step_file_name(int64_t step) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(step));
+  return name;
 }
 
 }  // namespace
@@ -49,7 +102,8 @@ Trainer::~Trainer() = default;
 
 void Trainer::save_sample_grid(const std::string& path) {
   const auto& s = config_.sampling;
-  int64_t classes = model_->num_classes();
+  auto& model = *state_.ema_model;
+  int64_t classes = model.num_classes();
   int64_t per_row = 8;
   torch::Tensor labels;
   if (classes > 0) {
@@ -66,8 +120,14 @@ void Trainer::save_sample_grid(const std::string& path) {
   auto& world = dist::world();
   int64_t n = labels.size(0), first = n * world.rank() / world.size(),
           end = n * (world.rank() + 1) / world.size();
-  auto mine = first < end ? method_.sample(*ema_model_, noise.slice(0, first, end).to(device_),
-                                           labels.slice(0, first, end).to(device_), s).x
+  // Progress by sampling time, from t = 1 (noise) to 0.
+  Progress progress("sample grid (" + std::to_string(n) + " images)", 100, "%");
+  StepHook show = [&](const torch::Tensor& x, double t) {
+    if (world.is_main()) progress.update(std::llround(100 * (1 - t)));
+    return x;
+  };
+  auto mine = first < end ? method_.sample(model, noise.slice(0, first, end).to(device_),
+                                           labels.slice(0, first, end).to(device_), s, show).x
                            : noise.slice(0, 0, 0);
   auto images = world.gather_rows(mine);
   if (!world.is_main()) return;
@@ -76,6 +136,44 @@ void Trainer::save_sample_grid(const std::string& path) {
     names.assign(data_.class_names.begin(),
                  data_.class_names.begin() + std::min<int64_t>(classes, 16));
   save_class_grid(path, images, per_row, names);
+}
+
+void Trainer::start(const std::string& resume_from) {
+  const auto& tc = config_.training;
+  std::function<void(Backbone&)> init;
+  if (!tc.init_from.empty() && resume_from.empty())
+    init = [&](Backbone& model) {
+      CheckpointReader pretrained(tc.init_from);
+      if (pretrained.config().model.type != config_.model.type)
+        throw Error("training.init_from " + tc.init_from + " holds a " +
+                    pretrained.config().model.type + " model; this run trains " + config_.model.type);
+      pretrained.load_weights(model, true);
+      spdlog::info("initialised from the EMA weights of {} (step {})", tc.init_from, pretrained.step());
+    };
+  state_ = make_training_state(config_, device_, init);
+  if (!resume_from.empty()) {
+    // Read onto the training device: the weights and AdamW's moments stay where the model is.
+    CheckpointReader reader(resume_from, device_);
+    if (reader.config().model.type != config_.model.type ||
+        reader.config().method.name != config_.method.name)
+      throw Error("checkpoint " + resume_from + " holds a " + reader.config().method.name + " " +
+                  reader.config().model.type + " model; this run trains " + config_.method.name +
+                  " " + config_.model.type);
+    reader.load_weights(*state_.model, false);
+    reader.load_weights(*state_.ema_model, true);
+    reader.load_optimizer(*state_.optimizer);
+    reader.restore_rng();
+    state_.step = reader.step();
+    spdlog::info("resumed from {} at step {}", resume_from, state_.step);
+  }
+  // Every process starts from rank 0's weights.
+  std::vector<torch::Tensor> weights;
+  for (auto* m : {state_.model.get(), state_.ema_model.get()}) {
+    for (const auto& p : m->parameters()) weights.push_back(p.data());
+    for (const auto& b : m->buffers()) weights.push_back(b);
+  }
+  dist::world().broadcast(weights);
+  if (config_.compute.channels_last) use_channels_last(state_);
 }
 
 TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
@@ -90,58 +188,12 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     ensure_directory(tc.output_dir + "/samples");
   }
   configure_threads(tc.threads);
-
-  torch::manual_seed(static_cast<uint64_t>(tc.seed));
-  model_ = make_backbone(config_);
-  ema_model_ = make_backbone(config_);
-  if (!tc.init_from.empty() && resume_from.empty()) {
-    CheckpointReader pretrained(tc.init_from);
-    if (pretrained.config().model.type != config_.model.type)
-      throw Error("training.init_from " + tc.init_from + " holds a " +
-                  pretrained.config().model.type + " model; this run trains " + config_.model.type);
-    pretrained.load_weights(*model_, true);
-    spdlog::info("initialised from the EMA weights of {} (step {})", tc.init_from, pretrained.step());
-  }
-  model_->to(device_);
-  ema_model_->to(device_);
-  ema_ = std::make_unique<Ema>(model_, ema_model_, tc.ema_decay, tc.ema_warmup);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      model_->parameters(),
-      torch::optim::AdamWOptions(tc.lr).betas({tc.beta1, tc.beta2}).weight_decay(tc.weight_decay));
-  auto& optimizer = *optimizer_;
-  TrainResult result;
-  if (!resume_from.empty()) {
-    // Read onto the training device: the weights and AdamW's moments stay where the model is.
-    CheckpointReader reader(resume_from, device_);
-    if (reader.config().model.type != config_.model.type ||
-        reader.config().method.name != config_.method.name)
-      throw Error("checkpoint " + resume_from + " holds a " + reader.config().method.name + " " +
-                  reader.config().model.type + " model; this run trains " + config_.method.name +
-                  " " + config_.model.type);
-    reader.load_weights(*model_, false);
-    reader.load_weights(*ema_model_, true);
-    reader.load_optimizer(optimizer);
-    reader.restore_rng();
-    result.step = reader.step();
-    spdlog::info("resumed from {} at step {}", resume_from, result.step);
-  }
-  // Every process starts from rank 0's weights.
-  std::vector<torch::Tensor> state;
-  for (auto* m : {model_.get(), ema_model_.get()}) {
-    for (const auto& p : m->parameters()) state.push_back(p.data());
-    for (const auto& b : m->buffers()) state.push_back(b);
-  }
-  world.broadcast(state);
-  if (config_.compute.channels_last) {
-    to_channels_last(*model_);
-    to_channels_last(*ema_model_);
-  }
-
+  start(resume_from);
   if (main) write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
   spdlog::info("{} on {} ({} images, {} classes), {}{} with {} parameters, device {}",
                method_.name(), data_.name, data_.size(), data_.num_classes(), config_.model.type,
                config_.model.variant.empty() ? "" : " " + config_.model.variant,
-               model_->parameter_count(), tc.device);
+               state_.model->parameter_count(), tc.device);
 
   const int64_t local_rows = tc.batch_size / world.size();
   const BatchShard shard{world.rank() * local_rows, local_rows, tc.batch_size};
@@ -160,13 +212,13 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   std::unique_ptr<Progress> progress;
   if (main) {
     metrics = std::make_unique<MetricsWriter>(tc.output_dir + "/metrics.jsonl", !resume_from.empty());
-    progress = std::make_unique<Progress>("train", total * tc.batch_size, "img", result.step * tc.batch_size);
+    progress = std::make_unique<Progress>("train", total * tc.batch_size, "img", state_.step * tc.batch_size);
   }
-  auto params = model_->parameters();
+  TrainResult result;
   auto save = [&] {
     if (main)
-      save_checkpoint(last_path,
-                      {config_, result.step, data_.class_names, *model_, *ema_model_, optimizer});
+      save_checkpoint(last_path, {config_, state_.step, data_.class_names, *state_.model,
+                                  *state_.ema_model, *state_.optimizer});
     result.checkpoint = last_path;
   };
   // Several processes: gradients and loss averaged, and a stop request (SIGINT / SIGTERM on any
@@ -181,94 +233,59 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       world.allreduce_mean(tensors, static_cast<int64_t>(config_.distributed.bucket_mb * (1 << 20)));
     };
 
-  auto loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
-  auto grad_norm_sum = torch::zeros({}, torch::TensorOptions().device(device_));
-  int64_t interval_steps = 0, interval_skipped = 0, bad_in_a_row = 0;
-  auto interval_start = std::chrono::steady_clock::now();
+  IntervalFigures interval(device_);
+  int64_t bad_in_a_row = 0;
   std::string last_figures;
-  auto should_stop = [&] { return stop_agreed || (stop_at > 0 && result.step >= stop_at); };
-  while (result.step < total && !should_stop()) {
-    model_->train();
-    StepRandom rng(tc.seed, result.step, shard);
-    auto batch = batcher.at_step(result.step, rng);
-    auto labels = drop_labels(batch.labels, tc.cfg_dropout, model_->null_label(), rng);
-    double lr = learning_rate_at(result.step, total, tc.lr, config_.scheduler);
-    set_learning_rate(optimizer, lr);
-    auto out = method_.loss(*model_, batch.images, labels, rng);
-    auto update = optimizer_step(optimizer, params, out.loss, tc.grad_clip, average);
+  auto should_stop = [&] { return stop_agreed || (stop_at > 0 && state_.step >= stop_at); };
+  while (state_.step < total && !should_stop()) {
+    StepRandom rng(tc.seed, state_.step, shard);
+    auto batch = batcher.at_step(state_.step, rng);
+    double lr = learning_rate_at(state_.step, total, tc.lr, config_.scheduler);
+    auto step = train_step(state_, method_, batch, config_, lr, rng, average);
     stop_agreed = world.size() == 1 ? stop_requested() : stop_flag.item<float>() > 0;
-    if (update.applied) {
-      ema_->update(result.step + 1);
-      loss_sum += update.loss;
-      grad_norm_sum += update.grad_norm;
-      ++interval_steps;
+    interval.add(step.update);
+    if (step.update.applied) {
       bad_in_a_row = 0;
     } else {
       ++result.skipped_steps;
-      ++interval_skipped;
-      spdlog::warn("step {}: non-finite loss or gradient, update skipped", result.step + 1);
+      spdlog::warn("step {}: non-finite loss or gradient, update skipped", state_.step);
       if (tc.max_bad_steps > 0 && ++bad_in_a_row >= tc.max_bad_steps) {
-        ++result.step;
+        result.step = state_.step;
         save();
-        throw Error("training stopped at step " + std::to_string(result.step) + ": " +
+        throw Error("training stopped at step " + std::to_string(state_.step) + ": " +
                     std::to_string(bad_in_a_row) +
                     " steps in a row had a non-finite loss or gradient. Likely causes: a learning "
                     "rate too high (training.lr), too little precision for the values reached, "
                     "or NaN/Inf in the data. Checkpoint " + last_path + " holds the last finite weights");
       }
     }
-    ++result.step;
-    if (result.step % tc.log_every == 0 || result.step == total) {
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - interval_start).count();
-      double loss = interval_steps > 0 ? loss_sum.item<double>() / static_cast<double>(interval_steps)
-                                       : std::nan("");
-      nlohmann::json record = {
-          {"step", result.step},
-          {"epoch", static_cast<double>(result.step) / static_cast<double>(batcher.batches_per_epoch())},
-          {"loss", loss},
-          {"lr", lr},
-          {"grad_norm", interval_steps > 0 ? grad_norm_sum.item<double>() / static_cast<double>(interval_steps)
-                                           : std::nan("")},
-          {"skipped_steps", interval_skipped},
-          {"processes", world.size()},
-          {"images_per_sec", seconds > 0 ? (interval_steps + interval_skipped) * tc.batch_size / seconds : 0.0}};
-      std::vector<torch::Tensor> method_metrics;  // the method's own figures, averaged over processes
-      for (const auto& kv : out.metrics) method_metrics.push_back(kv.second.detach().reshape({1}).clone());
-      world.allreduce_mean(method_metrics, 1 << 20);
-      size_t k = 0;
-      for (const auto& kv : out.metrics) record[kv.first] = method_metrics[k++].item<double>();
+    if (state_.step % tc.log_every == 0 || state_.step == total) {
+      double epoch = static_cast<double>(state_.step) / static_cast<double>(batcher.batches_per_epoch());
+      auto record = interval.finish(state_.step, epoch, lr, tc.batch_size, step.metrics);
       if (main) metrics->write(record);
       char buf[64];
-      std::snprintf(buf, sizeof(buf), "loss %.4f lr %.2e", loss, lr);
+      std::snprintf(buf, sizeof(buf), "loss %.4f lr %.2e", record["loss"].get<double>(), lr);
       last_figures = buf;
-      loss_sum.zero_();
-      grad_norm_sum.zero_();
-      interval_steps = 0;
-      interval_skipped = 0;
-      interval_start = std::chrono::steady_clock::now();
     }
-    if (main) progress->update(result.step * tc.batch_size, last_figures);
-    if (tc.sample_every > 0 && result.step % tc.sample_every == 0 && result.step < total) {
-      char name[64];
-      std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(result.step));
-      save_sample_grid(tc.output_dir + name);
-    }
-    if (result.step % tc.checkpoint_every == 0 && result.step < total) save();
+    if (main) progress->update(state_.step * tc.batch_size, last_figures);
+    if (tc.sample_every > 0 && state_.step % tc.sample_every == 0 && state_.step < total)
+      save_sample_grid(tc.output_dir + step_file_name(state_.step));
+    if (state_.step % tc.checkpoint_every == 0 && state_.step < total) save();
   }
 
+  result.step = state_.step;
   save();
-  if (should_stop() && result.step < total) {
+  if (should_stop() && state_.step < total) {
     result.stopped = true;
     if (main)
-      spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", result.step,
+      spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", state_.step,
                    total, last_path);
     return result;
   }
-  if (main) export_weights(tc.output_dir + "/weights_ema.pt", *ema_model_);
-  if (tc.sample_every > 0) save_sample_grid(tc.output_dir + "/samples/final.png");
+  if (main) export_weights(tc.output_dir + "/weights_ema.pt", *state_.ema_model);
+  if (tc.sample_every > 0 && tc.final_grid) save_sample_grid(tc.output_dir + "/samples/final.png");
   if (main)
-    spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", result.step,
+    spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", state_.step,
                  last_path, tc.output_dir);
   return result;
 }

@@ -10,10 +10,9 @@
 #include "flowlab/data/dataset.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/models/backbone.h"
+#include "flowlab/training/training_state.h"
 
 namespace flowlab {
-
-class Ema;
 
 struct TrainResult {
   int64_t step = 0;        // steps done in total, skipped ones included
@@ -33,22 +32,23 @@ class Trainer {
   // stop_at > 0 ends the run early at that step, with a checkpoint, as SIGINT would.
   TrainResult run(const std::string& resume_from = "", int64_t stop_at = 0);
 
-  const BackbonePtr& model() const { return model_; }
-  const BackbonePtr& ema_model() const { return ema_model_; }
+  const BackbonePtr& model() const { return state_.model; }
+  const BackbonePtr& ema_model() const { return state_.ema_model; }
   // The optimizer of the last run(); null before.
-  torch::optim::Optimizer* optimizer() const { return optimizer_.get(); }
+  torch::optim::Optimizer* optimizer() const { return state_.optimizer.get(); }
   torch::Device device() const { return device_; }
 
  private:
+  // The training state of a new run (training.init_from) or a resumed one, every process's
+  // weights those of rank 0.
+  void start(const std::string& resume_from);
   void save_sample_grid(const std::string& path);
 
   Config config_;
   const Dataset& data_;
   Method& method_;
   torch::Device device_;
-  BackbonePtr model_, ema_model_;
-  std::unique_ptr<Ema> ema_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  TrainingState state_;
 };
 
 }  // namespace flowlab

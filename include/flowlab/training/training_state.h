@@ -1,0 +1,51 @@
+// What a training run updates (the model, its EMA copy, AdamW, the step count) and the one
+// training step that the trainer and the benchmark both run, so the benchmark times exactly what
+// training does.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flowlab/config.h"
+#include "flowlab/data/dataset.h"
+#include "flowlab/methods/method.h"
+#include "flowlab/models/backbone.h"
+#include "flowlab/step_random.h"
+#include "flowlab/training/ema.h"
+#include "flowlab/training/optimizer_step.h"
+
+namespace flowlab {
+
+struct TrainingState {
+  BackbonePtr model, ema_model;
+  std::unique_ptr<Ema> ema;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::vector<torch::Tensor> params;  // the model's, in the optimizer's order
+  int64_t step = 0;                   // steps taken, skipped ones included
+};
+
+// The model and its EMA copy built from config (seeded by training.seed); `init`, when given,
+// sees the model before both move to `device`; then AdamW with training's settings.
+TrainingState make_training_state(const Config& config, torch::Device device,
+                                  const std::function<void(Backbone&)>& init = nullptr);
+
+// compute.channels_last: model and EMA weights in channels-last layout (after any loading, which
+// replaces the weights' storage).
+void use_channels_last(TrainingState& state);
+
+struct TrainStep {
+  StepOutcome update;
+  std::map<std::string, torch::Tensor> metrics;  // the method's own figures
+};
+
+// One step: labels dropped to the null class with training.cfg_dropout, the learning rate set to
+// lr, the method's loss, backward, `average`, clipping and the update (optimizer_step), the EMA
+// update when the step was applied, and step + 1.
+TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, const Config& config,
+                     double lr, StepRandom& rng, const GradientAverager& average = nullptr);
+
+}  // namespace flowlab

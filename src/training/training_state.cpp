@@ -1,0 +1,46 @@
+#include "flowlab/training/training_state.h"
+
+#include "flowlab/models/memory_format.h"
+#include "flowlab/recipe.h"
+#include "flowlab/training/label_dropout.h"
+
+namespace flowlab {
+
+TrainingState make_training_state(const Config& config, torch::Device device,
+                                  const std::function<void(Backbone&)>& init) {
+  const auto& tc = config.training;
+  TrainingState s;
+  torch::manual_seed(static_cast<uint64_t>(tc.seed));
+  s.model = make_backbone(config);
+  s.ema_model = make_backbone(config);
+  if (init) init(*s.model);
+  s.model->to(device);
+  s.ema_model->to(device);
+  s.ema = std::make_unique<Ema>(s.model, s.ema_model, tc.ema_decay, tc.ema_warmup);
+  s.optimizer = std::make_unique<torch::optim::AdamW>(
+      s.model->parameters(),
+      torch::optim::AdamWOptions(tc.lr).betas({tc.beta1, tc.beta2}).weight_decay(tc.weight_decay));
+  s.params = s.model->parameters();
+  return s;
+}
+
+void use_channels_last(TrainingState& state) {
+  to_channels_last(*state.model);
+  to_channels_last(*state.ema_model);
+}
+
+TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, const Config& config,
+                     double lr, StepRandom& rng, const GradientAverager& average) {
+  state.model->train();
+  auto labels = drop_labels(batch.labels, config.training.cfg_dropout, state.model->null_label(), rng);
+  for (auto& group : state.optimizer->param_groups()) group.options().set_lr(lr);
+  auto out = method.loss(*state.model, batch.images, labels, rng);
+  TrainStep step{optimizer_step(*state.optimizer, state.params, out.loss, config.training.grad_clip,
+                                average),
+                 out.metrics};
+  if (step.update.applied) state.ema->update(state.step + 1);
+  ++state.step;
+  return step;
+}
+
+}  // namespace flowlab
