@@ -180,3 +180,19 @@ TEST(Ddpm, RejectsFlowSamplers) {
   s.sampler = "euler";
   EXPECT_ANY_THROW(ddpm.sample(oracle, torch::randn({1, 3, 8, 8}), torch::zeros({1}, torch::kInt64), s));
 }
+
+TEST(Ddpm, EveryPredictionKindConvertsBackToCleanDataAndNoise) {
+  torch::manual_seed(3);
+  auto x0 = torch::randn({4, 3, 2, 2}, torch::kFloat64), eps = torch::randn({4, 3, 2, 2}, torch::kFloat64);
+  auto ab = torch::tensor({0.9, 0.5, 0.1, 0.01}, torch::kFloat64).view({-1, 1, 1, 1});
+  auto x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps;
+  for (const char* kind : {"epsilon", "v", "x0"}) {
+    DdpmPrediction prediction(kind);
+    auto d = prediction.denoised(x_t, prediction.target(x0, eps, ab), ab);
+    EXPECT_TRUE(torch::allclose(d.x0, x0, 1e-9, 1e-10)) << kind;
+    EXPECT_TRUE(torch::allclose(d.eps, eps, 1e-9, 1e-10)) << kind;
+  }
+  // v = sqrt(ab) eps - sqrt(1 - ab) x0 (Salimans & Ho 2022).
+  EXPECT_TRUE(torch::allclose(DdpmPrediction("v").target(x0, eps, ab), ab.sqrt() * eps - (1 - ab).sqrt() * x0));
+  EXPECT_NE(error_of([] { DdpmPrediction("score"); }).find("epsilon v x0"), std::string::npos);
+}

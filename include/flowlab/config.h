@@ -51,7 +51,7 @@ struct MethodConfig {
 struct DdpmConfig {
   int timesteps = 1000;
   std::string schedule = "cosine";     // cosine | linear
-  std::string prediction = "epsilon";  // epsilon | v
+  std::string prediction = "epsilon";  // epsilon | v | x0
   double eta = 0.0;                    // DDIM noise; 0 = deterministic
   bool clip_denoised = true;           // clamp the predicted x0 to [-1, 1] while sampling
 };

@@ -162,7 +162,7 @@ std::vector<Field> schema(Config& c) {
 
       make_field("ddpm", "timesteps", dd.timesteps, in_range(2, 100000)),
       make_field("ddpm", "schedule", dd.schedule, one_of({"cosine", "linear"})),
-      make_field("ddpm", "prediction", dd.prediction, one_of({"epsilon", "v"})),
+      make_field("ddpm", "prediction", dd.prediction, one_of({"epsilon", "v", "x0"})),
       make_field("ddpm", "eta", dd.eta, in_range(0.0, 1.0)),
       make_field("ddpm", "clip_denoised", dd.clip_denoised),
 

@@ -1,5 +1,6 @@
 #include "flowlab/methods/cfm.h"
 
+#include "flowlab/methods/flow_path.h"
 #include "flowlab/methods/time_sampling.h"
 #include "flowlab/sampling/guidance.h"
 
@@ -11,9 +12,7 @@ torch::Tensor CfmMethod::per_pixel_loss(Backbone& model, const torch::Tensor& x,
     return sample_times(config_.time_sampling, n, config_.logit_mean, config_.logit_std, x.options());
   });
   auto eps = rng.randn_like(x);
-  auto tb = t.view({-1, 1, 1, 1});
-  auto x_t = (1 - tb) * x + tb * eps;
-  return (model.forward(x_t, t, y) - (eps - x)).pow(2);
+  return (model.forward(FlowPath::at(x, eps, t), t, y) - FlowPath::velocity(x, eps)).pow(2);
 }
 
 LossOutput CfmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,

@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "flowlab/error.h"
+#include "flowlab/methods/flow_path.h"
 #include "flowlab/methods/time_sampling.h"
 #include "flowlab/models/autocast.h"
 #include "flowlab/sampling/guidance.h"
@@ -110,11 +111,9 @@ LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const t
   auto interval = rng.rand(n, opts.dtype(torch::kFloat32)) < config_.ratio_r_neq_t;
   auto r = torch::where(interval, torch::minimum(a, b), t);
   auto eps = rng.randn_like(x);
-  auto tb = t.view({-1, 1, 1, 1});
-  auto z = (1 - tb) * x + tb * eps;
-  auto v = eps - x;
-
-  v = meanflow_guided_velocity(model, z, t, y, v, config_.guidance_w, config_.guidance_kappa);
+  auto z = FlowPath::at(x, eps, t);
+  auto v = meanflow_guided_velocity(model, z, t, y, FlowPath::velocity(x, eps), config_.guidance_w,
+                                    config_.guidance_kappa);
 
   auto [u, target] = meanflow_target(model, z, v, r, t, y, config_.jvp_pass);
   auto diff = u - target;
@@ -132,22 +131,14 @@ SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise,
   if (sampling.sampler != "meanflow")
     throw Error("sampler '" + sampling.sampler + "' does not apply to a MeanFlow model (use meanflow)");
   c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
-  auto times = uniform_time_grid(sampling.steps);
-  auto z = noise;
+  IntervalConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& r,
+                                       const torch::Tensor& t, const torch::Tensor& labels) {
+    return model.forward_interval(x, r, t, labels);
+  };
+  auto guided = interval_guidance(net, y, model.null_label(), sampling.cfg_scale);
   SampleOutput out;
-  for (size_t i = 0; i + 1 < times.size(); ++i) {
-    double t = times[i], r = times[i + 1];
-    ConditionalFn net = [&model, r](const torch::Tensor& x, const torch::Tensor& tt,
-                                    const torch::Tensor& labels) {
-      return model.forward_interval(x, torch::full_like(tt, r), tt, labels);
-    };
-    auto u = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale)(
-        z, torch::full({z.size(0)}, t, z.options()));
-    z = z - (t - r) * u;
-    ++out.nfe;
-    if (hook) z = hook(z, r);
-  }
-  out.x = z;
+  out.x = mean_flow_sample(guided, noise, uniform_time_grid(sampling.steps), hook);
+  out.nfe = sampling.steps;
   return out;
 }
 

@@ -30,6 +30,17 @@ std::vector<double> uniform_time_grid(int steps, double t_start, double t_end) {
   return times;
 }
 
+torch::Tensor mean_flow_sample(const AverageVelocityFn& u, torch::Tensor x, const std::vector<double>& times,
+                               const StepHook& hook) {
+  for (size_t i = 0; i + 1 < times.size(); ++i) {
+    double t = times[i], r = times[i + 1];
+    auto tt = torch::full({x.size(0)}, t, x.options());
+    x = x - (t - r) * u(x, torch::full_like(tt, r), tt);
+    x = after_step(hook, x, r);
+  }
+  return x;
+}
+
 torch::Tensor euler_sample(const VelocityFn& v, torch::Tensor x, const std::vector<double>& times,
                            const StepHook& hook) {
   for (size_t i = 0; i + 1 < times.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "flowlab/step_random.h"
+#include "flowlab/methods/flow_path.h"
 #include "flowlab/models/backbone.h"
 #include "flowlab/sampling/samplers.h"
 
@@ -49,7 +50,7 @@ class Method {
   // sample() hands its hook. Flow methods: (1 - t) x0 + t eps. Inpainting puts the known pixels
   // back at the sampler's noise level with it.
   virtual torch::Tensor noised(const torch::Tensor& x0, const torch::Tensor& eps, double t) const {
-    return (1 - t) * x0 + t * eps;
+    return FlowPath::at(x0, eps, t);
   }
 };
 

@@ -16,4 +16,10 @@ using ConditionalFn =
 // evaluated as one batch of 2N. scale = 1 (or no classes) is the plain conditional call.
 VelocityFn classifier_free_guidance(ConditionalFn f, torch::Tensor y, int64_t null_label, double scale);
 
+// x, r, t: (N,), y -> (N, C, H, W): a two-time network.
+using IntervalConditionalFn = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& r,
+                                                          const torch::Tensor& t, const torch::Tensor& y)>;
+// The same guidance for a two-time network (MeanFlow's sampling-time CFG).
+AverageVelocityFn interval_guidance(IntervalConditionalFn f, torch::Tensor y, int64_t null_label, double scale);
+
 }  // namespace flowlab

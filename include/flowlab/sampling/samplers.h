@@ -30,6 +30,17 @@ torch::Tensor heun_sample(const VelocityFn& v, torch::Tensor x, const std::vecto
 torch::Tensor midpoint_sample(const VelocityFn& v, torch::Tensor x, const std::vector<double>& times,
                               const StepHook& hook = nullptr);
 
+// x: (N, C, H, W), r, t: (N,) with r <= t -> u(x, r, t), the average velocity over [r, t]
+// (MeanFlow's network).
+using AverageVelocityFn =
+    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& r, const torch::Tensor& t)>;
+
+// MeanFlow's sampler (Geng et al. 2025, Algorithm 2, over several intervals): between consecutive
+// grid times t > r, x <- x - (t - r) u(x, r, t). One NFE per interval; one interval is one-step
+// generation.
+torch::Tensor mean_flow_sample(const AverageVelocityFn& u, torch::Tensor x, const std::vector<double>& times,
+                               const StepHook& hook = nullptr);
+
 struct AdaptiveOptions {
   double t_start = 1.0;
   double t_end = 0.0;

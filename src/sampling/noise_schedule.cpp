@@ -1,4 +1,4 @@
-#include "flowlab/methods/noise_schedule.h"
+#include "flowlab/sampling/noise_schedule.h"
 
 #include <cmath>
 
