@@ -66,14 +66,13 @@ class Report {
   nlohmann::json rows_ = nlohmann::json::array();
 };
 
-}  // namespace
-
-int benchmark_command(int argc, char** argv) {
+// benchmark's flags; `bindings` gets those that set config keys.
+cxxopts::Options benchmark_options(std::vector<FlagBinding>& bindings) {
   cxxopts::Options options(
       "benchmark",
       "Throughput of training steps, sampling, FID features and the data pipeline, and peak memory. "
       "Models are untrained: sampling speed does not depend on the weights, except RK45's NFE.");
-  std::vector<FlagBinding> bindings = {
+  bindings = {
       {"model", "model.type", "backbone: tiny_unet or dit (MeanFlow uses the two-time form)"},
       {"variant", "model.variant", "DiT size, e.g. DiT-S/2"},
       {"batch_size", "training.batch_size", "training batch"},
@@ -98,13 +97,17 @@ int benchmark_command(int argc, char** argv) {
       "profile", "also profile each training row: DIR/flowlab_train_<method>.json (chrome trace)",
       cxxopts::value<std::string>(), "DIR")(
       "h,help", "show this help");
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help();
-    return 0;
-  }
-  if (!args.unmatched().empty()) throw Error("unexpected argument '" + args.unmatched()[0] + "'");
-  setup_logging();
+  return options;
+}
+
+}  // namespace
+
+int benchmark_command(int argc, char** argv) {
+  std::vector<FlagBinding> bindings;
+  auto options = benchmark_options(bindings);
+  auto parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const auto& args = *parsed;
 
   Config base;
   base.model.num_classes = 10;

@@ -3,7 +3,10 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <iostream>
+
 #include "flowlab/data/registry.h"
+#include "flowlab/error.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/dit.h"
 #include "flowlab/models/registry.h"
@@ -108,6 +111,27 @@ std::string config_keys_help() {
     line += " " + key.substr(dot + 1);
   }
   return out + line + "\n";
+}
+
+std::optional<cxxopts::ParseResult> parse_command_line(
+    cxxopts::Options& options, int argc, char** argv, const std::string& extra_help,
+    const std::map<std::string, std::string>& value_hints) {
+  auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << extra_help;
+    return std::nullopt;
+  }
+  if (!args.unmatched().empty()) {
+    std::string hint;
+    for (int i = 1; i < argc; ++i)
+      if (args.unmatched()[0] == argv[i] && std::string(argv[i - 1]).rfind("--", 0) == 0) {
+        auto it = value_hints.find(std::string(argv[i - 1]).substr(2));
+        if (it != value_hints.end()) hint = " (" + it->second + ")";
+      }
+    throw Error("unexpected argument '" + args.unmatched()[0] + "'" + hint);
+  }
+  setup_logging();
+  return args;
 }
 
 void setup_logging() {

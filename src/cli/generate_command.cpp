@@ -10,10 +10,9 @@
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
-#include "flowlab/methods/registry.h"
 #include "flowlab/recipe.h"
 #include "flowlab/sampling/generation_batches.h"
-#include "flowlab/training/checkpoint.h"
+#include "flowlab/sampling/trajectory.h"
 #include "flowlab/training/sampling_model.h"
 
 namespace flowlab {
@@ -40,13 +39,34 @@ torch::Tensor make_labels(int64_t n, int64_t num_classes, int64_t class_label, b
   return torch::arange(n, torch::kInt64).remainder(num_classes);
 }
 
-}  // namespace
+// Every image for `labels`, batch by batch with each batch's noise from (seed, batch), the
+// processes of a job sharing the batches; every process gets all images. The trajectory, when
+// given, records the first batch.
+std::pair<torch::Tensor, int64_t> generate(const SamplingCheckpoint& checkpoint, const torch::Tensor& labels,
+                                           uint64_t seed, torch::Device device,
+                                           TrajectoryRecorder* trajectory) {
+  const auto& config = checkpoint.config;
+  int64_t n = labels.size(0), c = config.model.in_channels, size = config.data.image_size;
+  std::vector<torch::Tensor> images;
+  int64_t nfe = 0;
+  for (const auto& batch : my_generation_batches(n, config.sampling.batch_size)) {
+    auto noise = generation_noise(seed, batch, c, size).to(device);
+    auto y = labels.slice(0, batch.start, batch.start + batch.count).to(device);
+    StepHook hook = trajectory && batch.start == 0 ? trajectory->start(noise) : nullptr;
+    auto out = checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
+    nfe = out.nfe;
+    images.push_back(out.x.cpu());
+    spdlog::info("generated {}/{}", batch.start + batch.count, n);
+  }
+  return {dist::world().gather_rows(torch::cat(images)), nfe};  // every process has a batch
+}
 
-int generate_command(int argc, char** argv) {
+// generate_samples' flags; `bindings` gets those that set config keys.
+cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
   cxxopts::Options options("generate_samples",
                            "Generate images from a flowlab checkpoint (the checkpoint knows its "
                            "model and method).");
-  auto bindings = sampling_flags();
+  bindings = sampling_flags();
   append_device_flags(bindings);
   add_config_flags(options, bindings, false);
   options.add_options()("checkpoint", "checkpoint file (last.pt)", cxxopts::value<std::string>(), "CKPT")(
@@ -65,104 +85,71 @@ int generate_command(int argc, char** argv) {
       cxxopts::value<int>()->default_value("0"), "K")(
       "set", "override a sampling key, e.g. --set sampling.rtol=1e-4 (repeatable)",
       cxxopts::value<std::vector<std::string>>(), "KEY=VALUE")("h,help", "show this help");
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help();
-    return 0;
-  }
-  if (!args.unmatched().empty()) throw Error("unexpected argument '" + args.unmatched()[0] + "'");
-  if (!args.count("checkpoint")) throw Error("--checkpoint is required (a last.pt from a training run)");
-  setup_logging();
+  return options;
+}
 
-  CheckpointReader reader(args["checkpoint"].as<std::string>());
-  Config config = reader.config();
-  apply_config_flags(config, args, bindings);
-  validate(config);
-  if (args.count("model")) {
-    auto expected = args["model"].as<std::string>();
+}  // namespace
+
+int generate_command(int argc, char** argv) {
+  std::vector<FlagBinding> bindings;
+  auto options = generate_options(bindings);
+  auto args = parse_command_line(options, argc, argv);
+  if (!args) return 0;
+  if (!args->count("checkpoint")) throw Error("--checkpoint is required (a last.pt from a training run)");
+
+  auto checkpoint = open_for_sampling((*args)["checkpoint"].as<std::string>(),
+                                      [&](Config& c) { apply_config_flags(c, *args, bindings); });
+  const auto& config = checkpoint.config;
+  if (args->count("model")) {
+    auto expected = (*args)["model"].as<std::string>();
     if (expected != config.method.name && expected != config.model.type)
       throw Error("--model " + expected + ": the checkpoint holds a " + config.method.name + " " +
                   config.model.type + " model");
   }
-  const auto& s = config.sampling;
   // Under a launcher, the processes share the batches and rank 0 writes the files.
-  dist::Session session(resolve_device(config.training.device).type(), config.distributed.timeout);
+  ProcessRuntime runtime(config);
   auto& world = dist::world();
-  configure_threads(config.training.threads);
-  auto device = resolve_device(config.training.device);  // the local rank's GPU under a launcher
+  checkpoint.load(!args->count("no_ema"), runtime.device());
 
-  auto [model, method] = load_sampling_model(reader, config, !args.count("no_ema"), device);
-
-  int64_t num_classes = model->num_classes();
-  int64_t class_label = args.count("class_label") ? args["class_label"].as<int64_t>() : -1;
+  int64_t num_classes = checkpoint.model->num_classes();
+  int64_t class_label = args->count("class_label") ? (*args)["class_label"].as<int64_t>() : -1;
   if (class_label >= num_classes || (class_label >= 0 && num_classes == 0))
     throw Error("--class_label " + std::to_string(class_label) + ": the model has " +
                 std::to_string(num_classes) + " classes");
-  bool class_grid = args.count("class_grid") > 0 && num_classes > 0;
-  int64_t per_class = args["samples_per_class"].as<int64_t>();
-  int64_t n = class_grid ? num_classes * per_class : s.num_samples;
+  bool class_grid = args->count("class_grid") > 0 && num_classes > 0;
+  int64_t per_class = (*args)["samples_per_class"].as<int64_t>();
+  int64_t n = class_grid ? num_classes * per_class : config.sampling.num_samples;
   auto labels = make_labels(n, num_classes, class_label, class_grid, per_class);
-
-  auto output_dir = args["output_dir"].as<std::string>();
+  auto output_dir = (*args)["output_dir"].as<std::string>();
   if (world.is_main()) ensure_directory(output_dir);
-  auto seed = static_cast<uint64_t>(args["seed"].as<int64_t>());
-  int64_t c = config.model.in_channels, size = config.data.image_size;
+  int trajectory_points = (*args)["trajectory"].as<int>();
+  TrajectoryRecorder trajectory;
 
-  // Trajectory: the first batch's first 8 samples after every step, starting from the noise.
-  int trajectory_points = args["trajectory"].as<int>();
-  std::vector<std::pair<double, torch::Tensor>> trajectory;
-
-  std::vector<torch::Tensor> images;
-  int64_t nfe = 0;
   auto t0 = std::chrono::steady_clock::now();
-  for (const auto& batch : my_generation_batches(n, s.batch_size)) {
-    int64_t start = batch.start, count = batch.count;
-    auto noise = generation_noise(seed, batch, c, size).to(device);
-    auto y = labels.slice(0, start, start + count).to(device);
-    StepHook hook = nullptr;
-    if (trajectory_points > 0 && start == 0) {
-      trajectory.emplace_back(1.0, noise.slice(0, 0, 8).cpu());
-      hook = [&trajectory](const torch::Tensor& x, double t) {
-        trajectory.emplace_back(t, x.slice(0, 0, 8).cpu());
-        return x;
-      };
-    }
-    auto out = method->sample(*model, noise, y, s, hook);
-    nfe = out.nfe;
-    images.push_back(out.x.cpu());
-    spdlog::info("generated {}/{}", start + count, n);
-  }
-  auto all = world.gather_rows(torch::cat(images));  // every process has a batch
+  auto [all, nfe] = generate(checkpoint, labels, static_cast<uint64_t>((*args)["seed"].as<int64_t>()),
+                             runtime.device(), trajectory_points > 0 ? &trajectory : nullptr);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!world.is_main()) return 0;
 
   std::string grid_path = output_dir + (class_grid ? "/class_grid.png" : "/grid.png");
   if (class_grid) {
-    auto names = reader.class_names();
+    auto names = checkpoint.reader->class_names();
     names.resize(static_cast<size_t>(num_classes));
     save_class_grid(grid_path, all, per_class, names);
   } else {
     save_grid(grid_path, all, 8);
   }
-  if (args.count("save_individual")) {
+  if (args->count("save_individual")) {
     ensure_directory(output_dir + "/images");
     save_images(output_dir + "/images", all);
   }
-  if (trajectory_points > 0) {
-    std::vector<torch::Tensor> columns;
-    for (int k = 0; k <= trajectory_points; ++k) {
-      size_t idx = static_cast<size_t>(std::llround(
-          static_cast<double>(k) * static_cast<double>(trajectory.size() - 1) / trajectory_points));
-      columns.push_back(trajectory[idx].second);
-    }
-    // (points, rows, C, H, W) -> one row per sample, one column per time.
-    auto strip = torch::stack(columns).transpose(0, 1).reshape({-1, c, size, size});
-    save_grid(output_dir + "/trajectory.png", strip, trajectory_points + 1);
-  }
+  if (trajectory_points > 0)
+    save_grid(output_dir + "/trajectory.png", trajectory.strip(trajectory_points), trajectory_points + 1);
+  const auto& s = config.sampling;
   double rate = static_cast<double>(n) / seconds;
   std::cout << "wrote " << grid_path << ": " << n << " images, sampler " << s.sampler << ", NFE "
             << nfe << " per image, " << rate << " images/s\n";
-  nlohmann::json report = {{"checkpoint", reader.path()}, {"num_samples", n},
+  nlohmann::json report = {{"checkpoint", checkpoint.reader->path()}, {"num_samples", n},
                            {"sampler", s.sampler},        {"steps", s.steps},
                            {"cfg_scale", s.cfg_scale},    {"nfe", nfe},
                            {"seconds", seconds},          {"images_per_sec", rate},

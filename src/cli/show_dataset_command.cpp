@@ -21,13 +21,9 @@ int show_dataset_command(int argc, char** argv) {
   options.add_options()("grid", "where to write the grid of the first 64 images",
                         cxxopts::value<std::string>()->default_value("dataset_grid.png"), "PNG")(
       "h,help", "show this help");
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help();
-    return 0;
-  }
-  if (!args.unmatched().empty()) throw Error("unexpected argument '" + args.unmatched()[0] + "'");
-  setup_logging();
+  auto parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const auto& args = *parsed;
   Config config;
   apply_config_flags(config, args, bindings);
   validate(config);

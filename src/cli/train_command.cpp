@@ -27,19 +27,10 @@ int train_command(int argc, char** argv, const std::string& method) {
   options.add_options()(
       "resume", "continue from OUTPUT_DIR/last.pt, or from the checkpoint given",
       cxxopts::value<std::string>()->implicit_value(""), "[CKPT]")("h,help", "show this help");
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n" << config_keys_help();
-    return 0;
-  }
-  if (!args.unmatched().empty()) {
-    bool after_resume = false;
-    for (int i = 1; i < argc; ++i)
-      if (args.unmatched()[0] == argv[i]) after_resume = std::string(argv[i - 1]) == "--resume";
-    throw Error("unexpected argument '" + args.unmatched()[0] + "'" +
-                (after_resume ? " (a checkpoint goes as --resume=CKPT)" : ""));
-  }
-  setup_logging();
+  auto parsed = parse_command_line(options, argc, argv, "\n" + config_keys_help(),
+                                   {{"resume", "a checkpoint goes as --resume=CKPT"}});
+  if (!parsed) return 0;
+  const auto& args = *parsed;
 
   Config config;
   config.method.name = method;
@@ -66,10 +57,9 @@ int train_command(int argc, char** argv, const std::string& method) {
   // The program decides the method: a recipe written for any method trains this one.
   config = for_method(config, method);
   validate(config);
-  auto device = resolve_device(config.training.device);  // fail before any work on a CPU-only build
   check_directory_creatable(config.training.output_dir);
   // Under torchrun / srun / RANK+WORLD_SIZE: join the other processes (nothing otherwise).
-  dist::Session session(device.type(), config.distributed.timeout);
+  ProcessRuntime runtime(config);
 
   auto t0 = std::chrono::steady_clock::now();
   auto data = load_dataset(config.data);

@@ -40,4 +40,10 @@ void configure_threads(int threads) {
 #endif
 }
 
+ProcessRuntime::ProcessRuntime(const Config& config)
+    : session_(resolve_device(config.training.device).type(), config.distributed.timeout),
+      device_(resolve_device(config.training.device)) {
+  configure_threads(config.training.threads);
+}
+
 }  // namespace flowlab

@@ -1,8 +1,27 @@
 #include "flowlab/tasks/inpaint_finetune.h"
 
+#include <algorithm>
+
+#include "flowlab/error.h"
+#include "flowlab/methods/registry.h"
 #include "flowlab/tasks/masks.h"
 
 namespace flowlab {
+
+Config inpaint_finetune_config(Config config, const std::string& pretrained_path) {
+  if (!method_entry(config.method.name).per_pixel_loss)
+    throw Error("--pretrained " + pretrained_path + " holds a " + config.method.name +
+                " model; inpainting fine-tuning works on CFM checkpoints");
+  config.training.epochs = 10;
+  config.training.steps = 0;
+  config.training.lr = 5e-5;
+  config.scheduler.min_lr = std::min(config.scheduler.min_lr, 5e-6);
+  config.scheduler.warmup_steps = 0;
+  config.training.cfg_dropout = 0.15;
+  config.training.output_dir = "outputs/inpaint_finetune";
+  config.training.init_from = pretrained_path;
+  return config;
+}
 
 InpaintFinetuneMethod::InpaintFinetuneMethod(MethodPtr base, double mask_prob)
     : base_(std::move(base)), mask_prob_(mask_prob) {}

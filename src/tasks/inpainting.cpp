@@ -1,8 +1,11 @@
 #include "flowlab/tasks/inpainting.h"
 
+#include <algorithm>
+
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
 #include "flowlab/io/progress.h"
+#include "flowlab/methods/registry.h"
 #include "flowlab/tasks/image_metrics.h"
 #include "flowlab/tasks/masks.h"
 
@@ -13,6 +16,44 @@ const std::vector<std::string>& replacement_modes() {
   return modes;
 }
 
+
+std::vector<std::string> expand_replacements(const std::string& choice, const std::string& method_name) {
+  if (choice == "auto") return {method_entry(method_name).inpaint_replacement};
+  if (choice == "both") return {"noised", "clean"};
+  if (choice == "all") return replacement_modes();
+  const auto& modes = replacement_modes();
+  if (std::find(modes.begin(), modes.end(), choice) == modes.end())
+    throw Error("--replacement " + choice + ": use noised, fresh, clean, both or all");
+  return {choice};
+}
+
+namespace {
+
+nlohmann::json means(const InpaintingRun& run, const torch::Tensor& rows) {
+  auto m = [&](const torch::Tensor& v) { return v.index_select(0, rows).mean().item<double>(); };
+  return {{"n", rows.size(0)},          {"nmse", m(run.nmse)},
+          {"psnr", m(run.psnr)},        {"ssim", m(run.ssim)},
+          {"hole_nmse", m(run.hole_nmse)}, {"hole_psnr", m(run.hole_psnr)},
+          {"hole_ssim", m(run.hole_ssim)}};
+}
+
+}  // namespace
+
+nlohmann::json inpainting_scores(const InpaintingRun& run, const torch::Tensor& classes,
+                                 const std::vector<std::string>& class_names) {
+  auto all = means(run, torch::arange(run.nmse.size(0)));
+  nlohmann::json per_class = nlohmann::json::array();
+  for (int64_t k = 0; k < static_cast<int64_t>(class_names.size()); ++k) {
+    auto rows = (classes == k).nonzero().squeeze(1);
+    if (rows.size(0) == 0) continue;
+    auto c = means(run, rows);
+    c["class"] = k;
+    c["name"] = class_names[k];
+    per_class.push_back(c);
+  }
+  all["per_class"] = per_class;
+  return all;
+}
 
 torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& known,
                       const torch::Tensor& mask, const torch::Tensor& labels,

@@ -1,8 +1,8 @@
-#include "flowlab/recipe.h"
 #include "flowlab/training/sampling_model.h"
 
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/memory_format.h"
+#include "flowlab/recipe.h"
 
 namespace flowlab {
 
@@ -16,6 +16,21 @@ SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config
   m.model->eval();
   m.method = make_method(config);
   return m;
+}
+
+void SamplingCheckpoint::load(bool ema, torch::Device device) {
+  static_cast<SamplingModel&>(*this) = load_sampling_model(*reader, config, ema, device);
+}
+
+SamplingCheckpoint open_for_sampling(const std::string& path,
+                                     const std::function<void(Config&)>& overrides) {
+  SamplingCheckpoint c;
+  c.reader = std::make_unique<CheckpointReader>(path);
+  c.config = c.reader->config();
+  if (overrides) overrides(c.config);
+  c.config.model = c.reader->config().model;
+  validate(c.config);
+  return c;
 }
 
 }  // namespace flowlab

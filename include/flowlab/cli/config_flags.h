@@ -5,6 +5,8 @@
 #define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,14 @@ void apply_config_flags(Config& config, const cxxopts::ParseResult& args,
 
 // "Config keys (override with --set section.key=value): ..." for --help.
 std::string config_keys_help();
+
+// The prologue every command shares. Parses argv; on --help prints the help and `extra_help` and
+// returns nothing (the command then returns 0); a left-over argument is an Error, which says how
+// to give a value to a flag named in `value_hints` ({"resume", "a checkpoint goes as
+// --resume=CKPT"}) when it follows that flag; sets up logging.
+std::optional<cxxopts::ParseResult> parse_command_line(
+    cxxopts::Options& options, int argc, char** argv, const std::string& extra_help = "",
+    const std::map<std::string, std::string>& value_hints = {});
 
 // spdlog to stderr with a short time stamp.
 void setup_logging();

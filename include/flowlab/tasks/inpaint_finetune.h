@@ -3,9 +3,17 @@
 // 0.7 * (mean over all pixels) + 0.3 * (mean over the masked pixels); other batches keep the
 // plain objective. Wraps a method with a per-pixel loss (CFM); sampling is the wrapped method's.
 #pragma once
+#include <string>
+
+#include "flowlab/config.h"
 #include "flowlab/methods/method.h"
 
 namespace flowlab {
+
+// The fine-tuning run's config: the pretrained checkpoint's, started from its EMA weights
+// (training.init_from), for 10 epochs at lr 5e-5 (min 5e-6, no warm-up) with label dropout 0.15,
+// into outputs/inpaint_finetune. Throws Error when its method has no per-pixel loss.
+Config inpaint_finetune_config(Config pretrained, const std::string& pretrained_path);
 
 class InpaintFinetuneMethod : public Method {
  public:

@@ -3,7 +3,10 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <string>
+#include <vector>
 
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
@@ -17,6 +20,9 @@ namespace flowlab {
 //   "clean":  mask * x_known + (1 - mask) * x at every step (the paste-clean-pixels variant).
 // All end with the known pixels exactly equal to x_known.
 const std::vector<std::string>& replacement_modes();
+// --replacement: one mode, "both" (noised and clean), "all", or "auto" (the method's default,
+// MethodEntry::inpaint_replacement); throws Error for anything else.
+std::vector<std::string> expand_replacements(const std::string& choice, const std::string& method_name);
 
 // known: (N, C, H, W) in [-1, 1]; mask: (N, 1, H, W), 1 = known; labels: (N,); noise: (N, C, H, W)
 // standard normal, the sampler's start and the "noised" replacement's eps ("fresh" draws its own from
@@ -38,6 +44,11 @@ struct InpaintingRun {
 // Inpaints `images` (uint8 (N, C, H, W)) with masks of `mask_type` (seeded by `seed` and the
 // image index), in batches of sampling.batch_size, and scores the results. labels: the class
 // each image is guided towards (the null label for unconditional models).
+// A run's mean scores ({n, nmse, psnr, ssim, hole_nmse, hole_psnr, hole_ssim}) over all images,
+// and under "per_class" over each class's (classes: (N,) dataset labels; empty names: none).
+nlohmann::json inpainting_scores(const InpaintingRun& run, const torch::Tensor& classes,
+                                 const std::vector<std::string>& class_names);
+
 InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tensor& images,
                              const torch::Tensor& labels, const std::string& mask_type,
                              const std::string& replacement, const SamplingConfig& sampling,

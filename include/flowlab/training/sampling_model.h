@@ -1,6 +1,10 @@
 // A checkpoint turned into something that samples: its backbone with weights, in eval mode on a
 // device, and its method. generate_samples, evaluate_fid and inpaint all start here.
 #pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/training/checkpoint.h"
@@ -16,5 +20,22 @@ struct SamplingModel {
 // be the checkpoint's. `ema` picks the EMA weights.
 SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config, bool ema,
                                   torch::Device device);
+
+// A checkpoint opened for sampling, in two steps so that the process can join its job in between
+// (dist/runtime.h's ProcessRuntime needs the config, the weights need the device):
+//   auto checkpoint = open_for_sampling(path, overrides);
+//   ProcessRuntime runtime(checkpoint.config);
+//   checkpoint.load(ema, runtime.device());
+struct SamplingCheckpoint : SamplingModel {
+  std::unique_ptr<CheckpointReader> reader;
+  Config config;  // the checkpoint's, the command's overrides on top, checked
+  // Builds the model with the EMA (or raw) weights and the method.
+  void load(bool ema, torch::Device device);
+};
+
+// overrides: the command's flags over the checkpoint's config; the model section stays the
+// checkpoint's, whatever they say.
+SamplingCheckpoint open_for_sampling(const std::string& path,
+                                     const std::function<void(Config&)>& overrides = nullptr);
 
 }  // namespace flowlab
