@@ -10,6 +10,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def hashed_uniform(n, k):
+    """u_j in [-1, 1), j < n, float64: a 32-bit integer hash of (j, k), exact in any language
+    (flowlab/hashed_uniform.h)."""
+    mask, mul = 0xFFFFFFFF, 0x45D9F3B
+    h = (torch.arange(n, dtype=torch.int64) * mul + k * 7919 + 1) & mask
+    h = ((torch.div(h, 65536, rounding_mode="floor") ^ h) * mul) & mask
+    h = ((torch.div(h, 65536, rounding_mode="floor") ^ h) * mul) & mask
+    h = torch.div(h, 65536, rounding_mode="floor") ^ h
+    return h.double() / 2.0**32 * 2 - 1
+
+
 def sinusoidal_embedding(t, dim, max_period=10000.0):
     """t: (N,) in [0, 1] -> (N, dim) [cos | sin] features of 1000 t."""
     half = dim // 2

@@ -13,6 +13,7 @@ polynomial MMD with the whole set as one subset, which removes the subset sampli
 """
 import json
 import math
+import os
 import sys
 
 import numpy as np
@@ -21,25 +22,15 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import inception as tv
 
-M32 = 0xFFFFFFFF
-MUL = 0x45D9F3B
-
-
-def formula(n, k):
-    """u_j in [-1, 1), j < n: a 32-bit integer hash of (j, k), exact in any language."""
-    h = (torch.arange(n, dtype=torch.int64) * MUL + k * 7919 + 1) & M32
-    h = ((torch.div(h, 65536, rounding_mode="floor") ^ h) * MUL) & M32
-    h = ((torch.div(h, 65536, rounding_mode="floor") ^ h) * MUL) & M32
-    h = torch.div(h, 65536, rounding_mode="floor") ^ h
-    return h.double() / 2.0**32 * 2 - 1
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flowlab_models import hashed_uniform  # noqa: E402
 
 def set_test_weights(model):
     state = {k: v for k, v in model.state_dict().items()
              if not k.startswith("fc.") and "num_batches_tracked" not in k}
     for k, name in enumerate(sorted(state)):
         t = state[name]
-        u = formula(t.numel(), k).reshape(t.shape)
+        u = hashed_uniform(t.numel(), k).reshape(t.shape)
         if name.endswith("conv.weight"):
             fan_in = t[0].numel()
             value = u * math.sqrt(6.0 / fan_in)
@@ -123,7 +114,7 @@ def features(net, images):
 
 def test_images():
     """Two different 3x32x32 images in [0, 1]: a quasi-random texture and a smooth ramp."""
-    texture = (formula(3 * 32 * 32, 1000).reshape(3, 32, 32) + 1) / 2
+    texture = (hashed_uniform(3 * 32 * 32, 1000).reshape(3, 32, 32) + 1) / 2
     ramp = torch.stack([torch.linspace(0, 1, 32).expand(32, 32),
                         torch.linspace(0, 1, 32).unsqueeze(1).expand(32, 32),
                         torch.full((32, 32), 0.2)]).double()

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "flowlab/error.h"
+#include "flowlab/hashed_uniform.h"
 #include "flowlab/strings.h"
 #include "flowlab/io/files.h"
 
@@ -249,20 +250,6 @@ void load_inception_weights(FidInceptionV3& model, const std::string& path) {
         name.find("num_batches_tracked") == std::string::npos)
       throw Error(path + ": unexpected tensor " + name + " (not an FID InceptionV3 weight file?)");
 }
-
-namespace {
-
-// u_j in [-1, 1) for j < n; integer arithmetic, so Python and C++ agree exactly.
-torch::Tensor hashed_uniform(int64_t n, int64_t k) {
-  constexpr int64_t kMask = 0xFFFFFFFF, kMul = 0x45D9F3B;
-  auto h = (torch::arange(n, torch::kInt64) * kMul + k * 7919 + 1).bitwise_and(kMask);
-  h = (h.div(65536, "floor").bitwise_xor(h) * kMul).bitwise_and(kMask);
-  h = (h.div(65536, "floor").bitwise_xor(h) * kMul).bitwise_and(kMask);
-  h = h.div(65536, "floor").bitwise_xor(h);
-  return h.to(torch::kFloat64) / 4294967296.0 * 2 - 1;
-}
-
-}  // namespace
 
 void set_inception_test_weights(FidInceptionV3& model) {
   std::map<std::string, torch::Tensor> state;  // sorted by name, as the Python script sorts

@@ -60,8 +60,8 @@ TORCH_MODULE(FidInceptionV3);
 // the weights come from and how to convert them.
 void load_inception_weights(FidInceptionV3& model, const std::string& path);
 
-// Fixed pseudo-random weights from a 32-bit integer hash of (element index, tensor index in sorted
-// name order), the formula of scripts/make_fid_fixtures.py: He-scaled convolutions, BatchNorm
+// Fixed pseudo-random weights from hashed_uniform(element count, tensor index in sorted name
+// order), as scripts/make_fid_fixtures.py sets them: He-scaled convolutions, BatchNorm
 // near identity. For tests and `evaluate_fid --random_weights` smoke runs; FIDs computed with
 // them are not comparable with published numbers.
 void set_inception_test_weights(FidInceptionV3& model);
