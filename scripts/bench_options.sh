@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One set of `benchmark` variants side by side, each variant in its own process (so the peak RSS
+# column is its own; host memory only), alternating ROUNDS times (default 3). Writes the table into
+# BENCHMARKS.md (between the "bench_options.sh SET" markers) and bench/SET.md.
+#   meanflow: CFM's training step against MeanFlow's, with meanflow.jvp_pass separate and shared
+#             (configs/quickstart.yaml, batch 128, 8 timed steps after 2 warm-up steps);
+#   compute:  fp32 against compute.precision bf16 and compute.channels_last, training and sampling
+#             rows for CFM and MeanFlow (batch 128, 5 timed steps, 64 samples).
+# Run scripts/test.sh first (it builds the app).
+# Usage: [ROUNDS=N] scripts/bench_options.sh meanflow|compute [--device cuda] [any benchmark flag]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SET=${1:-}
+shift || true
+BUILD_DIR=${FLOWLAB_BUILD_DIR:-build}
+BENCH=$BUILD_DIR/apps/benchmark
+ROUNDS=${ROUNDS:-3}
+[[ -x $BENCH ]] || { echo "error: $BENCH not built; run scripts/test.sh first" >&2; exit 1; }
+declare -A OPTION
+case "$SET" in
+  meanflow)
+    VARIANTS=(cfm separate shared)
+    OPTION=([cfm]="--methods cfm" [separate]="--methods meanflow"
+            [shared]="--methods meanflow --set meanflow.jvp_pass=shared")
+    ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 8 --warmup 2 --suite train "$@");;
+  compute)
+    VARIANTS=(fp32 bf16 channels_last)
+    OPTION=([fp32]="" [bf16]="--precision bf16" [channels_last]="--channels_last true")
+    ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 5 --num_samples 64 --sample_batch_size 64
+          --suite train,sample --methods cfm,meanflow "$@");;
+  *) echo "usage: [ROUNDS=N] scripts/bench_options.sh meanflow|compute [benchmark flags]" >&2; exit 2;;
+esac
+OUT=bench/$SET
+rm -rf "$OUT" && mkdir -p "$OUT"
+for run in $(seq "$ROUNDS"); do
+  for variant in "${VARIANTS[@]}"; do
+    echo "== $variant, round $run"
+    # shellcheck disable=SC2086
+    "$BENCH" "${ARGS[@]}" ${OPTION[$variant]} --output "$OUT/${variant}_$run.json" > "$OUT/${variant}_$run.log"
+  done
+done
+python3 scripts/bench_options_table.py "$OUT" "$ROUNDS" "scripts/bench_options.sh $SET${*:+ $*}" "${VARIANTS[@]}" \
+  > "bench/$SET.md"
+cat "bench/$SET.md"
+python3 scripts/bench_block.py "bench_options.sh $SET" "scripts/bench_options.sh $SET" "bench/$SET.md"
+echo "wrote BENCHMARKS.md and bench/$SET.md"
