@@ -12,6 +12,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
 #include "flowlab/io/npz.h"
+#include "flowlab/io/safetensors.h"
 #include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
 
@@ -71,6 +72,10 @@ void checkpoint(const uint8_t* data, size_t size) {
   rejecting_cleanly([&] { CheckpointReader reader(path); });
 }
 
+void safetensors(const uint8_t* data, size_t size) {
+  rejecting_cleanly([&] { parse_safetensors(std::string(reinterpret_cast<const char*>(data), size), "input"); });
+}
+
 void image(const uint8_t* data, size_t size) {
   auto path = write_input(data, size, "image.png");
   rejecting_cleanly([&] { read_image(path, 3); });
@@ -81,7 +86,8 @@ void image(const uint8_t* data, size_t size) {
 const std::vector<NamedTarget>& targets() {
   static const std::vector<NamedTarget> all = {{"config", config}, {"cifar", cifar},
                                                {"idx", idx},       {"npz", npz},
-                                               {"checkpoint", checkpoint}, {"image", image}};
+                                               {"checkpoint", checkpoint}, {"image", image},
+                                               {"safetensors", safetensors}};
   return all;
 }
 

@@ -2,6 +2,7 @@
 
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
+#include "flowlab/io/safetensors.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
@@ -147,4 +148,44 @@ TEST(Checkpoint, ResumeKeepsWeightsEmaAndOptimizerStateOnTheTrainingDevice) {
       EXPECT_EQ(adam.step(), 3);
     }
   }
+}
+
+TEST(Checkpoint, EmaWeightsAsSafetensorsStartANewRun) {
+  auto run = train_briefly();
+  auto path = run->dir / "weights_ema.safetensors";
+  auto file = read_safetensors(path);
+  auto ema = named_weights(*run->ema);
+  ASSERT_EQ(file.tensors.size(), ema.size());
+  for (const auto& [name, tensor] : ema) EXPECT_TRUE(torch::equal(file.tensors.at(name), tensor)) << name;
+  EXPECT_EQ(file.metadata.at("flowlab_model"), "tiny_unet");
+  EXPECT_NE(file.metadata.at("flowlab_config").find("num_res_blocks"), std::string::npos);
+
+  // training.init_from takes them: the new run's model starts as the EMA model.
+  TempDir next;
+  auto config = run->config;
+  config.training.output_dir = next.path();
+  config.training.init_from = path;
+  config.training.steps = 1;
+  config.training.lr = 1e-12;  // one step that barely moves the weights
+  config.scheduler.min_lr = 1e-12;
+  auto method = make_method(config);
+  auto data = tiny_dataset(8);
+  Trainer trainer(config, data, *method);
+  trainer.run();
+  auto started = named_weights(*trainer.model());
+  for (const auto& [name, tensor] : ema) EXPECT_TRUE(torch::allclose(started.at(name), tensor, 1e-5, 1e-6)) << name;
+
+  // A file of another model is one clear error.
+  auto wrong = file.tensors;
+  wrong.erase("class_embed.weight");
+  EXPECT_NE(error_of([&] { load_named_weights(*trainer.model(), wrong, "w.safetensors"); })
+                .find("w.safetensors has no tensor class_embed.weight"), std::string::npos);
+  wrong = file.tensors;
+  wrong["extra"] = torch::zeros({1});
+  EXPECT_NE(error_of([&] { load_named_weights(*trainer.model(), wrong, "w.safetensors"); }).find("extra"),
+            std::string::npos);
+  wrong = file.tensors;
+  wrong["class_embed.weight"] = torch::zeros({2, 2});
+  EXPECT_NE(error_of([&] { load_named_weights(*trainer.model(), wrong, "w.safetensors"); }).find("has shape"),
+            std::string::npos);
 }

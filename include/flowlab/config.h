@@ -102,8 +102,9 @@ struct TrainingConfig {
   std::string device = "cpu";  // cpu | cuda
   int threads = 0;             // 0 = all cores
   std::string output_dir = "outputs/run";
-  // Start from this checkpoint's EMA weights (fine-tuning). Not a resume: step, optimizer and
-  // learning-rate schedule start fresh. The model section must match the checkpoint's.
+  // Start from these weights (fine-tuning): a checkpoint's EMA weights, or a .safetensors file of
+  // the model's parameters by name (weights_ema.safetensors). Not a resume: step, optimizer and
+  // learning-rate schedule start fresh. The model section must match the weights'.
   std::string init_from;
 };
 

@@ -5,6 +5,7 @@
 
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
+#include "flowlab/io/safetensors.h"
 #include "flowlab/io/zip.h"
 
 namespace flowlab {
@@ -105,10 +106,40 @@ void CheckpointReader::restore_rng() {
   }
 }
 
+std::map<std::string, torch::Tensor> named_weights(const torch::nn::Module& module) {
+  std::map<std::string, torch::Tensor> weights;
+  for (const auto& p : module.named_parameters()) weights[p.key()] = p.value().detach().cpu().clone();
+  for (const auto& b : module.named_buffers()) weights[b.key()] = b.value().detach().cpu().clone();
+  return weights;
+}
+
+void load_named_weights(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& weights,
+                        const std::string& what) {
+  std::map<std::string, torch::Tensor> targets;
+  for (const auto& p : module.named_parameters()) targets[p.key()] = p.value();
+  for (const auto& b : module.named_buffers()) targets[b.key()] = b.value();
+  for (const auto& [name, tensor] : weights)
+    if (!targets.count(name)) throw Error(what + " has a tensor " + name + " that the model does not have");
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : targets) {
+    auto it = weights.find(name);
+    if (it == weights.end()) throw Error(what + " has no tensor " + name);
+    if (it->second.sizes() != target.sizes())
+      throw Error(what + ": " + name + " has shape " + c10::str(it->second.sizes()) + ", the model's is " +
+                  c10::str(target.sizes()));
+    target.copy_(it->second.to(target.device(), target.scalar_type()));
+  }
+}
+
+void export_weights_safetensors(const std::string& path, Backbone& model, const Config& config) {
+  write_safetensors(path, named_weights(model),
+                    {{"format", "pt"}, {"flowlab_model", config.model.type},
+                     {"flowlab_config", config_to_yaml(config)}});
+}
+
 void export_weights(const std::string& path, Backbone& model) {
   c10::Dict<std::string, at::Tensor> dict;
-  for (const auto& p : model.named_parameters()) dict.insert(p.key(), p.value().detach().cpu().clone());
-  for (const auto& b : model.named_buffers()) dict.insert(b.key(), b.value().detach().cpu().clone());
+  for (const auto& [name, tensor] : named_weights(model)) dict.insert(name, tensor);
   auto bytes = torch::pickle_save(c10::IValue(dict));
   write_file_atomic(path, bytes.data(), bytes.size());
 }

@@ -13,7 +13,9 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/metrics.h"
 #include "flowlab/io/progress.h"
+#include "flowlab/io/safetensors.h"
 #include "flowlab/recipe.h"
+#include "flowlab/strings.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/lr_schedule.h"
 #include "flowlab/training/stop_signal.h"
@@ -143,6 +145,11 @@ void Trainer::start(const std::string& resume_from) {
   std::function<void(Backbone&)> init;
   if (!tc.init_from.empty() && resume_from.empty())
     init = [&](Backbone& model) {
+      if (ends_with(tc.init_from, ".safetensors")) {
+        load_named_weights(model, read_safetensors(tc.init_from).tensors, "training.init_from " + tc.init_from);
+        spdlog::info("initialised from the weights in {}", tc.init_from);
+        return;
+      }
       CheckpointReader pretrained(tc.init_from);
       if (pretrained.config().model.type != config_.model.type)
         throw Error("training.init_from " + tc.init_from + " holds a " +
@@ -282,7 +289,10 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
                    total, last_path);
     return result;
   }
-  if (main) export_weights(tc.output_dir + "/weights_ema.pt", *state_.ema_model);
+  if (main) {
+    export_weights(tc.output_dir + "/weights_ema.pt", *state_.ema_model);
+    export_weights_safetensors(tc.output_dir + "/weights_ema.safetensors", *state_.ema_model, config_);
+  }
   if (tc.sample_every > 0 && tc.final_grid) save_sample_grid(tc.output_dir + "/samples/final.png");
   if (main)
     spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", state_.step,

@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <map>
 #include <string>
 
 #include "flowlab/config.h"
@@ -53,7 +54,17 @@ class CheckpointReader {
 };
 
 // Writes {parameter or buffer name: tensor} with torch::pickle_save; Python reads it with
-// torch.load(path) and can pass it to load_state_dict of an equivalent module.
+// torch.load(path, weights_only=False) and can pass it to load_state_dict of an equivalent module.
 void export_weights(const std::string& path, Backbone& model);
+// The same weights as safetensors, with the run's config (YAML) and model type as metadata.
+void export_weights_safetensors(const std::string& path, Backbone& model, const Config& config);
+
+// {parameter or buffer name: tensor} of a module, on the CPU.
+std::map<std::string, torch::Tensor> named_weights(const torch::nn::Module& module);
+// Sets every parameter and buffer of `module` from `weights` by name, converted to its dtype and
+// device. Every one must be there with its shape and nothing else may be: otherwise an Error
+// naming `what` and the first missing, unexpected or misshapen name.
+void load_named_weights(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& weights,
+                        const std::string& what);
 
 }  // namespace flowlab
