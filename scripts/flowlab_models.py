@@ -279,3 +279,134 @@ class DiT(nn.Module):
         shift, scale = self.final_adaLN(F.silu(c)).chunk(2, 1)
         h = self.final_linear(modulate(self.final_norm(h), shift, scale))
         return h.reshape(n, g, g, p, p, ch).permute(0, 5, 1, 3, 2, 4).reshape(n, ch, size, size)
+
+
+# ---- AutoencoderKL (Rombach et al. 2022), as src/models/autoencoder_kl.cpp, diffusers' names ------
+
+def vae_norm(channels, groups):
+    return nn.GroupNorm(groups, channels, eps=1e-6)
+
+
+class VaeResnet(nn.Module):
+    def __init__(self, cin, cout, groups):
+        super().__init__()
+        self.norm1, self.conv1 = vae_norm(cin, groups), nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm2, self.conv2 = vae_norm(cout, groups), nn.Conv2d(cout, cout, 3, padding=1)
+        self.conv_shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x):
+        h = self.conv2(F.silu(self.norm2(self.conv1(F.silu(self.norm1(x))))))
+        return (self.conv_shortcut(x) if self.conv_shortcut is not None else x) + h
+
+
+class VaeAttention(nn.Module):
+    def __init__(self, channels, groups):
+        super().__init__()
+        self.group_norm = vae_norm(channels, groups)
+        self.to_q, self.to_k, self.to_v = (nn.Linear(channels, channels) for _ in range(3))
+        self.to_out = nn.ModuleList([nn.Linear(channels, channels)])
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        t = self.group_norm(x).reshape(n, c, h * w).transpose(1, 2)
+        q, k, v = self.to_q(t), self.to_k(t), self.to_v(t)
+        a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(c), dim=-1) @ v
+        return x + self.to_out[0](a).transpose(1, 2).reshape(n, c, h, w)
+
+
+class VaeMidBlock(nn.Module):
+    def __init__(self, channels, groups):
+        super().__init__()
+        self.resnets = nn.ModuleList([VaeResnet(channels, channels, groups), VaeResnet(channels, channels, groups)])
+        self.attentions = nn.ModuleList([VaeAttention(channels, groups)])
+
+    def forward(self, x):
+        return self.resnets[1](self.attentions[0](self.resnets[0](x)))
+
+
+class VaeConv(nn.Module):
+    """A convolution under the name `conv`, as diffusers' Downsample2D and Upsample2D hold it."""
+
+    def __init__(self, conv):
+        super().__init__()
+        self.conv = conv
+
+
+class VaeLevel(nn.Module):
+    def __init__(self, cin, cout, blocks, groups, resample):
+        super().__init__()
+        self.resample = resample
+        self.resnets = nn.ModuleList([VaeResnet(cin if b == 0 else cout, cout, groups) for b in range(blocks)])
+        if resample == "down":
+            self.downsamplers = nn.ModuleList([VaeConv(nn.Conv2d(cout, cout, 3, stride=2))])
+        elif resample == "up":
+            self.upsamplers = nn.ModuleList([VaeConv(nn.Conv2d(cout, cout, 3, padding=1))])
+
+    def forward(self, x):
+        for block in self.resnets:
+            x = block(x)
+        if self.resample == "down":
+            x = self.downsamplers[0].conv(F.pad(x, (0, 1, 0, 1)))
+        elif self.resample == "up":
+            x = self.upsamplers[0].conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return x
+
+
+class VaeEncoder(nn.Module):
+    def __init__(self, in_channels, widths, blocks, latent, groups):
+        super().__init__()
+        self.conv_in = nn.Conv2d(in_channels, widths[0], 3, padding=1)
+        self.down_blocks = nn.ModuleList()
+        ch = widths[0]
+        for i, w in enumerate(widths):
+            self.down_blocks.append(VaeLevel(ch, w, blocks, groups, "down" if i + 1 < len(widths) else ""))
+            ch = w
+        self.mid_block = VaeMidBlock(ch, groups)
+        self.conv_norm_out = vae_norm(ch, groups)
+        self.conv_out = nn.Conv2d(ch, 2 * latent, 3, padding=1)
+
+    def forward(self, x):
+        x = self.conv_in(x)
+        for level in self.down_blocks:
+            x = level(x)
+        return self.conv_out(F.silu(self.conv_norm_out(self.mid_block(x))))
+
+
+class VaeDecoder(nn.Module):
+    def __init__(self, out_channels, widths, blocks, latent, groups):
+        super().__init__()
+        widths = list(reversed(widths))
+        self.conv_in = nn.Conv2d(latent, widths[0], 3, padding=1)
+        self.mid_block = VaeMidBlock(widths[0], groups)
+        self.up_blocks = nn.ModuleList()
+        ch = widths[0]
+        for i, w in enumerate(widths):
+            self.up_blocks.append(VaeLevel(ch, w, blocks + 1, groups, "up" if i + 1 < len(widths) else ""))
+            ch = w
+        self.conv_norm_out = vae_norm(ch, groups)
+        self.conv_out = nn.Conv2d(ch, out_channels, 3, padding=1)
+
+    def forward(self, z):
+        z = self.mid_block(self.conv_in(z))
+        for level in self.up_blocks:
+            z = level(z)
+        return self.conv_out(F.silu(self.conv_norm_out(z)))
+
+
+class AutoencoderKL(nn.Module):
+    """encode(x) -> (mean, logvar clamped to [-30, 20]); decode(z) -> image."""
+
+    def __init__(self, in_channels=3, block_out_channels=(128, 256, 512, 512), layers_per_block=2,
+                 latent_channels=4, norm_groups=32):
+        super().__init__()
+        self.encoder = VaeEncoder(in_channels, block_out_channels, layers_per_block, latent_channels, norm_groups)
+        self.decoder = VaeDecoder(in_channels, block_out_channels, layers_per_block, latent_channels, norm_groups)
+        self.quant_conv = nn.Conv2d(2 * latent_channels, 2 * latent_channels, 1)
+        self.post_quant_conv = nn.Conv2d(latent_channels, latent_channels, 1)
+
+    def encode(self, x):
+        mean, logvar = self.quant_conv(self.encoder(x)).chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+    def decode(self, z):
+        return self.decoder(self.post_quant_conv(z))

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes tests/fixtures/model_golden.npz: TinyUNet and DiT outputs from the PyTorch mirrors in
+"""Writes tests/fixtures/model_golden.npz: TinyUNet, DiT and AutoencoderKL outputs from the PyTorch mirrors in
 scripts/flowlab_models.py, with fixed hashed weights, for flowlab's golden model test.
 
 Usage: scripts/make_model_fixtures.py   (Debian's python3-torch and python3-numpy)
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flowlab_models import DiT, TimestepEmbedder, TinyUNet, hashed_uniform  # noqa: E402
+from flowlab_models import AutoencoderKL, DiT, TimestepEmbedder, TinyUNet, hashed_uniform  # noqa: E402
 
 CLASSES = 4
 
@@ -46,12 +46,17 @@ def main():
     set_hashed_weights(unet)
     dit = DiT("DiT-T/2", in_channels=3, image_size=8, num_classes=CLASSES, two_time=True).eval()
     set_hashed_weights(dit)
+    vae = AutoencoderKL(in_channels=3, block_out_channels=(32, 64), layers_per_block=1, latent_channels=4,
+                        norm_groups=8).eval()
+    set_hashed_weights(vae)
+    mean, logvar = vae.encode(x)
     out = {
         "x": x, "t": t, "r": r, "y": y,
         "tiny_unet": unet(x, t, y),
         "tiny_unet_interval": unet.body(x, unet.time_embed(t) + unet.class_embed(y) + unet.interval_embed(t - r)),
         "dit": dit(x, t, y),
         "dit_interval": dit.forward_interval(x, r, t, y),
+        "vae_mean": mean, "vae_logvar": logvar, "vae_decoded": vae.decode(mean),
     }
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "model_golden.npz")
     np.savez(path, **{k: v.numpy() for k, v in out.items()})

@@ -9,7 +9,7 @@
 #include "flowlab/methods/cfm.h"
 #include "flowlab/methods/ddpm.h"
 #include "flowlab/methods/registry.h"
-#include "flowlab/tasks/image_metrics.h"
+#include "flowlab/eval/image_metrics.h"
 #include "flowlab/tasks/inpaint_finetune.h"
 #include "flowlab/training/trainer.h"
 #include "flowlab/tasks/inpainting.h"

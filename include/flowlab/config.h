@@ -72,6 +72,28 @@ struct MeanFlowConfig {
   std::string jvp_pass = "separate";
 };
 
+// The autoencoder (model.type autoencoder_kl, trained by train_vae) and its training objective
+// (LDM, Rombach et al. 2022): L1 reconstruction + kl_weight KL(q(z|x) || N(0, I)), plus an optional
+// perceptual term and an optional PatchGAN with hinge loss. Defaults: Stable Diffusion's sizes.
+struct VaeConfig {
+  int ch = 128;                        // width of the first level
+  std::vector<int> ch_mult{1, 2, 4, 4};  // level widths = ch * ch_mult; 2^(levels - 1) downsampling
+  int num_res_blocks = 2;
+  int z_channels = 4;
+  int norm_groups = 32;
+  double scaling_factor = 0.18215;  // latents = (z - shift_factor) * scaling_factor
+  double shift_factor = 0.0;
+  double kl_weight = 1e-6;
+  // A TorchScript module mapping images in [-1, 1] (N, C, H, W) to features; the term is the mean
+  // squared feature difference between image and reconstruction, times perceptual_weight.
+  std::string perceptual;
+  double perceptual_weight = 1.0;
+  double disc_weight = 0.0;   // PatchGAN weight (0 = no discriminator; LDM: 0.5)
+  int64_t disc_start = 50001;  // the step from which the discriminator trains and counts
+  int disc_layers = 3;
+  int disc_channels = 64;
+};
+
 struct SchedulerConfig {
   std::string type = "cosine";  // cosine | constant
   double min_lr = 1e-4;
@@ -150,6 +172,7 @@ struct Config {
   MethodConfig method;
   DdpmConfig ddpm;
   MeanFlowConfig meanflow;
+  VaeConfig vae;
   SchedulerConfig scheduler;
   TrainingConfig training;
   SamplingConfig sampling;

@@ -172,6 +172,7 @@ int finetune_command(int argc, char** argv) {
   check_directory_creatable(config.training.output_dir);
   ProcessRuntime runtime(config);  // the trainer's data parallelism
   auto data = load_dataset(config.data);
+  fit_model_to_data(config, data);
   InpaintFinetuneMethod method(make_method(config), mask_prob);
   install_stop_handlers();
   Trainer trainer(config, data, method);

@@ -68,6 +68,7 @@ int train_command(int argc, char** argv, const std::string& method) {
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (dist::world().is_main()) std::cerr << "resolved config:\n" << config_to_yaml(config);
 
+  fit_model_to_data(config, data);
   auto method_impl = make_method(config);
   install_stop_handlers();
   Trainer trainer(config, data, *method_impl);

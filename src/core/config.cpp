@@ -124,6 +124,7 @@ std::vector<Field> schema(Config& c) {
   auto& me = c.method;
   auto& dd = c.ddpm;
   auto& mf = c.meanflow;
+  auto& va = c.vae;
   auto& s = c.scheduler;
   auto& t = c.training;
   auto& sa = c.sampling;
@@ -174,6 +175,21 @@ std::vector<Field> schema(Config& c) {
       make_field("meanflow", "guidance_w", mf.guidance_w, at_least(0.0)),
       make_field("meanflow", "guidance_kappa", mf.guidance_kappa, in_range(0.0, 1.0)),
       make_field("meanflow", "jvp_pass", mf.jvp_pass, one_of({"separate", "shared"})),
+
+      make_field("vae", "ch", va.ch, greater_than(0)),
+      make_field("vae", "ch_mult", va.ch_mult, each_positive(false)),
+      make_field("vae", "num_res_blocks", va.num_res_blocks, greater_than(0)),
+      make_field("vae", "z_channels", va.z_channels, greater_than(0)),
+      make_field("vae", "norm_groups", va.norm_groups, greater_than(0)),
+      make_field("vae", "scaling_factor", va.scaling_factor, greater_than(0.0)),
+      make_field("vae", "shift_factor", va.shift_factor),
+      make_field("vae", "kl_weight", va.kl_weight, at_least(0.0)),
+      make_field("vae", "perceptual", va.perceptual),
+      make_field("vae", "perceptual_weight", va.perceptual_weight, at_least(0.0)),
+      make_field("vae", "disc_weight", va.disc_weight, at_least(0.0)),
+      make_field("vae", "disc_start", va.disc_start, at_least<int64_t>(0)),
+      make_field("vae", "disc_layers", va.disc_layers, in_range(1, 6)),
+      make_field("vae", "disc_channels", va.disc_channels, greater_than(0)),
 
       make_field("scheduler", "type", s.type, one_of({"cosine", "constant"})),
       make_field("scheduler", "min_lr", s.min_lr, at_least(0.0)),

@@ -4,11 +4,12 @@
 #include "flowlab/methods/ddpm.h"
 #include "flowlab/methods/meanflow.h"
 #include "flowlab/methods/mixed_precision.h"
+#include "flowlab/methods/vae.h"
 
 namespace flowlab {
 
 const std::vector<MethodEntry>& method_entries() {
-  static const std::vector<MethodEntry> entries = {cfm_entry(), ddpm_entry(), meanflow_entry()};
+  static const std::vector<MethodEntry> entries = {cfm_entry(), ddpm_entry(), meanflow_entry(), vae_entry()};
   return entries;
 }
 

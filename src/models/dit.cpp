@@ -211,7 +211,11 @@ BackboneEntry dit_entry() {
     if (two_time) o.time_pair = c.model.time_pair;
     return std::make_shared<DiT>(o);
   };
-  return {"dit", "dit", "dit", check, make};
+  BackboneEntry e;
+  e.name = e.one_time_form = e.two_time_form = "dit";
+  e.check = check;
+  e.make = make;
+  return e;
 }
 
 }  // namespace flowlab

@@ -1,6 +1,7 @@
 #include "flowlab/models/registry.h"
 
 #include "flowlab/config.h"
+#include "flowlab/models/autoencoder_kl.h"
 #include "flowlab/models/dit.h"
 #include "flowlab/models/tiny_unet.h"
 
@@ -8,7 +9,7 @@ namespace flowlab {
 
 const std::vector<BackboneEntry>& backbone_entries() {
   static const std::vector<BackboneEntry> entries = {tiny_unet_entry(), tiny_unet_meanflow_entry(),
-                                                     dit_entry()};
+                                                     dit_entry(), autoencoder_kl_entry()};
   return entries;
 }
 

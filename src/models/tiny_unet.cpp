@@ -251,17 +251,23 @@ void check_tiny_unet(const Config& config) {
 }  // namespace
 
 BackboneEntry tiny_unet_entry() {
-  return {"tiny_unet", "tiny_unet", "tiny_unet_meanflow", check_tiny_unet,
-          [](const Config& c, bool) -> BackbonePtr { return std::make_shared<TinyUNet>(tiny_unet_options(c)); }};
+  BackboneEntry e;
+  e.name = e.one_time_form = "tiny_unet";
+  e.two_time_form = "tiny_unet_meanflow";
+  e.check = check_tiny_unet;
+  e.make = [](const Config& c, bool) -> BackbonePtr { return std::make_shared<TinyUNet>(tiny_unet_options(c)); };
+  return e;
 }
 
 BackboneEntry tiny_unet_meanflow_entry() {
-  return {"tiny_unet_meanflow", "tiny_unet", "tiny_unet_meanflow", check_tiny_unet,
-          [](const Config& c, bool) -> BackbonePtr {
-            auto o = tiny_unet_options(c);
-            o.time_pair = c.model.time_pair;
-            return std::make_shared<TinyUNet>(o);
-          }};
+  auto e = tiny_unet_entry();
+  e.name = "tiny_unet_meanflow";
+  e.make = [](const Config& c, bool) -> BackbonePtr {
+    auto o = tiny_unet_options(c);
+    o.time_pair = c.model.time_pair;
+    return std::make_shared<TinyUNet>(o);
+  };
+  return e;
 }
 
 }  // namespace flowlab

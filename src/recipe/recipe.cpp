@@ -32,6 +32,12 @@ void validate(const Config& config) {
     throw Error("config: method " + method.name + " needs a two-time backbone (model.type " +
                 two_time + "), got model.type " + config.model.type);
   }
+  if (!method.backbone.empty() && config.model.type != method.backbone)
+    throw Error("config: method " + method.name + " trains model.type " + method.backbone + ", got " +
+                config.model.type);
+  if (!backbone.only_for_method.empty() && backbone.only_for_method != method.name)
+    throw Error("config: model.type " + backbone.name + " is trained by method " + backbone.only_for_method +
+                " (train_" + backbone.only_for_method + "), not " + method.name);
   if (config.sampling.resample_repeats > 1 && !method.resamples)
     throw Error("config: sampling.resample_repeats applies to DDPM models only (method is " +
                 method.name + ")");
@@ -49,6 +55,10 @@ Config for_method(Config config, const std::string& method, bool log) {
   if (!contains(entry.samplers, config.sampling.sampler)) {
     config.sampling.sampler = entry.samplers.front();
     if (entry.default_steps > 0) config.sampling.steps = entry.default_steps;
+  }
+  if (!entry.backbone.empty()) {
+    config.model.type = entry.backbone;
+    return config;
   }
   const auto& backbone = backbone_entry(config.model.type);
   const auto& form = entry.two_time ? backbone.two_time_form : backbone.one_time_form;

@@ -6,7 +6,7 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/progress.h"
 #include "flowlab/methods/registry.h"
-#include "flowlab/tasks/image_metrics.h"
+#include "flowlab/eval/image_metrics.h"
 #include "flowlab/tasks/masks.h"
 
 namespace flowlab {

@@ -25,6 +25,11 @@ void save_checkpoint(const std::string& path, const TrainingSnapshot& s) {
   archive.write("model", model_archive);
   archive.write("ema", ema_archive);
   archive.write("optimizer", optimizer_archive);
+  if (s.method && s.method->has_state()) {
+    torch::serialize::OutputArchive method_archive;
+    s.method->save_state(method_archive);
+    archive.write("method", method_archive);
+  }
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
   if (torch::cuda::is_available())
     archive.write("rng_cuda", at::globalContext().defaultGenerator(torch::kCUDA).get_state());
@@ -91,6 +96,11 @@ void CheckpointReader::load_optimizer(torch::optim::Optimizer& optimizer) {
   if (!archive_.try_read("optimizer", sub))
     throw Error("checkpoint " + path_ + " has no optimizer state");
   optimizer.load(sub);
+}
+
+void CheckpointReader::load_method_state(Method& method) {
+  torch::serialize::InputArchive sub;
+  if (method.has_state() && archive_.try_read("method", sub)) method.load_state(sub);
 }
 
 void CheckpointReader::restore_rng() {

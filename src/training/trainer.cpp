@@ -14,6 +14,7 @@
 #include "flowlab/io/metrics.h"
 #include "flowlab/io/progress.h"
 #include "flowlab/io/safetensors.h"
+#include "flowlab/models/registry.h"
 #include "flowlab/recipe.h"
 #include "flowlab/strings.h"
 #include "flowlab/training/checkpoint.h"
@@ -85,9 +86,8 @@ std::string step_file_name(int64_t step) {
 
 }  // namespace
 
-Trainer::Trainer(Config config, const Dataset& data, Method& method)
-    : config_(std::move(config)), data_(data), method_(method), device_(torch::kCPU) {
-  auto& m = config_.model;
+void fit_model_to_data(Config& config, const Dataset& data) {
+  auto& m = config.model;
   if (m.in_channels != data.channels()) {
     spdlog::info("model.in_channels = {} from dataset {}", data.channels(), data.name);
     m.in_channels = static_cast<int>(data.channels());
@@ -96,6 +96,11 @@ Trainer::Trainer(Config config, const Dataset& data, Method& method)
     spdlog::info("model.num_classes = {} from dataset {}", data.num_classes(), data.name);
     m.num_classes = static_cast<int>(data.num_classes());
   }
+}
+
+Trainer::Trainer(Config config, const Dataset& data, Method& method)
+    : config_(std::move(config)), data_(data), method_(method), device_(torch::kCPU) {
+  fit_model_to_data(config_, data);
   validate(config_);
   device_ = resolve_device(config_.training.device);
 }
@@ -105,6 +110,17 @@ Trainer::~Trainer() = default;
 void Trainer::save_sample_grid(const std::string& path) {
   const auto& s = config_.sampling;
   auto& model = *state_.ema_model;
+  {
+    // A reconstructing method: the first 8 training images over their reconstructions.
+    torch::NoGradGuard no_grad;
+    auto originals = data_.batch(torch::arange(std::min<int64_t>(8, data_.size()))).images.to(device_);
+    auto reconstructions = method_.reconstruct(model, originals);
+    if (reconstructions.defined()) {
+      if (dist::world().is_main())
+        save_grid(path, torch::cat({originals, reconstructions.clamp(-1, 1)}).cpu(), originals.size(0));
+      return;
+    }
+  }
   int64_t classes = model.num_classes();
   int64_t per_row = 8;
   torch::Tensor labels;
@@ -146,7 +162,10 @@ void Trainer::start(const std::string& resume_from) {
   if (!tc.init_from.empty() && resume_from.empty())
     init = [&](Backbone& model) {
       if (ends_with(tc.init_from, ".safetensors")) {
-        load_named_weights(model, read_safetensors(tc.init_from).tensors, "training.init_from " + tc.init_from);
+        auto weights = read_safetensors(tc.init_from).tensors;
+        const auto& entry = backbone_entry(config_.model.type);
+        if (entry.rename_weights) weights = entry.rename_weights(config_, weights);
+        load_named_weights(model, weights, "training.init_from " + tc.init_from);
         spdlog::info("initialised from the weights in {}", tc.init_from);
         return;
       }
@@ -169,6 +188,7 @@ void Trainer::start(const std::string& resume_from) {
     reader.load_weights(*state_.model, false);
     reader.load_weights(*state_.ema_model, true);
     reader.load_optimizer(*state_.optimizer);
+    reader.load_method_state(method_);
     reader.restore_rng();
     state_.step = reader.step();
     spdlog::info("resumed from {} at step {}", resume_from, state_.step);
@@ -225,7 +245,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   auto save = [&] {
     if (main)
       save_checkpoint(last_path, {config_, state_.step, data_.class_names, *state_.model,
-                                  *state_.ema_model, *state_.optimizer});
+                                  *state_.ema_model, *state_.optimizer, &method_});
     result.checkpoint = last_path;
   };
   // Several processes: gradients and loss averaged, and a stop request (SIGINT / SIGTERM on any

@@ -39,6 +39,7 @@ TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, c
                                 average),
                  out.metrics};
   if (step.update.applied) state.ema->update(state.step + 1);
+  method.after_step();
   ++state.step;
   return step;
 }

@@ -4,12 +4,13 @@
 
 namespace flowlab {
 
-// train_cfm / train_ddpm / train_meanflow: `method` fixes method.name.
+// train_cfm / train_ddpm / train_meanflow / train_vae: `method` fixes method.name.
 int train_command(int argc, char** argv, const std::string& method);
 int generate_command(int argc, char** argv);
 int show_dataset_command(int argc, char** argv);
 int evaluate_command(int argc, char** argv);
 int inpaint_command(int argc, char** argv);
 int benchmark_command(int argc, char** argv);
+int evaluate_vae_command(int argc, char** argv);
 
 }  // namespace flowlab

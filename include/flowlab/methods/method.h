@@ -52,6 +52,17 @@ class Method {
   virtual torch::Tensor noised(const torch::Tensor& x0, const torch::Tensor& eps, double t) const {
     return FlowPath::at(x0, eps, t);
   }
+
+  // Called after each training step's update (applied or skipped): methods that train a second
+  // network (the autoencoder's discriminator) update it here, after the model's backward.
+  virtual void after_step() {}
+  // Training state of the method's own (a discriminator and its optimizer), kept in checkpoints.
+  virtual bool has_state() const { return false; }
+  virtual void save_state(torch::serialize::OutputArchive&) const {}
+  virtual void load_state(torch::serialize::InputArchive&) {}
+  // Methods that learn to reconstruct (the autoencoder) return x's reconstruction (N, C, H, W),
+  // which training grids show under the originals; generative methods return an undefined tensor.
+  virtual torch::Tensor reconstruct(Backbone&, const torch::Tensor&) { return {}; }
 };
 
 using MethodPtr = std::unique_ptr<Method>;

@@ -15,6 +15,7 @@ struct MethodEntry {
   std::vector<std::string> samplers;  // sampling.sampler values its models take; the first is the default
   int default_steps = 0;              // sampling.steps with the default sampler (0: the recipe's)
   bool two_time = false;              // trains u(z, r, t): the backbone's two-time form
+  std::string backbone;               // the one backbone it trains ("" = any that is not reserved)
   bool resamples = false;             // sampling.resample_repeats (RePaint's resampling) applies
   bool per_pixel_loss = false;        // inpainting fine-tuning can train it
   std::string inpaint_replacement = "noised";  // inpaint's default --replacement

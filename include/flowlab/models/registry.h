@@ -2,6 +2,7 @@
 // its one- and two-time forms. make_backbone(config) is in recipe.h, which knows the method.
 #pragma once
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,13 @@ struct BackboneEntry {
   // The type that trains with a one-time method (cfm, ddpm) or a two-time one (meanflow), starting
   // from this one ("" where there is none).
   std::string one_time_form, two_time_form;
+  std::string only_for_method;  // the one method that trains it ("" = any but such methods)
   std::function<void(const Config&)> check;  // the backbone's own rules; throws Error naming keys
   // Builds the backbone for config.data.image_size; two_time: for a two-time method.
   std::function<BackbonePtr(const Config&, bool two_time)> make;
+  // Weights named as other tools name them -> this backbone's names (may be empty: none).
+  std::function<std::map<std::string, torch::Tensor>(const Config&, const std::map<std::string, torch::Tensor>&)>
+      rename_weights;
 };
 
 // Registered entries, in the order --help lists them.

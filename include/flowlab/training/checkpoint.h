@@ -7,12 +7,13 @@
 #include <string>
 
 #include "flowlab/config.h"
+#include "flowlab/methods/method.h"
 #include "flowlab/models/backbone.h"
 
 namespace flowlab {
 
 // Version 1: keys format_version, config (YAML text), step, class_names, model/, ema/,
-// optimizer/, rng_cpu [, rng_cuda].
+// optimizer/, rng_cpu [, rng_cuda] [, method/ (a method's own state)].
 constexpr int64_t kCheckpointFormat = 1;
 
 struct TrainingSnapshot {
@@ -22,6 +23,7 @@ struct TrainingSnapshot {
   Backbone& model;
   Backbone& ema;
   torch::optim::Optimizer& optimizer;
+  const Method* method = nullptr;  // its own state, when it has any
 };
 
 void save_checkpoint(const std::string& path, const TrainingSnapshot& snapshot);
@@ -41,6 +43,8 @@ class CheckpointReader {
   // Weights into a model built from config(); `ema` picks the EMA weights.
   void load_weights(Backbone& model, bool ema);
   void load_optimizer(torch::optim::Optimizer& optimizer);
+  // The method's own state, when the checkpoint holds one and the method has any.
+  void load_method_state(Method& method);
   void restore_rng();
 
  private:

@@ -21,6 +21,10 @@ struct TrainResult {
   std::string checkpoint;  // path of the last checkpoint written
 };
 
+// model.in_channels and (for a conditional model) model.num_classes from the dataset, with a log
+// line for each change.
+void fit_model_to_data(Config& config, const Dataset& data);
+
 class Trainer {
  public:
   // Outputs go to config.training.output_dir: config.yaml, metrics.jsonl, samples/, last.pt,

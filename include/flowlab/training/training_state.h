@@ -44,7 +44,7 @@ struct TrainStep {
 
 // One step: labels dropped to the null class with training.cfg_dropout, the learning rate set to
 // lr, the method's loss, backward, `average`, clipping and the update (optimizer_step), the EMA
-// update when the step was applied, and step + 1.
+// update when the step was applied, the method's own after_step(), and step + 1.
 TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, const Config& config,
                      double lr, StepRandom& rng, const GradientAverager& average = nullptr);
 

@@ -1,4 +1,4 @@
-#include "flowlab/tasks/image_metrics.h"
+#include "flowlab/eval/image_metrics.h"
 
 #include <cmath>
 
