@@ -6,6 +6,7 @@
 
 #include "flowlab/hashed_uniform.h"
 #include "flowlab/io/npz.h"
+#include "flowlab/models/autoencoder_kl.h"
 #include "flowlab/models/dit.h"
 #include "flowlab/models/tiny_unet.h"
 
@@ -87,4 +88,22 @@ TEST(GoldenModels, DiTMatchesThePyTorchMirror) {
   DiT two(dit_test_options("t,t-r"));
   set_hashed_weights(two);
   expect_close(two.forward_interval(x, r, t, y), g["dit_interval"], "dit two-time");
+}
+
+TEST(GoldenModels, AutoencoderKLMatchesThePyTorchMirror) {
+  auto g = golden();
+  AutoencoderKLOptions o;
+  o.block_out_channels = {32, 64};
+  o.layers_per_block = 1;
+  o.norm_groups = 8;
+  AutoencoderKL vae(o);
+  set_hashed_weights(vae);
+  auto posterior = vae.encode(g["x"]);
+  auto decoded = vae.decode(posterior.mean);
+  for (auto [out, name] : {std::pair{posterior.mean, "vae_mean"}, std::pair{posterior.logvar, "vae_logvar"},
+                           std::pair{decoded, "vae_decoded"}}) {
+    ASSERT_EQ(out.sizes(), g[name].sizes()) << name;
+    EXPECT_LT((out - g[name]).abs().max().item<double>(), 1e-4) << name;
+    EXPECT_GT(g[name].abs().max().item<double>(), 0.05) << name;
+  }
 }
