@@ -37,6 +37,9 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
       {"output_dir", "training.output_dir", "directory for checkpoints, samples and metrics"},
       {"steps", "training.steps", "optimizer steps (overrides --epochs when > 0)"},
       {"seed", "training.seed", "random seed"},
+      {"init_from", "training.init_from",
+       "start from these weights (not a resume): a checkpoint's EMA weights, or a .safetensors file by "
+       "name (a run's weights_ema.safetensors; for train_vae also Stable Diffusion's VAE)"},
       {"final_grid", "training.final_grid",
        "true: when training ends the EMA model samples a grid, 8 per class (up to 16 classes) at "
        "sampling.steps with CFG (CIFAR-10 recipe: 80 images x 50 steps x 2 passes, minutes on a CPU "
