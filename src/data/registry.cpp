@@ -5,6 +5,7 @@
 #include "flowlab/data/image_folder.h"
 #include "flowlab/data/mnist.h"
 #include "flowlab/data/shapes.h"
+#include "flowlab/named_entries.h"
 
 namespace flowlab {
 
@@ -27,15 +28,11 @@ const std::vector<DatasetEntry>& dataset_entries() {
 }
 
 const DatasetEntry& dataset_entry(const std::string& name) {
-  for (const auto& e : dataset_entries())
-    if (e.name == name) return e;
-  throw not_one_of("data.dataset", name, dataset_names());
+  return find_entry(dataset_entries(), name, "data.dataset");
 }
 
 std::vector<std::string> dataset_names() {
-  std::vector<std::string> names;
-  for (const auto& e : dataset_entries()) names.push_back(e.name);
-  return names;
+  return entry_names(dataset_entries());
 }
 
 }  // namespace flowlab

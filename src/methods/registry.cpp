@@ -5,6 +5,7 @@
 #include "flowlab/methods/meanflow.h"
 #include "flowlab/methods/mixed_precision.h"
 #include "flowlab/methods/vae.h"
+#include "flowlab/named_entries.h"
 
 namespace flowlab {
 
@@ -14,15 +15,11 @@ const std::vector<MethodEntry>& method_entries() {
 }
 
 const MethodEntry& method_entry(const std::string& name) {
-  for (const auto& e : method_entries())
-    if (e.name == name) return e;
-  throw not_one_of("method.name", name, method_names());
+  return find_entry(method_entries(), name, "method.name");
 }
 
 std::vector<std::string> method_names() {
-  std::vector<std::string> names;
-  for (const auto& e : method_entries()) names.push_back(e.name);
-  return names;
+  return entry_names(method_entries());
 }
 
 MethodPtr make_method(const Config& config) {

@@ -1,9 +1,9 @@
 #include "flowlab/models/registry.h"
 
-#include "flowlab/config.h"
 #include "flowlab/models/autoencoder_kl.h"
 #include "flowlab/models/dit.h"
 #include "flowlab/models/tiny_unet.h"
+#include "flowlab/named_entries.h"
 
 namespace flowlab {
 
@@ -14,15 +14,11 @@ const std::vector<BackboneEntry>& backbone_entries() {
 }
 
 const BackboneEntry& backbone_entry(const std::string& type) {
-  for (const auto& e : backbone_entries())
-    if (e.name == type) return e;
-  throw not_one_of("model.type", type, backbone_names());
+  return find_entry(backbone_entries(), type, "model.type");
 }
 
 std::vector<std::string> backbone_names() {
-  std::vector<std::string> names;
-  for (const auto& e : backbone_entries()) names.push_back(e.name);
-  return names;
+  return entry_names(backbone_entries());
 }
 
 }  // namespace flowlab
