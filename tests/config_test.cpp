@@ -139,7 +139,8 @@ TEST(Config, EveryShippedConfigLoadsAndValidates) {
     Config c;
     ASSERT_NO_THROW(apply_config_file(c, entry.path().string())) << entry.path();
     if (c.data.data_dir.empty() && c.data.dataset != "shapes") c.data.data_dir = "/data";
-    EXPECT_NO_THROW(validate(c)) << entry.path();
+    // As the program of the method it names runs it (train_vae picks the sampler reconstruct).
+    EXPECT_NO_THROW(validate(for_method(c, c.method.name, false))) << entry.path();
   }
 }
 

@@ -144,6 +144,17 @@ TEST(Inpainting, FreshReplacementDrawsNewNoiseEveryStepNoisedKeepsTheSamples) {
   }
 }
 
+TEST(Inpainting, ReplacementChoicesExpandAndDefaultToTheMethods) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(expand_replacements("auto", "ddpm"), V{"fresh"});  // measured better for DDPM (README)
+  EXPECT_EQ(expand_replacements("auto", "cfm"), V{"noised"});
+  EXPECT_EQ(expand_replacements("auto", "meanflow"), V{"noised"});
+  EXPECT_EQ(expand_replacements("both", "ddpm"), (V{"noised", "clean"}));
+  EXPECT_EQ(expand_replacements("all", "cfm"), (V{"noised", "fresh", "clean"}));
+  EXPECT_EQ(expand_replacements("clean", "cfm"), V{"clean"});
+  EXPECT_NE(error_of([] { expand_replacements("paste", "cfm"); }).find("--replacement paste"), std::string::npos);
+}
+
 TEST(Inpainting, ScoresTheImagesAsSavedClampedAndQuantised) {
   // The oracle's point is three times the images, so the filled holes overshoot [-1, 1].
   auto images = float_to_uint8(class_images());  // (4, 3, 8, 8)

@@ -203,8 +203,8 @@ cxxopts::Options inpaint_options(const std::string& sub, std::vector<FlagBinding
       cxxopts::value<std::string>()->default_value("all"), "TYPE")(
       "replacement", "how known pixels re-enter each step: noised (at the sampler's noise level, with "
                      "the sample's own noise), fresh (with new noise every step, as RePaint), clean "
-                     "(pasted clean), both (noised and clean side by side) or all; default: the "
-                     "method's (noised)",
+                     "(pasted clean), both (noised and clean side by side) or all; default: fresh "
+                     "for DDPM, noised otherwise",
       cxxopts::value<std::string>()->default_value("auto"), "MODE")(
       "data_dir", "dataset directory (default: the checkpoint's)", cxxopts::value<std::string>(), "DIR")(
       "image", "demo: inpaint this PNG/JPG (fitted to the model's size) --num_samples times "

@@ -65,6 +65,7 @@ MethodEntry ddpm_entry() {
   e.name = "ddpm";
   e.samplers = {"ddpm", "ddim"};
   e.resamples = true;
+  e.inpaint_replacement = "fresh";  // measured better than the sample's own noise (README)
   e.flags = {{"timesteps", "ddpm.timesteps", "diffusion steps T"}};
   e.check = [](const Config& c) {
     if (c.sampling.steps > c.ddpm.timesteps)
