@@ -60,6 +60,38 @@ TEST(DiT, NamedSizesHaveTheClosedFormParameterCount) {
   EXPECT_EQ(dit_closed_form(384, 12, 2, 3, 10, 256, 1), 32'475'660);  // the README's figure
 }
 
+TEST(DiT, ASizeWithoutANameComesFromWidthDepthHeadsAndPatch) {
+  // The latent DiT of seed 002: 32x32x4 latents, width 512, 8 blocks, 16 heads, patch 2,
+  // unconditional, published as "38.75M parameters".
+  Config c;
+  c.model.type = "dit";
+  c.model.hidden_size = 512;
+  c.model.depth = 8;
+  c.model.num_heads = 16;
+  c.model.in_channels = 4;
+  c.model.num_classes = 0;
+  EXPECT_NO_THROW(validate(c));
+  auto model = make_backbone(c);
+  const auto& o = dynamic_cast<DiT&>(*model).options();
+  EXPECT_EQ(o.num_heads, 16);
+  EXPECT_EQ(o.patch_size, 2);  // the default patch
+  EXPECT_EQ(model->parameter_count(), dit_closed_form(512, 8, 2, 4, 0, 256, 1));
+  EXPECT_EQ(model->parameter_count(), 38'747'152);  // 38.75M
+
+  auto both = c;
+  both.model.variant = "DiT-S/2";
+  EXPECT_NE(error_of([&] { validate(both); }).find("set one of the two"), std::string::npos);
+  auto no_depth = c;
+  no_depth.model.depth = 0;
+  EXPECT_NE(error_of([&] { validate(no_depth); }).find("needs model.hidden_size and model.depth"), std::string::npos);
+  auto heads = c;
+  heads.model.num_heads = 3;
+  EXPECT_NE(error_of([&] { validate(heads); }).find("multiple of 4 and of model.num_heads = 3"), std::string::npos);
+  auto patch = c;
+  patch.model.patch_size = 5;
+  EXPECT_NE(error_of([&] { validate(patch); }).find("does not divide data.image_size 32"), std::string::npos);
+}
+
 TEST(DiT, UnknownSizeListsTheKnownOnes) {
   auto message = error_of([] { dit("DiT-Q/3"); });
   EXPECT_NE(message.find("unknown model.variant 'DiT-Q/3'"), std::string::npos) << message;

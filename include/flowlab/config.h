@@ -23,7 +23,12 @@ struct ModelConfig {
   int num_classes = 10;  // 0 = unconditional; the CFG null label is num_classes
   double dropout = 0.1;
   std::vector<int> attention_resolutions{8};
-  int num_heads = 4;
+  int num_heads = 4;  // attention heads (TinyUNet; a DiT sized by hidden_size and depth)
+  // A DiT size that is not a named variant (model.variant empty): width, depth and patch size
+  // (patch 0 = 2); its heads are model.num_heads. 0 = the named variant's.
+  int hidden_size = 0;
+  int depth = 0;
+  int patch_size = 0;
   std::string time_pair = "t,t-r";  // two-time backbones: t,t-r | r,t
 };
 

@@ -145,6 +145,9 @@ std::vector<Field> schema(Config& c) {
       make_field("model", "dropout", m.dropout, in_range(0.0, 0.99)),
       make_field("model", "attention_resolutions", m.attention_resolutions, each_positive(true)),
       make_field("model", "num_heads", m.num_heads, greater_than(0)),
+      make_field("model", "hidden_size", m.hidden_size, at_least(0)),
+      make_field("model", "depth", m.depth, at_least(0)),
+      make_field("model", "patch_size", m.patch_size, at_least(0)),
       make_field("model", "time_pair", m.time_pair, one_of({"t,t-r", "r,t"})),
 
       make_field("data", "dataset", d.dataset, named()),

@@ -191,20 +191,33 @@ torch::Tensor DiT::forward_with_cond(const torch::Tensor& x, const torch::Tensor
   return unpatchify(h, options_.patch_size, options_.in_channels).to(x.scalar_type());
 }
 
+DiTSize dit_size(const ModelConfig& m) {
+  if (m.hidden_size == 0 && m.depth == 0 && m.patch_size == 0)
+    return find_dit_size(m.variant.empty() ? kDefaultDiTSize : m.variant);
+  if (!m.variant.empty())
+    throw Error("config: model.variant " + m.variant + " and model.hidden_size/depth/patch_size both give "
+                "the DiT's size; set one of the two");
+  if (m.hidden_size == 0 || m.depth == 0)
+    throw Error("config: a DiT sized without model.variant needs model.hidden_size and model.depth");
+  if (m.hidden_size % m.num_heads != 0 || m.hidden_size % 4 != 0)
+    throw Error("config: model.hidden_size = " + std::to_string(m.hidden_size) +
+                " must be a multiple of 4 and of model.num_heads = " + std::to_string(m.num_heads));
+  int64_t patch = m.patch_size == 0 ? 2 : m.patch_size;
+  return {"DiT (hidden " + std::to_string(m.hidden_size) + ", depth " + std::to_string(m.depth) + ", " +
+              std::to_string(m.num_heads) + " heads, patch " + std::to_string(patch) + ")",
+          m.depth, m.hidden_size, m.num_heads, patch};
+}
+
 BackboneEntry dit_entry() {
-  auto size_of = [](const Config& c) -> const DiTSize& {
-    return find_dit_size(c.model.variant.empty() ? kDefaultDiTSize : c.model.variant);
-  };
-  auto check = [size_of](const Config& c) {
-    const auto& size = size_of(c);
+  auto check = [](const Config& c) {
+    auto size = dit_size(c.model);
     if (c.data.image_size % size.patch_size != 0)
-      throw Error("config: model.variant " + size.name + " has patch size " +
-                  std::to_string(size.patch_size) + ", which does not divide data.image_size " +
-                  std::to_string(c.data.image_size));
+      throw Error("config: " + size.name + " has patch size " + std::to_string(size.patch_size) +
+                  ", which does not divide data.image_size " + std::to_string(c.data.image_size));
   };
   // One type for every method: a two-time method gets the second time embedder (model.time_pair).
-  auto make = [size_of](const Config& c, bool two_time) -> BackbonePtr {
-    auto o = dit_options(size_of(c));
+  auto make = [](const Config& c, bool two_time) -> BackbonePtr {
+    auto o = dit_options(dit_size(c.model));
     o.in_channels = c.model.in_channels;
     o.image_size = c.data.image_size;
     o.num_classes = c.model.num_classes;

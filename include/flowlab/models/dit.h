@@ -15,6 +15,8 @@
 
 namespace flowlab {
 
+struct ModelConfig;
+
 // A named size: "DiT-S/2" = small width/depth, patch 2.
 struct DiTSize {
   std::string name;
@@ -29,6 +31,10 @@ const std::vector<DiTSize>& dit_sizes();
 // Throws Error listing the known names.
 const DiTSize& find_dit_size(const std::string& name);
 constexpr const char* kDefaultDiTSize = "DiT-S/2";
+// The size a config gives: model.variant (default DiT-S/2), or model.hidden_size, model.depth,
+// model.num_heads and model.patch_size (default 2) for a size without a name. Throws Error when
+// both are given or the width does not split into the heads.
+DiTSize dit_size(const ModelConfig& model);
 
 struct DiTOptions {
   int64_t in_channels = 3;
@@ -98,6 +104,7 @@ class DiT : public Backbone {
   bool takes_interval() const override { return !options_.time_pair.empty(); }
   std::string type_name() const override { return "dit"; }
   int64_t num_classes() const override { return options_.num_classes; }
+  const DiTOptions& options() const { return options_; }
 
  private:
   torch::Tensor forward_with_cond(const torch::Tensor& x, const torch::Tensor& c);
@@ -111,7 +118,7 @@ class DiT : public Backbone {
   torch::Tensor pos_embed;  // buffer (1, T, D), not trained
 };
 
-// model.type dit, sized by model.variant; two-time (model.time_pair) for MeanFlow.
+// model.type dit, sized by dit_size(); two-time (model.time_pair) for MeanFlow.
 BackboneEntry dit_entry();
 
 }  // namespace flowlab
