@@ -8,6 +8,7 @@
 
 #include "flowlab/config.h"
 #include "flowlab/data/cifar10.h"
+#include "flowlab/data/latent_dataset.h"
 #include "flowlab/data/mnist.h"
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
@@ -76,6 +77,21 @@ void safetensors(const uint8_t* data, size_t size) {
   rejecting_cleanly([&] { parse_safetensors(std::string(reinterpret_cast<const char*>(data), size), "input"); });
 }
 
+// The input is a latent index (latents.json) beside one valid shard of two 1x2x2 posteriors.
+void latents(const uint8_t* data, size_t size) {
+  static const bool shard_written = [] {
+    LatentShard shard;
+    shard.mean = torch::arange(8, torch::kFloat32).reshape({2, 1, 2, 2});
+    shard.std = torch::ones({2, 1, 2, 2});
+    shard.labels = torch::tensor({0, 1}, torch::kInt64);
+    write_latent_shard(scratch(), 0, 0, shard, "0123");
+    return true;
+  }();
+  (void)shard_written;
+  write_input(data, size, "latents.json");
+  rejecting_cleanly([&] { read_latent_dataset(scratch()); });
+}
+
 void image(const uint8_t* data, size_t size) {
   auto path = write_input(data, size, "image.png");
   rejecting_cleanly([&] { read_image(path, 3); });
@@ -87,7 +103,7 @@ const std::vector<NamedTarget>& targets() {
   static const std::vector<NamedTarget> all = {{"config", config}, {"cifar", cifar},
                                                {"idx", idx},       {"npz", npz},
                                                {"checkpoint", checkpoint}, {"image", image},
-                                               {"safetensors", safetensors}};
+                                               {"safetensors", safetensors}, {"latents", latents}};
   return all;
 }
 

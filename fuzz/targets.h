@@ -19,7 +19,7 @@ struct NamedTarget {
 };
 
 // config (YAML text), cifar (test_batch.bin), idx (an MNIST images file, plain or gzip),
-// npz, checkpoint, image (PNG/JPG/BMP).
+// npz, checkpoint, image (PNG/JPG/BMP), safetensors, latents (a latent dataset's latents.json).
 const std::vector<NamedTarget>& targets();
 Target find_target(const std::string& name);
 

@@ -70,10 +70,7 @@ int evaluate_vae_command(int argc, char** argv) {
 
   ProcessRuntime runtime(config);
   auto data = load_dataset(config.data);
-  auto vae = load_autoencoder((*args)["vae"].as<std::string>(), data.channels());
-  if (config.data.image_size % vae->options().downsampling() != 0)
-    throw Error("data.image_size " + std::to_string(config.data.image_size) + " is not a multiple of the " +
-                "autoencoder's downsampling factor " + std::to_string(vae->options().downsampling()));
+  auto vae = load_autoencoder((*args)["vae"].as<std::string>(), data.channels(), config.data.image_size);
   auto extractor = rfid_extractor(*args, runtime.device());
   auto s = evaluate_autoencoder(*vae, data, count, batch, extractor.get(), runtime.device());
 

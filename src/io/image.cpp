@@ -4,6 +4,8 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include <limits>
+
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 
@@ -20,12 +22,19 @@ torch::Tensor float_to_uint8(const torch::Tensor& x) {
 torch::Tensor read_image(const std::string& path, int channels) {
   TORCH_CHECK(channels == 1 || channels == 3, "read_image: channels must be 1 or 3, got ", channels);
   int w = 0, h = 0, file_channels = 0;
+  // Decoded from memory: a truncated file that claims millions of pixels then costs one pass over
+  // them, not one read() call per missing byte.
+  auto bytes = read_file_text(path);
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw Error("cannot read image " + path + ": larger than 2 GiB");
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
   // A few corrupt header bytes can claim gigapixels; refuse before decoding.
   constexpr int64_t kMaxPixels = int64_t{1} << 26;  // 8192 x 8192
-  if (stbi_info(path.c_str(), &w, &h, &file_channels) && int64_t{w} * h > kMaxPixels)
+  if (stbi_info_from_memory(data, size, &w, &h, &file_channels) && int64_t{w} * h > kMaxPixels)
     throw Error("cannot read image " + path + ": " + std::to_string(w) + "x" + std::to_string(h) +
                 " is larger than the 8192x8192 pixels flowlab reads");
-  unsigned char* pixels = stbi_load(path.c_str(), &w, &h, &file_channels, channels);
+  unsigned char* pixels = stbi_load_from_memory(data, size, &w, &h, &file_channels, channels);
   if (!pixels) {
     const char* reason = stbi_failure_reason();
     throw Error("cannot read image " + path + ": " + (reason ? reason : "unknown format"));

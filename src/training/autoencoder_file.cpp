@@ -10,7 +10,7 @@
 
 namespace flowlab {
 
-std::shared_ptr<AutoencoderKL> load_autoencoder(const std::string& path, int64_t in_channels) {
+std::shared_ptr<AutoencoderKL> load_autoencoder(const std::string& path, int64_t in_channels, int64_t image_size) {
   if (!std::filesystem::is_regular_file(path)) throw Error("autoencoder " + path + " does not exist");
   std::shared_ptr<AutoencoderKL> vae;
   if (ends_with(path, ".safetensors")) {
@@ -44,6 +44,9 @@ std::shared_ptr<AutoencoderKL> load_autoencoder(const std::string& path, int64_t
   if (in_channels > 0 && in_channels != vae->options().in_channels)
     throw Error("autoencoder " + path + " takes " + std::to_string(vae->options().in_channels) +
                 "-channel images; these have " + std::to_string(in_channels));
+  if (image_size > 0 && image_size % vae->options().downsampling() != 0)
+    throw Error("data.image_size " + std::to_string(image_size) + " is not a multiple of autoencoder " + path +
+                "'s downsampling factor " + std::to_string(vae->options().downsampling()));
   return vae;
 }
 

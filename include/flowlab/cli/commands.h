@@ -12,5 +12,6 @@ int evaluate_command(int argc, char** argv);
 int inpaint_command(int argc, char** argv);
 int benchmark_command(int argc, char** argv);
 int evaluate_vae_command(int argc, char** argv);
+int encode_latents_command(int argc, char** argv);
 
 }  // namespace flowlab

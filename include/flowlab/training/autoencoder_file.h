@@ -11,9 +11,11 @@
 
 namespace flowlab {
 
-// In eval mode, on the CPU. in_channels: when > 0, the images it will see; another channel count
-// than the autoencoder's is an Error. Every problem (format, missing config.json, weights that do
-// not fit the sizes) is one Error naming the file.
-std::shared_ptr<AutoencoderKL> load_autoencoder(const std::string& path, int64_t in_channels = 0);
+// In eval mode, on the CPU. in_channels and image_size: when > 0, the images it will see; another
+// channel count than the autoencoder's, or a size its downsampling does not divide, is an Error.
+// Every problem (format, missing config.json, weights that do not fit the sizes) is one Error
+// naming the file.
+std::shared_ptr<AutoencoderKL> load_autoencoder(const std::string& path, int64_t in_channels = 0,
+                                                int64_t image_size = 0);
 
 }  // namespace flowlab

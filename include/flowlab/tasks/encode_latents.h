@@ -1,0 +1,26 @@
+// encode_latents: a dataset through an autoencoder's encoder once, into a latent dataset
+// (data/latent_dataset.h) that training reads instead of encoding every step.
+#pragma once
+#include <string>
+
+#include "flowlab/data/dataset.h"
+#include "flowlab/data/latent_dataset.h"
+#include "flowlab/models/autoencoder_kl.h"
+
+namespace flowlab {
+
+struct EncodeLatentsOptions {
+  int64_t batch_size = 64;
+  int64_t shard_size = 10000;  // images per shard file
+  bool flips = false;          // also encode each image's mirror (flips cannot be applied to latents)
+};
+
+// Encodes every image of `data` into DIR, shard by shard, then writes the index. A shard already
+// in DIR from the same autoencoder is kept, so a stopped run resumes; one from another autoencoder
+// is an Error. Under several processes, shard k is encoded by rank k % size and rank 0 writes the
+// index once all are done. Returns the images encoded by this call on this process.
+int64_t encode_latents(AutoencoderKL& vae, const AutoencoderIdentity& identity, const Dataset& data,
+                       const LatentSource& source, const EncodeLatentsOptions& options,
+                       const std::string& dir, torch::Device device);
+
+}  // namespace flowlab

@@ -1,0 +1,92 @@
+#include "flowlab/tasks/encode_latents.h"
+
+#include <filesystem>
+
+#include "flowlab/dist/world.h"
+#include "flowlab/error.h"
+#include "flowlab/io/files.h"
+#include "flowlab/io/progress.h"
+
+namespace flowlab {
+namespace {
+
+// Whether DIR already holds shard k, complete, from this autoencoder.
+bool shard_done(const std::string& path, int64_t rows, bool flips, const std::string& sha256) {
+  if (!std::filesystem::is_regular_file(path)) return false;
+  std::string shard_sha;
+  auto shard = read_latent_shard(path, false, &shard_sha);
+  if (shard_sha != sha256)
+    throw Error(path + " was encoded by another autoencoder (SHA-256 " + shard_sha + "); use a new --output");
+  return shard.mean.size(0) == rows && shard.flip_mean.defined() == flips;
+}
+
+}  // namespace
+
+int64_t encode_latents(AutoencoderKL& vae, const AutoencoderIdentity& identity, const Dataset& data,
+                       const LatentSource& source, const EncodeLatentsOptions& options,
+                       const std::string& dir, torch::Device device) {
+  if (options.batch_size <= 0 || options.shard_size <= 0)
+    throw Error("encode_latents: batch size and shard size must be positive");
+  ensure_directory(dir);
+  auto& world = dist::world();
+  // The index marks a complete set: gone until this run completes it.
+  if (world.rank() == 0) std::filesystem::remove(std::filesystem::path(dir) / "latents.json");
+  world.barrier();
+  torch::NoGradGuard no_grad;
+  vae.to(device);
+  vae.eval();
+  const int64_t images = data.size(), shards = (images + options.shard_size - 1) / options.shard_size;
+
+  // This process's shards that still need encoding.
+  std::vector<int64_t> todo;
+  int64_t mine = 0;
+  for (int64_t k = world.rank(); k < shards; k += world.size()) {
+    int64_t rows = std::min(options.shard_size, images - k * options.shard_size);
+    mine += rows;
+    auto path = (std::filesystem::path(dir) / latent_shard_name(k)).string();
+    if (!shard_done(path, rows, options.flips, identity.sha256)) todo.push_back(k);
+  }
+  int64_t remaining = 0;
+  for (auto k : todo) remaining += std::min(options.shard_size, images - k * options.shard_size);
+
+  Progress progress("encode", mine, "img", mine - remaining);
+  int64_t done = mine - remaining;
+  for (auto k : todo) {
+    const int64_t first = k * options.shard_size, last = std::min(images, first + options.shard_size);
+    std::vector<torch::Tensor> mean, std, flip_mean, flip_std;
+    for (int64_t start = first; start < last; start += options.batch_size) {
+      auto end = std::min(last, start + options.batch_size);
+      auto x = data.batch(torch::arange(start, end), device).images;
+      auto posterior = vae.encode(x);
+      mean.push_back(posterior.mean.cpu());
+      std.push_back(posterior.std().cpu());
+      if (options.flips) {
+        auto mirrored = vae.encode(torch::flip(x, {3}));
+        flip_mean.push_back(mirrored.mean.cpu());
+        flip_std.push_back(mirrored.std().cpu());
+      }
+      done += end - start;
+      progress.update(done);
+    }
+    LatentShard shard;
+    shard.mean = torch::cat(mean);
+    shard.std = torch::cat(std);
+    shard.labels = data.labels.slice(0, first, last).clone();
+    if (options.flips) {
+      shard.flip_mean = torch::cat(flip_mean);
+      shard.flip_std = torch::cat(flip_std);
+    }
+    write_latent_shard(dir, k, first, shard, identity.sha256);
+  }
+  world.barrier();
+  if (world.rank() == 0) {
+    // The latent shape, from the first shard (every process wrote or kept its own).
+    auto first_shard = read_latent_shard((std::filesystem::path(dir) / latent_shard_name(0)).string(), options.flips);
+    write_latent_index(dir, images, options.shard_size, first_shard.mean.sizes().slice(1).vec(), options.flips,
+                       data.class_names, identity, source);
+  }
+  world.barrier();
+  return remaining;
+}
+
+}  // namespace flowlab
