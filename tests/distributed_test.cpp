@@ -241,6 +241,44 @@ TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
   EXPECT_NE(read_file(dir / "two/generation.json").find("\"processes\": 2"), std::string::npos);
 }
 
+TEST(Distributed, TwoRanksEncodeTheLatentsOneProcessEncodes) {
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
+  TempDir dir;
+  Config c;
+  c.model.type = "autoencoder_kl";
+  c.method.name = "vae";
+  c.data.image_size = 8;
+  c.vae.ch = 8;
+  c.vae.ch_mult = {1, 2};
+  c.vae.num_res_blocks = 1;
+  c.vae.norm_groups = 4;
+  torch::manual_seed(0);
+  auto vae = make_backbone(c);
+  export_weights_safetensors(dir / "vae.safetensors", *vae, c);
+  auto encode = [&](const std::string& out) {
+    return std::vector<std::string>{app("encode_latents"), "--vae", dir / "vae.safetensors", "--image_size", "8",
+                                    "--set", "data.num_images=10", "--shard_size", "3", "--batch_size", "2",
+                                    "--flips", "--threads", "1", "--output", dir / out};
+  };
+  int port = test_port(4);
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 2; ++r)
+    ranks.push_back(spawn(encode("two"), dir / ("enc" + std::to_string(r) + ".log"), rank_env(r, 2, port)));
+  auto one = spawn(encode("one"), dir / "one.log");
+  for (auto pid : ranks) ASSERT_EQ(wait_exit_code(pid), 0) << read_file(dir / "enc0.log") << read_file(dir / "enc1.log");
+  ASSERT_EQ(wait_exit_code(one), 0) << read_file(dir / "one.log");
+  // Rank 0 encoded shards 0 and 2 (6 of the 10 images), rank 1 shards 1 and 3; the files are the
+  // ones one process writes.
+  EXPECT_NE(read_file(dir / "enc0.log").find("(6 encoded by this process now"), std::string::npos)
+      << read_file(dir / "enc0.log");
+  for (const char* name : {"shard-00000.safetensors", "shard-00001.safetensors", "shard-00002.safetensors",
+                           "shard-00003.safetensors", "latents.json"}) {
+    auto expected = read_file(dir / (std::string("one/") + name));
+    EXPECT_GT(expected.size(), 100u) << name;
+    EXPECT_EQ(read_file(dir / (std::string("two/") + name)), expected) << name;
+  }
+}
+
 TEST(Distributed, ACheckpointOfTwoRanksResumesInOneProcessAsIfNeverSplit) {
   if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
