@@ -29,6 +29,13 @@ struct ModelConfig {
   int hidden_size = 0;
   int depth = 0;
   int patch_size = 0;
+  // A latent model: the autoencoder whose latents it generates (file and SHA-256, taken from a
+  // latent dataset) and their map into the model's scale, (z - vae_shift_factor) *
+  // vae_scaling_factor. Empty vae: a pixel model.
+  std::string vae;
+  std::string vae_sha256;
+  double vae_scaling_factor = 1.0;
+  double vae_shift_factor = 0.0;
   std::string time_pair = "t,t-r";  // two-time backbones: t,t-r | r,t
 };
 

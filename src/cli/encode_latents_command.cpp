@@ -31,6 +31,8 @@ cxxopts::Options encode_latents_options(std::vector<FlagBinding>& bindings) {
       "output", "directory of the latent dataset (latents.json and shard-*.safetensors)",
       cxxopts::value<std::string>(), "DIR")(
       "flips", "also encode each image's horizontal mirror, so training can flip latents")(
+      "normalize", "map the latents to mean 0 and std 1 over this dataset (shift and scale recorded in the index) "
+                   "instead of the autoencoder's scaling_factor and shift_factor")(
       "batch_size", "images per encoder batch", cxxopts::value<int64_t>()->default_value("64"), "N")(
       "shard_size", "images per shard file", cxxopts::value<int64_t>()->default_value("10000"), "N")(
       "h,help", "show this help");
@@ -53,6 +55,7 @@ int encode_latents_command(int argc, char** argv) {
   encode.batch_size = (*args)["batch_size"].as<int64_t>();
   encode.shard_size = (*args)["shard_size"].as<int64_t>();
   encode.flips = args->count("flips") > 0;
+  encode.normalize = args->count("normalize") > 0;
   if (encode.batch_size <= 0 || encode.shard_size <= 0) throw Error("--batch_size and --shard_size must be positive");
   auto output = (*args)["output"].as<std::string>();
   check_directory_creatable(output);
@@ -66,9 +69,14 @@ int encode_latents_command(int argc, char** argv) {
   LatentSource source{config.data.dataset, config.data.split, resolved_fit(config.data), config.data.image_size};
   spdlog::info("encoding {} {} images ({}x{}) through {} (SHA-256 {}) into {}", data.size(), config.data.split,
                data.height(), data.width(), path, identity.sha256.substr(0, 12), output);
-  auto encoded = encode_latents(*vae, identity, data, source, encode, output, runtime.device());
+  LatentStatistics stats;
+  auto encoded = encode_latents(*vae, identity, data, source, encode, output, runtime.device(), &stats);
   spdlog::info("done: {} images in {} ({} encoded by this process now; shards of an earlier run are kept)",
                data.size(), output, encoded);
+  if (dist::world().is_main())
+    spdlog::info("latents: mean {:.4f}, std {:.4f}; the model sees (z - {:.5g}) * {:.5g}", stats.mean, stats.std,
+                 encode.normalize ? stats.mean : identity.shift_factor,
+                 encode.normalize ? 1.0 / stats.std : identity.scaling_factor);
   return 0;
 }
 

@@ -170,6 +170,9 @@ int evaluate_command(int argc, char** argv) {
           apply_config_flags(c, *args, bindings);
         }));
     config = checkpoint->config;
+    if (!config.model.vae.empty())
+      throw Error("evaluate_fid of a latent model is not written yet: write its decoded samples with "
+                  "generate_samples --save_individual, then score them with evaluate_fid --images DIR");
   } else {
     apply_config_flags(config, *args, bindings);
     validate(config);

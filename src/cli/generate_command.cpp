@@ -55,7 +55,7 @@ std::pair<torch::Tensor, int64_t> generate(const SamplingCheckpoint& checkpoint,
     StepHook hook = trajectory && batch.start == 0 ? trajectory->start(noise) : nullptr;
     auto out = checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
     nfe = out.nfe;
-    images.push_back(out.x.cpu());
+    images.push_back(checkpoint.to_pixels(out.x).cpu());
     spdlog::info("generated {}/{}", batch.start + batch.count, n);
   }
   return {dist::world().gather_rows(torch::cat(images)), nfe};  // every process has a batch
@@ -80,6 +80,9 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       "output_dir", "where grid.png (or class_grid.png) goes",
       cxxopts::value<std::string>()->default_value("samples"), "DIR")(
       "no_ema", "use the raw weights instead of the EMA weights")(
+      "vae", "a latent model's autoencoder, where it is not at the path the checkpoint records",
+      cxxopts::value<std::string>(), "FILE")(
+      "allow_vae_mismatch", "decode with an autoencoder whose SHA-256 differs from the recorded one")(
       "save_individual", "also write each image as images/NNNNN.png")(
       "trajectory", "also write trajectory.png: the first 8 samples at K+1 times from t=1 to 0",
       cxxopts::value<int>()->default_value("0"), "K")(
@@ -109,6 +112,8 @@ int generate_command(int argc, char** argv) {
   // Under a launcher, the processes share the batches and rank 0 writes the files.
   ProcessRuntime runtime(config);
   auto& world = dist::world();
+  if (args->count("vae")) checkpoint.vae_file = (*args)["vae"].as<std::string>();
+  checkpoint.allow_vae_mismatch = args->count("allow_vae_mismatch") > 0;
   checkpoint.load(!args->count("no_ema"), runtime.device());
 
   int64_t num_classes = checkpoint.model->num_classes();
@@ -144,7 +149,8 @@ int generate_command(int argc, char** argv) {
     save_images(output_dir + "/images", all);
   }
   if (trajectory_points > 0)
-    save_grid(output_dir + "/trajectory.png", trajectory.strip(trajectory_points), trajectory_points + 1);
+    save_grid(output_dir + "/trajectory.png", checkpoint.to_pixels(trajectory.strip(trajectory_points).to(runtime.device())).cpu(),
+              trajectory_points + 1);
   const auto& s = config.sampling;
   double rate = static_cast<double>(n) / seconds;
   std::cout << "wrote " << grid_path << ": " << n << " images, sampler " << s.sampler << ", NFE "

@@ -248,7 +248,11 @@ int inpaint_command(int argc, char** argv) {
   std::vector<NamedModel> models;
   models.push_back({"model", (*args)["checkpoint"].as<std::string>(), {}});
   if (args->count("compare_to")) models.push_back({"compare_to", (*args)["compare_to"].as<std::string>(), {}});
-  for (auto& m : models) m.checkpoint = open_for_sampling(m.path, overrides);
+  for (auto& m : models) {
+    m.checkpoint = open_for_sampling(m.path, overrides);
+    if (!m.checkpoint.config.model.vae.empty())
+      throw Error(m.path + " is a latent model; inpainting in latent space is not written yet");
+  }
   const Config& first = models[0].checkpoint.config;
   ProcessRuntime runtime(first);
   for (auto& m : models) m.checkpoint.load(ema, runtime.device());

@@ -9,6 +9,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
 #include "flowlab/recipe.h"
+#include "flowlab/training/latent_decoder.h"
 
 namespace flowlab {
 
@@ -50,9 +51,13 @@ int show_dataset_command(int argc, char** argv) {
   std::cout << "\n";
   std::printf("load time:   %.2f s\n", seconds);
 
-  auto first = data.batch(torch::arange(std::min<int64_t>(64, data.size())));
+  auto first = data.batch(torch::arange(std::min<int64_t>(64, data.size()))).images;
+  if (data.is_latent()) {
+    // The latents' means, decoded by the autoencoder they belong to.
+    first = LatentDecoder(data.autoencoder, torch::kCPU).decode(first).clamp(-1, 1);
+  }
   auto grid_path = args["grid"].as<std::string>();
-  save_grid(grid_path, first.images, 8);
+  save_grid(grid_path, first, 8);
   std::cout << "grid:        " << grid_path << "\n";
   return 0;
 }

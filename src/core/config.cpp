@@ -148,6 +148,10 @@ std::vector<Field> schema(Config& c) {
       make_field("model", "hidden_size", m.hidden_size, at_least(0)),
       make_field("model", "depth", m.depth, at_least(0)),
       make_field("model", "patch_size", m.patch_size, at_least(0)),
+      make_field("model", "vae", m.vae),
+      make_field("model", "vae_sha256", m.vae_sha256),
+      make_field("model", "vae_scaling_factor", m.vae_scaling_factor, greater_than(0.0)),
+      make_field("model", "vae_shift_factor", m.vae_shift_factor),
       make_field("model", "time_pair", m.time_pair, one_of({"t,t-r", "r,t"})),
 
       make_field("data", "dataset", d.dataset, named()),
@@ -353,6 +357,9 @@ void validate_fields(const Config& config) {
   if (config.scheduler.min_lr > config.training.lr)
     throw Error("config: scheduler.min_lr (" + std::to_string(config.scheduler.min_lr) +
                 ") must not exceed training.lr (" + std::to_string(config.training.lr) + ")");
+  if (!config.model.vae.empty() && config.data.dataset != "latents")
+    throw Error("config: model.vae (" + config.model.vae + ") is for models trained on data.dataset latents; "
+                "encode the images with encode_latents first (encoding while training is not written yet)");
 }
 
 Error not_one_of(const std::string& key, const std::string& value,

@@ -32,7 +32,13 @@ Batch Batcher::at_step(int64_t step, StepRandom& rng) {
     cached_epoch_ = epoch;
   }
   int64_t start = (step % batches_per_epoch_) * batch_size_ + shard_.first;
-  auto batch = data_.batch(permutation_.slice(0, start, start + shard_.rows), device_);
+  auto rows = permutation_.slice(0, start, start + shard_.rows);
+  if (data_.is_latent()) {
+    // A stored posterior per row (the mirrored image's for flipped rows), sampled.
+    auto flip = random_flip_ ? rng.rand(shard_.rows, torch::kFloat32) < 0.5 : torch::Tensor();
+    return data_.sample_latents(rows, flip, rng, device_);
+  }
+  auto batch = data_.batch(rows, device_);
   if (random_flip_) batch.images = random_horizontal_flip(batch.images, rng);
   return batch;
 }

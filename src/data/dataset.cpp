@@ -3,6 +3,7 @@
 #include "flowlab/config.h"
 #include "flowlab/data/registry.h"
 #include "flowlab/data/transforms.h"
+#include "flowlab/error.h"
 #include "flowlab/io/image.h"
 
 namespace flowlab {
@@ -18,19 +19,45 @@ std::vector<int64_t> Dataset::class_counts() const {
 Batch Dataset::batch(const torch::Tensor& indices, torch::Device device) const {
   auto idx = indices.to(images.device());
   Batch b;
-  b.images = uint8_to_float(images.index_select(0, idx).to(device));
+  auto rows = images.index_select(0, idx).to(device);
+  b.images = is_latent() ? (rows - autoencoder.shift_factor) * autoencoder.scaling_factor : uint8_to_float(rows);
+  b.labels = labels.index_select(0, idx.to(labels.device())).to(device);
+  return b;
+}
+
+Batch Dataset::sample_latents(const torch::Tensor& indices, const torch::Tensor& flip, StepRandom& rng,
+                              torch::Device device) const {
+  TORCH_CHECK(is_latent(), "sample_latents needs a latent dataset");
+  auto idx = indices.to(images.device());
+  auto mean = images.index_select(0, idx), std = latent_std.index_select(0, idx);
+  if (flip.defined()) {
+    TORCH_CHECK(flip_mean.defined(), "sample_latents: this latent dataset was encoded without flips");
+    auto mirrored = flip.to(images.device()).view({-1, 1, 1, 1});
+    mean = torch::where(mirrored, flip_mean.index_select(0, idx), mean);
+    std = torch::where(mirrored, flip_std.index_select(0, idx), std);
+  }
+  Batch b;
+  auto z = mean.to(device) + std.to(device) * rng.randn_like(mean.to(device));
+  b.images = (z - autoencoder.shift_factor) * autoencoder.scaling_factor;
   b.labels = labels.index_select(0, idx.to(labels.device())).to(device);
   return b;
 }
 
 Dataset load_dataset(const DataConfig& config) {
   auto data = dataset_entry(config.dataset).load(config);
+  if (data.is_latent()) return data;  // at the latents' own size (the trainer takes it from them)
   if (data.height() != config.image_size || data.width() != config.image_size)
     data.images = fit_images(data.images, config.image_size, resolved_fit(config));
   return data;
 }
 
-bool random_flip_enabled(const DataConfig& config) {
+bool random_flip_enabled(const DataConfig& config, const Dataset& data) {
+  if (data.is_latent()) {
+    if (config.random_flip == "true" && !data.flip_mean.defined())
+      throw Error("data.random_flip = true, but the latent dataset in " + config.data_dir +
+                  " was encoded without --flips (a flip cannot be applied to latents)");
+    return config.random_flip != "false" && data.flip_mean.defined();
+  }
   if (config.random_flip == "auto") return dataset_entry(config.dataset).flips_by_default;
   return config.random_flip == "true";
 }

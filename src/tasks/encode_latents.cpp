@@ -1,5 +1,6 @@
 #include "flowlab/tasks/encode_latents.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "flowlab/dist/world.h"
@@ -22,9 +23,9 @@ bool shard_done(const std::string& path, int64_t rows, bool flips, const std::st
 
 }  // namespace
 
-int64_t encode_latents(AutoencoderKL& vae, const AutoencoderIdentity& identity, const Dataset& data,
+int64_t encode_latents(AutoencoderKL& vae, AutoencoderIdentity identity, const Dataset& data,
                        const LatentSource& source, const EncodeLatentsOptions& options,
-                       const std::string& dir, torch::Device device) {
+                       const std::string& dir, torch::Device device, LatentStatistics* statistics) {
   if (options.batch_size <= 0 || options.shard_size <= 0)
     throw Error("encode_latents: batch size and shard size must be positive");
   ensure_directory(dir);
@@ -80,10 +81,28 @@ int64_t encode_latents(AutoencoderKL& vae, const AutoencoderIdentity& identity, 
   }
   world.barrier();
   if (world.rank() == 0) {
-    // The latent shape, from the first shard (every process wrote or kept its own).
-    auto first_shard = read_latent_shard((std::filesystem::path(dir) / latent_shard_name(0)).string(), options.flips);
-    write_latent_index(dir, images, options.shard_size, first_shard.mean.sizes().slice(1).vec(), options.flips,
-                       data.class_names, identity, source);
+    // Every process wrote or kept its shards: the shape and statistics come from the files.
+    // E[z] and E[z^2] of z = mean + std * eps, pooled over every value.
+    double sum = 0, sum_sq = 0, values = 0;
+    std::vector<int64_t> shape;
+    for (int64_t k = 0; k < shards; ++k) {
+      auto shard = read_latent_shard((std::filesystem::path(dir) / latent_shard_name(k)).string(), options.flips);
+      shape = shard.mean.sizes().slice(1).vec();
+      auto mean = shard.mean.to(torch::kFloat64), std = shard.std.to(torch::kFloat64);
+      sum += mean.sum().item<double>();
+      sum_sq += (mean.pow(2) + std.pow(2)).sum().item<double>();
+      values += static_cast<double>(mean.numel());
+    }
+    LatentStatistics stats;
+    stats.mean = sum / values;
+    stats.std = std::sqrt(std::max(0.0, sum_sq / values - stats.mean * stats.mean));
+    if (options.normalize) {
+      if (stats.std <= 0) throw Error("encode_latents: the latents have no spread to normalise");
+      identity.scaling_factor = 1.0 / stats.std;
+      identity.shift_factor = stats.mean;
+    }
+    if (statistics) *statistics = stats;
+    write_latent_index(dir, images, options.shard_size, shape, options.flips, data.class_names, identity, source);
   }
   world.barrier();
   return remaining;

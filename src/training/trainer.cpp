@@ -96,6 +96,17 @@ void fit_model_to_data(Config& config, const Dataset& data) {
     spdlog::info("model.num_classes = {} from dataset {}", data.num_classes(), data.name);
     m.num_classes = static_cast<int>(data.num_classes());
   }
+  if (data.is_latent()) {
+    if (config.data.image_size != data.height()) {
+      spdlog::info("data.image_size = {} from the latents", data.height());
+      config.data.image_size = static_cast<int>(data.height());
+    }
+    const auto& vae = data.autoencoder;
+    m.vae = vae.path;
+    m.vae_sha256 = vae.sha256;
+    m.vae_scaling_factor = vae.scaling_factor;
+    m.vae_shift_factor = vae.shift_factor;
+  }
 }
 
 Trainer::Trainer(Config config, const Dataset& data, Method& method)
@@ -149,6 +160,7 @@ void Trainer::save_sample_grid(const std::string& path) {
                            : noise.slice(0, 0, 0);
   auto images = world.gather_rows(mine);
   if (!world.is_main()) return;
+  if (decoder_) images = decoder_->decode(images);
   std::vector<std::string> names;
   if (classes > 0)
     names.assign(data_.class_names.begin(),
@@ -216,6 +228,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   }
   configure_threads(tc.threads);
   start(resume_from);
+  if (main && !config_.model.vae.empty()) decoder_ = std::make_unique<LatentDecoder>(config_.model, device_);
   if (main) write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
   spdlog::info("{} on {} ({} images, {} classes), {}{} with {} parameters, device {}",
                method_.name(), data_.name, data_.size(), data_.num_classes(), config_.model.type,
@@ -231,7 +244,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     training_data.images = data_.images.to(device_);
     training_data.labels = data_.labels.to(device_);
   }
-  Batcher batcher(training_data, tc.batch_size, random_flip_enabled(config_.data), tc.seed, device_,
+  Batcher batcher(training_data, tc.batch_size, random_flip_enabled(config_.data, training_data), tc.seed, device_,
                   shard);
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();
   const std::string last_path = tc.output_dir + "/last.pt";

@@ -5,21 +5,29 @@
 #include <string>
 #include <vector>
 
+#include "flowlab/data/latent_dataset.h"
+#include "flowlab/step_random.h"
+
 namespace flowlab {
 
 struct DataConfig;
 
 struct Batch {
-  torch::Tensor images;  // float (N, C, H, W) in [-1, 1]
+  torch::Tensor images;  // float (N, C, H, W): pixels in [-1, 1], or latents in the model's scale
   torch::Tensor labels;  // int64 (N,)
 };
 
 struct Dataset {
   std::string name;
-  torch::Tensor images;  // uint8 (N, C, H, W)
+  torch::Tensor images;  // uint8 (N, C, H, W); for a latent dataset float32 posterior means
   torch::Tensor labels;  // int64 (N,); all 0 for unconditional sets
   std::vector<std::string> class_names;  // empty for unconditional sets
+  // A latent dataset (data.dataset latents) only: the posterior's std, the mirrored images'
+  // posterior (undefined unless encoded with flips), and the autoencoder they belong to.
+  torch::Tensor latent_std, flip_mean, flip_std;
+  AutoencoderIdentity autoencoder;
 
+  bool is_latent() const { return latent_std.defined(); }
   int64_t size() const { return images.size(0); }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
   int64_t channels() const { return images.size(1); }
@@ -27,8 +35,14 @@ struct Dataset {
   int64_t width() const { return images.size(3); }
   std::vector<int64_t> class_counts() const;
 
-  // Images at `indices` (int64, any device) as float in [-1, 1], moved to `device`.
+  // Images at `indices` (int64, any device) as float in [-1, 1], moved to `device`; for a latent
+  // dataset the posterior means in the model's scale, (mean - shift_factor) * scaling_factor.
   Batch batch(const torch::Tensor& indices, torch::Device device = torch::kCPU) const;
+  // A latent dataset's training rows (fast-DiT's recipe): z = mean + std * eps from each stored
+  // posterior, the mirrored image's where `flip` (bool (n,), or undefined for none) is true, in the
+  // model's scale. eps comes from `rng`.
+  Batch sample_latents(const torch::Tensor& indices, const torch::Tensor& flip, StepRandom& rng,
+                       torch::Device device = torch::kCPU) const;
 };
 
 // Loads the dataset named by config.dataset, resized to config.image_size.
@@ -37,7 +51,8 @@ Dataset load_dataset(const DataConfig& config);
 // for "auto" the dataset's own choice (data/registry.cpp).
 std::string resolved_fit(const DataConfig& config);
 // Whether training flips images horizontally: data.random_flip, where "auto" is the dataset's own
-// choice (every dataset but MNIST).
-bool random_flip_enabled(const DataConfig& config);
+// choice (every dataset but MNIST; a latent dataset when it was encoded with flips). Throws Error
+// for "true" on a latent dataset encoded without them.
+bool random_flip_enabled(const DataConfig& config, const Dataset& data);
 
 }  // namespace flowlab

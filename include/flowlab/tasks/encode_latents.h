@@ -13,14 +13,24 @@ struct EncodeLatentsOptions {
   int64_t batch_size = 64;
   int64_t shard_size = 10000;  // images per shard file
   bool flips = false;          // also encode each image's mirror (flips cannot be applied to latents)
+  // The map into a diffusion model's scale, (z - shift) * scale: the autoencoder's own factors, or
+  // with `normalize` the ones that give this dataset's latents mean 0 and std 1 (LDM's choice of
+  // 0.18215 for SD made the std 1).
+  bool normalize = false;
+};
+
+// The latents' statistics over a whole set, z = mean + std * eps pooled over every value.
+struct LatentStatistics {
+  double mean = 0, std = 0;
 };
 
 // Encodes every image of `data` into DIR, shard by shard, then writes the index. A shard already
 // in DIR from the same autoencoder is kept, so a stopped run resumes; one from another autoencoder
 // is an Error. Under several processes, shard k is encoded by rank k % size and rank 0 writes the
-// index once all are done. Returns the images encoded by this call on this process.
-int64_t encode_latents(AutoencoderKL& vae, const AutoencoderIdentity& identity, const Dataset& data,
+// index once all are done. Returns the images encoded by this call on this process; `statistics`
+// (rank 0) gets the latents' statistics.
+int64_t encode_latents(AutoencoderKL& vae, AutoencoderIdentity identity, const Dataset& data,
                        const LatentSource& source, const EncodeLatentsOptions& options,
-                       const std::string& dir, torch::Device device);
+                       const std::string& dir, torch::Device device, LatentStatistics* statistics = nullptr);
 
 }  // namespace flowlab

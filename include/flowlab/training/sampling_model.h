@@ -8,6 +8,7 @@
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/training/checkpoint.h"
+#include "flowlab/training/latent_decoder.h"
 
 namespace flowlab {
 
@@ -29,8 +30,16 @@ SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config
 struct SamplingCheckpoint : SamplingModel {
   std::unique_ptr<CheckpointReader> reader;
   Config config;  // the checkpoint's, the command's overrides on top, checked
-  // Builds the model with the EMA (or raw) weights and the method.
+  // A latent model's autoencoder: another file than the recorded model.vae (--vae), and whether
+  // one with another SHA-256 may decode (--allow_vae_mismatch). Set before load().
+  std::string vae_file;
+  bool allow_vae_mismatch = false;
+  std::shared_ptr<LatentDecoder> decoder;  // by load(); decodes nothing for a pixel model
+
+  // Builds the model with the EMA (or raw) weights and the method, and a latent model's decoder.
   void load(bool ema, torch::Device device);
+  // Samples as images: a latent model's through its autoencoder, a pixel model's unchanged.
+  torch::Tensor to_pixels(const torch::Tensor& samples) const { return decoder->decode(samples); }
 };
 
 // overrides: the command's flags over the checkpoint's config; the model section stays the

@@ -10,6 +10,7 @@
 #include "flowlab/data/dataset.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/models/backbone.h"
+#include "flowlab/training/latent_decoder.h"
 #include "flowlab/training/training_state.h"
 
 namespace flowlab {
@@ -22,7 +23,8 @@ struct TrainResult {
 };
 
 // model.in_channels and (for a conditional model) model.num_classes from the dataset, with a log
-// line for each change.
+// line for each change; for a latent dataset also data.image_size and the autoencoder (model.vae,
+// its SHA-256 and scaling).
 void fit_model_to_data(Config& config, const Dataset& data);
 
 class Trainer {
@@ -53,6 +55,7 @@ class Trainer {
   Method& method_;
   torch::Device device_;
   TrainingState state_;
+  std::unique_ptr<LatentDecoder> decoder_;  // a latent model's grids, on the main process
 };
 
 }  // namespace flowlab

@@ -1,0 +1,141 @@
+// Training in an autoencoder's latent space: sampling from the stored posterior, and a model
+// trained on the latents of a tiny autoencoder that, once decoded, draws the requested class.
+#include <gtest/gtest.h>
+
+#include "flowlab/data/dataset.h"
+#include "flowlab/io/sha256.h"
+#include "flowlab/methods/registry.h"
+#include "flowlab/tasks/encode_latents.h"
+#include "flowlab/training/autoencoder_file.h"
+#include "flowlab/training/checkpoint.h"
+#include "flowlab/training/latent_decoder.h"
+#include "flowlab/training/trainer.h"
+#include "test_helpers.h"
+#include "tiny_problem.h"
+
+using namespace flowlab;
+using namespace flowlab::testing;
+
+TEST(LatentTraining, SamplesFromTheStoredPosteriorHaveItsMeanAndStdInTheModelsScale) {
+  // Two 1x1x2 posteriors, and the mirrored images' posteriors.
+  Dataset d;
+  d.images = torch::tensor({1.0f, -2.0f, 0.5f, 3.0f}).reshape({2, 1, 1, 2});
+  d.latent_std = torch::tensor({0.5f, 2.0f, 1.0f, 0.25f}).reshape({2, 1, 1, 2});
+  d.flip_mean = torch::tensor({-1.0f, 4.0f, 0.0f, 0.0f}).reshape({2, 1, 1, 2});
+  d.flip_std = torch::tensor({1.5f, 0.1f, 1.0f, 1.0f}).reshape({2, 1, 1, 2});
+  d.labels = torch::tensor({0, 1}, torch::kInt64);
+  d.autoencoder.scaling_factor = 0.5;
+  d.autoencoder.shift_factor = 1.0;
+  const int64_t n = 40000;
+  auto rows = torch::zeros({n}, torch::kInt64);  // row 0 again and again
+  torch::manual_seed(0);
+  StepRandom rng;
+  auto plain = d.sample_latents(rows, torch::Tensor(), rng).images.reshape({n, 2});
+  auto mirrored = d.sample_latents(rows, torch::ones({n}, torch::kBool), rng).images.reshape({n, 2});
+  // (z - shift) * scale has mean (m - 1) * 0.5 and std s * 0.5. The sample mean's standard error
+  // is std / sqrt(n) <= 0.005 here; allow 5 of them. The sample std is within 2% at this n.
+  auto expect = [&](const torch::Tensor& z, std::vector<double> m, std::vector<double> s) {
+    for (int64_t k = 0; k < 2; ++k) {
+      double mean = (m[k] - 1.0) * 0.5, std = s[k] * 0.5;
+      EXPECT_NEAR(z.select(1, k).mean().item<double>(), mean, 5 * std / std::sqrt(double(n))) << k;
+      EXPECT_NEAR(z.select(1, k).std().item<double>(), std, 0.02 * std) << k;
+    }
+  };
+  expect(plain, {1.0, -2.0}, {0.5, 2.0});
+  expect(mirrored, {-1.0, 4.0}, {1.5, 0.1});
+  // batch(): the means in the model's scale, no noise.
+  EXPECT_TRUE(torch::allclose(d.batch(torch::tensor({1}, torch::kInt64)).images,
+                              torch::tensor({-0.25f, 1.0f}).reshape({1, 1, 1, 2})));
+  // Without encoded flips, random_flip true is refused and auto does not flip.
+  d.flip_mean = d.flip_std = torch::Tensor();
+  DataConfig config;
+  config.dataset = "latents";
+  config.random_flip = "true";
+  EXPECT_NE(error_of([&] { random_flip_enabled(config, d); }).find("encoded without --flips"), std::string::npos);
+  config.random_flip = "auto";
+  EXPECT_FALSE(random_flip_enabled(config, d));
+}
+
+namespace {
+
+// A tiny autoencoder trained on the four class images (8x8 -> 4x4x4), saved in dir/vae/last.pt.
+std::string train_tiny_autoencoder(const TempDir& dir, const Dataset& data) {
+  auto config = tiny_config(dir / "vae");
+  config.vae.ch = 16;
+  config.vae.ch_mult = {1, 2};
+  config.vae.num_res_blocks = 1;
+  config.vae.norm_groups = 8;
+  config.training.steps = 300;
+  config.training.ema_decay = 0.9;
+  config = for_method(config, "vae", false);
+  fit_model_to_data(config, data);
+  auto method = make_method(config);
+  torch::manual_seed(0);
+  Trainer(config, data, *method).run();
+  return dir / "vae/last.pt";
+}
+
+}  // namespace
+
+TEST(LatentTraining, CfmOnATinyAutoencodersLatentsDecodesToTheRequestedClass) {
+  TempDir dir;
+  auto pixels = tiny_dataset(64);
+  auto vae_path = train_tiny_autoencoder(dir, pixels);
+  auto vae = load_autoencoder(vae_path, 3);
+  EncodeLatentsOptions encode;
+  encode.normalize = true;
+  AutoencoderIdentity identity{vae_path, sha256_file(vae_path), 1.0, 0.0};
+  encode_latents(*vae, identity, pixels, {"tiny", "train", "resize", 8}, encode, dir / "latents", torch::kCPU);
+
+  auto config = tiny_config(dir / "cfm");
+  config.data.dataset = "latents";
+  config.data.data_dir = dir / "latents";
+  config.data.random_flip = "auto";
+  auto latents = load_dataset(config.data);
+  ASSERT_EQ(latents.channels(), 4);
+  ASSERT_EQ(latents.height(), 4);
+  EXPECT_GT(std::abs(latents.autoencoder.shift_factor), 1e-3);  // normalised: a real shift and scale
+  EXPECT_NE(latents.autoencoder.scaling_factor, 1.0);
+  {
+    // The stored means in the model's scale decode to the autoencoder's own reconstructions.
+    auto rows = torch::arange(4, torch::kInt64);
+    torch::NoGradGuard no_grad;
+    auto decoded = LatentDecoder(latents.autoencoder, torch::kCPU).decode(latents.batch(rows).images);
+    EXPECT_LT((decoded - vae->forward(pixels.batch(rows).images, {}, {})).abs().max().item<double>(), 1e-4);
+  }
+  auto check = [&](int64_t steps) {
+    config.training.steps = steps;
+    auto method = make_method(config);
+    torch::manual_seed(0);
+    Trainer trainer(config, latents, *method);
+    trainer.run();
+    auto trained = CheckpointReader(dir / "cfm/last.pt").config();
+    EXPECT_EQ(trained.model.vae, vae_path);
+    EXPECT_EQ(trained.data.image_size, 4);
+    LatentDecoder decoder(trained.model, torch::kCPU);
+    torch::manual_seed(123);
+    auto samples = method->sample(*trainer.ema_model(), torch::randn({16, 4, 4, 4}), class_check_labels(),
+                                  config.sampling).x;
+    auto images = decoder.decode(samples).clamp(-1, 1);
+    // Per-pixel MSE of each decoded sample to each class image: (16, 4).
+    return (images.unsqueeze(1) - class_images().unsqueeze(0)).pow(2).mean({2, 3, 4});
+  };
+  auto labels = class_check_labels();
+  auto trained = check(400);
+  EXPECT_TRUE(torch::equal(trained.argmin(1), labels)) << trained;
+  EXPECT_LT(trained.gather(1, labels.unsqueeze(1)).max().item<double>(), 0.1) << trained;
+  // A moved autoencoder or another file are refused; --allow_vae_mismatch takes another file.
+  auto recorded = CheckpointReader(dir / "cfm/last.pt").config().model;
+  auto moved = recorded;
+  moved.vae = dir / "nowhere.pt";
+  EXPECT_NE(error_of([&] { LatentDecoder(moved, torch::kCPU); }).find("give its new place with --vae FILE"),
+            std::string::npos);
+  auto other = recorded;
+  other.vae_sha256 = "0000";
+  EXPECT_NE(error_of([&] { LatentDecoder(other, torch::kCPU); }).find("--allow_vae_mismatch"), std::string::npos);
+  EXPECT_TRUE(LatentDecoder(other, torch::kCPU, vae_path, true).active());
+  // The same check fails for a model trained one step.
+  auto untrained = check(1);
+  EXPECT_FALSE(torch::equal(untrained.argmin(1), labels) &&
+               untrained.gather(1, labels.unsqueeze(1)).max().item<double>() < 0.1);
+}
