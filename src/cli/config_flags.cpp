@@ -78,6 +78,12 @@ std::vector<FlagBinding> dataset_flags() {
   };
 }
 
+void add_autoencoder_flag(cxxopts::Options& options) {
+  options.add_options()("vae", "the autoencoder: a train_vae checkpoint or weights_ema.safetensors, or Stable "
+                               "Diffusion's diffusion_pytorch_model.safetensors with its config.json beside it",
+                        cxxopts::value<std::string>(), "FILE");
+}
+
 void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,
                       bool with_config_file) {
   auto adder = options.add_options("Config");

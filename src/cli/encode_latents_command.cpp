@@ -25,9 +25,8 @@ cxxopts::Options encode_latents_options(std::vector<FlagBinding>& bindings) {
   bindings = dataset_flags();
   append_device_flags(bindings);
   add_config_flags(options, bindings);
-  options.add_options()("vae", "the autoencoder: a train_vae checkpoint or weights_ema.safetensors, or "
-                               "Stable Diffusion's diffusion_pytorch_model.safetensors with its config.json beside it",
-                        cxxopts::value<std::string>(), "FILE")(
+  add_autoencoder_flag(options);
+  options.add_options()(
       "output", "directory of the latent dataset (latents.json and shard-*.safetensors)",
       cxxopts::value<std::string>(), "DIR")(
       "flips", "also encode each image's horizontal mirror, so training can flip latents")(

@@ -26,9 +26,8 @@ cxxopts::Options evaluate_vae_options(std::vector<FlagBinding>& bindings) {
   bindings = dataset_flags();
   append_device_flags(bindings);
   add_config_flags(options, bindings);
-  options.add_options()("vae", "the autoencoder: a train_vae checkpoint or weights_ema.safetensors, or "
-                               "Stable Diffusion's diffusion_pytorch_model.safetensors with its config.json beside it",
-                        cxxopts::value<std::string>(), "FILE")(
+  add_autoencoder_flag(options);
+  options.add_options()(
       "num_images", "held-out images to reconstruct", cxxopts::value<int64_t>()->default_value("1000"), "N")(
       "batch_size", "images per batch", cxxopts::value<int64_t>()->default_value("50"), "N")(
       "inception_weights", "converted pytorch-fid weights for rFID (default $FLOWLAB_INCEPTION_WEIGHTS or "

@@ -24,6 +24,9 @@ void append_device_flags(std::vector<FlagBinding>& bindings);
 // Dataset selection flags (--dataset, --data_dir, --split, --image_size).
 std::vector<FlagBinding> dataset_flags();
 
+// --vae FILE for the commands that read an autoencoder (evaluate_vae, encode_latents).
+void add_autoencoder_flag(cxxopts::Options& options);
+
 // Adds each binding as a string-valued flag, plus --config and --set when with_config_file.
 void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,
                       bool with_config_file = true);
