@@ -75,53 +75,72 @@ std::string train_tiny_autoencoder(const TempDir& dir, const Dataset& data) {
   return dir / "vae/last.pt";
 }
 
+// The four class images (64 copies) through that autoencoder, encoded with --normalize into
+// dir/latents, and read back as a training set.
+struct TinyLatents {
+  std::string vae_path;
+  Dataset pixels, latents;
+};
+
+TinyLatents encode_tiny_latents(const TempDir& dir) {
+  TinyLatents out;
+  out.pixels = tiny_dataset(64);
+  out.vae_path = train_tiny_autoencoder(dir, out.pixels);
+  auto vae = load_autoencoder(out.vae_path, 3);
+  EncodeLatentsOptions encode;
+  encode.normalize = true;
+  AutoencoderIdentity identity{out.vae_path, sha256_file(out.vae_path), 1.0, 0.0};
+  encode_latents(*vae, identity, out.pixels, {"tiny", "train", "resize", 8}, encode, dir / "latents", torch::kCPU);
+  DataConfig data;
+  data.dataset = "latents";
+  data.data_dir = dir / "latents";
+  out.latents = load_dataset(data);
+  return out;
+}
+
+// `config` (tiny_config or tiny_meanflow_config) trained `steps` on the latents; its samples for
+// class_check_labels() from noise seeded 123, decoded through the autoencoder its checkpoint
+// records, and the per-pixel MSE of each to each class image: (16, 4).
+torch::Tensor decoded_class_distances(Config config, const TinyLatents& tiny, int64_t steps) {
+  config.data.dataset = "latents";
+  config.data.data_dir = tiny.latents.name;  // the set is passed in; the name only labels the run
+  config.data.random_flip = "auto";
+  config.training.steps = steps;
+  auto method = make_method(config);
+  torch::manual_seed(0);
+  Trainer trainer(config, tiny.latents, *method);
+  trainer.run();
+  auto trained = CheckpointReader(config.training.output_dir + "/last.pt").config();
+  EXPECT_EQ(trained.model.vae, tiny.vae_path);
+  EXPECT_EQ(trained.data.image_size, 4);
+  LatentDecoder decoder(trained.model, torch::kCPU);
+  torch::manual_seed(123);
+  auto samples = method->sample(*trainer.ema_model(), torch::randn({16, 4, 4, 4}), class_check_labels(),
+                                config.sampling).x;
+  auto images = decoder.decode(samples).clamp(-1, 1);
+  return (images.unsqueeze(1) - class_images().unsqueeze(0)).pow(2).mean({2, 3, 4});
+}
+
 }  // namespace
 
 TEST(LatentTraining, CfmOnATinyAutoencodersLatentsDecodesToTheRequestedClass) {
   TempDir dir;
-  auto pixels = tiny_dataset(64);
-  auto vae_path = train_tiny_autoencoder(dir, pixels);
-  auto vae = load_autoencoder(vae_path, 3);
-  EncodeLatentsOptions encode;
-  encode.normalize = true;
-  AutoencoderIdentity identity{vae_path, sha256_file(vae_path), 1.0, 0.0};
-  encode_latents(*vae, identity, pixels, {"tiny", "train", "resize", 8}, encode, dir / "latents", torch::kCPU);
-
-  auto config = tiny_config(dir / "cfm");
-  config.data.dataset = "latents";
-  config.data.data_dir = dir / "latents";
-  config.data.random_flip = "auto";
-  auto latents = load_dataset(config.data);
+  auto tiny = encode_tiny_latents(dir);
+  const auto& latents = tiny.latents;
   ASSERT_EQ(latents.channels(), 4);
   ASSERT_EQ(latents.height(), 4);
   EXPECT_GT(std::abs(latents.autoencoder.shift_factor), 1e-3);  // normalised: a real shift and scale
   EXPECT_NE(latents.autoencoder.scaling_factor, 1.0);
   {
     // The stored means in the model's scale decode to the autoencoder's own reconstructions.
+    auto vae = load_autoencoder(tiny.vae_path, 3);
     auto rows = torch::arange(4, torch::kInt64);
     torch::NoGradGuard no_grad;
     auto decoded = LatentDecoder(latents.autoencoder, torch::kCPU).decode(latents.batch(rows).images);
-    EXPECT_LT((decoded - vae->forward(pixels.batch(rows).images, {}, {})).abs().max().item<double>(), 1e-4);
+    EXPECT_LT((decoded - vae->forward(tiny.pixels.batch(rows).images, {}, {})).abs().max().item<double>(), 1e-4);
   }
-  auto check = [&](int64_t steps) {
-    config.training.steps = steps;
-    auto method = make_method(config);
-    torch::manual_seed(0);
-    Trainer trainer(config, latents, *method);
-    trainer.run();
-    auto trained = CheckpointReader(dir / "cfm/last.pt").config();
-    EXPECT_EQ(trained.model.vae, vae_path);
-    EXPECT_EQ(trained.data.image_size, 4);
-    LatentDecoder decoder(trained.model, torch::kCPU);
-    torch::manual_seed(123);
-    auto samples = method->sample(*trainer.ema_model(), torch::randn({16, 4, 4, 4}), class_check_labels(),
-                                  config.sampling).x;
-    auto images = decoder.decode(samples).clamp(-1, 1);
-    // Per-pixel MSE of each decoded sample to each class image: (16, 4).
-    return (images.unsqueeze(1) - class_images().unsqueeze(0)).pow(2).mean({2, 3, 4});
-  };
   auto labels = class_check_labels();
-  auto trained = check(400);
+  auto trained = decoded_class_distances(tiny_config(dir / "cfm"), tiny, 400);
   EXPECT_TRUE(torch::equal(trained.argmin(1), labels)) << trained;
   EXPECT_LT(trained.gather(1, labels.unsqueeze(1)).max().item<double>(), 0.1) << trained;
   // A moved autoencoder or another file are refused; --allow_vae_mismatch takes another file.
@@ -133,9 +152,24 @@ TEST(LatentTraining, CfmOnATinyAutoencodersLatentsDecodesToTheRequestedClass) {
   auto other = recorded;
   other.vae_sha256 = "0000";
   EXPECT_NE(error_of([&] { LatentDecoder(other, torch::kCPU); }).find("--allow_vae_mismatch"), std::string::npos);
-  EXPECT_TRUE(LatentDecoder(other, torch::kCPU, vae_path, true).active());
+  EXPECT_TRUE(LatentDecoder(other, torch::kCPU, tiny.vae_path, true).active());
   // The same check fails for a model trained one step.
-  auto untrained = check(1);
+  auto untrained = decoded_class_distances(tiny_config(dir / "cfm1"), tiny, 1);
   EXPECT_FALSE(torch::equal(untrained.argmin(1), labels) &&
                untrained.gather(1, labels.unsqueeze(1)).max().item<double>() < 0.1);
+}
+
+TEST(LatentTraining, MeanFlowOnATinyAutoencodersLatentsDecodesToTheRequestedClassInOneStep) {
+  TempDir dir;
+  auto tiny = encode_tiny_latents(dir);
+  auto config = tiny_meanflow_config(dir / "meanflow");
+  auto labels = class_check_labels();
+  auto trained = decoded_class_distances(config, tiny, 400);
+  EXPECT_TRUE(torch::equal(trained.argmin(1), labels)) << trained;
+  // One network evaluation: the pixel-space test's bound, under half the smallest distance
+  // between two class images (0.96).
+  EXPECT_LT(trained.gather(1, labels.unsqueeze(1)).max().item<double>(), 0.4) << trained;
+  auto untrained = decoded_class_distances(tiny_meanflow_config(dir / "meanflow1"), tiny, 1);
+  EXPECT_FALSE(torch::equal(untrained.argmin(1), labels) &&
+               untrained.gather(1, labels.unsqueeze(1)).max().item<double>() < 0.4);
 }
