@@ -153,6 +153,9 @@ TEST(LatentTraining, CfmOnATinyAutoencodersLatentsDecodesToTheRequestedClass) {
   other.vae_sha256 = "0000";
   EXPECT_NE(error_of([&] { LatentDecoder(other, torch::kCPU); }).find("--allow_vae_mismatch"), std::string::npos);
   EXPECT_TRUE(LatentDecoder(other, torch::kCPU, tiny.vae_path, true).active());
+  // Samples of another channel count than the autoencoder's latents are refused.
+  auto message = error_of([&] { LatentDecoder(recorded, torch::kCPU).decode(torch::zeros({1, 3, 4, 4})); });
+  EXPECT_NE(message.find("have 3 channels; the autoencoder's latents have 4"), std::string::npos) << message;
   // The same check fails for a model trained one step.
   auto untrained = decoded_class_distances(tiny_config(dir / "cfm1"), tiny, 1);
   EXPECT_FALSE(torch::equal(untrained.argmin(1), labels) &&

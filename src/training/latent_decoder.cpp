@@ -39,7 +39,7 @@ torch::Tensor LatentDecoder::decode(const torch::Tensor& latents) const {
   torch::NoGradGuard no_grad;
   const auto& o = vae_->options();
   if (latents.size(1) != o.latent_channels)
-    throw Error("the model's samples have " + std::to_string(latents.size(1)) + " channels; autoencoder " +
+    throw Error("the model's samples have " + std::to_string(latents.size(1)) + " channels; the autoencoder's " +
                 "latents have " + std::to_string(o.latent_channels));
   return vae_->decode(latents / scaling_factor_ + shift_factor_);
 }
