@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "flowlab/data/dataset.h"
+#include "flowlab/io/files.h"
+#include "flowlab/io/image.h"
 #include "flowlab/io/sha256.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/tasks/encode_latents.h"
@@ -156,6 +158,16 @@ TEST(LatentTraining, CfmOnATinyAutoencodersLatentsDecodesToTheRequestedClass) {
   // Samples of another channel count than the autoencoder's latents are refused.
   auto message = error_of([&] { LatentDecoder(recorded, torch::kCPU).decode(torch::zeros({1, 3, 4, 4})); });
   EXPECT_NE(message.find("have 3 channels; the autoencoder's latents have 4"), std::string::npos) << message;
+  // evaluate_fid scores the decoded 8x8 samples, not the 4x4 latents.
+  ensure_directory(dir / "real");
+  for (int64_t k = 0; k < 4; ++k)
+    write_png(dir / ("real/" + std::to_string(k) + ".png"), float_to_uint8(class_images()[k]));
+  auto fid = spawn({app("evaluate_fid"), "--checkpoint", dir / "cfm/last.pt", "--random_weights", "--num_samples", "8",
+                    "--batch_size", "8", "--steps", "2", "--threads", "1", "--reference", dir / "real", "--output",
+                    dir / "fid.json"},
+                   dir / "fid.log");
+  ASSERT_EQ(wait_exit_code(fid), 0) << read_file_text(dir / "fid.log");
+  EXPECT_NE(read_file_text(dir / "fid.json").find("\"image_size\": 8"), std::string::npos) << read_file_text(dir / "fid.json");
   // The same check fails for a model trained one step.
   auto untrained = decoded_class_distances(tiny_config(dir / "cfm1"), tiny, 1);
   EXPECT_FALSE(torch::equal(untrained.argmin(1), labels) &&

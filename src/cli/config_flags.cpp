@@ -84,6 +84,12 @@ void add_autoencoder_flag(cxxopts::Options& options) {
                         cxxopts::value<std::string>(), "FILE");
 }
 
+void add_latent_decoder_flags(cxxopts::Options& options) {
+  options.add_options()("vae", "a latent model's autoencoder, where it is not at the path the checkpoint records",
+                        cxxopts::value<std::string>(), "FILE")(
+      "allow_vae_mismatch", "decode with an autoencoder whose SHA-256 differs from the recorded one");
+}
+
 void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,
                       bool with_config_file) {
   auto adder = options.add_options("Config");

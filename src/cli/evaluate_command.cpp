@@ -39,7 +39,10 @@ int scoring_size(const cxxopts::ParseResult& args, const SamplingCheckpoint* che
   int requested = args["image_size"].as<int>();
   if (requested < 0) throw Error("--image_size must be positive");
   if (!checkpoint) return requested;
-  int generated = checkpoint->config.data.image_size;
+  // A latent model's images are its latents decoded: known once its autoencoder is loaded.
+  if (!checkpoint->config.model.vae.empty() && !checkpoint->decoder) return requested;
+  int generated = checkpoint->config.data.image_size *
+                  static_cast<int>(checkpoint->decoder ? checkpoint->decoder->downsampling() : 1);
   if (requested > 0 && requested != generated)
     throw Error("--image_size " + std::to_string(requested) + ": the checkpoint generates " +
                 std::to_string(generated) + "x" + std::to_string(generated) +
@@ -77,8 +80,8 @@ FeatureSet checkpoint_features(SamplingCheckpoint& checkpoint, FeatureExtractor&
   int64_t n = config.sampling.num_samples, classes = checkpoint.model->num_classes();
   auto labels = classes > 0 ? torch::arange(n, torch::kInt64) % classes
                             : torch::full({n}, checkpoint.model->null_label(), torch::kInt64);
-  auto generated = generated_features(extractor, *checkpoint.method, *checkpoint.model, labels,
-                                      config, seed, device);
+  auto generated = generated_features(extractor, *checkpoint.method, *checkpoint.model, labels, config, seed,
+                                      device, [&](const torch::Tensor& x) { return checkpoint.to_pixels(x); });
   report["checkpoint"] = checkpoint.reader->path();
   report["method"] = config.method.name;
   report["model"] = config.model.type;
@@ -146,6 +149,7 @@ cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
       cxxopts::value<std::string>(), "FILE")(
       "seed", "noise and KID subset seed", cxxopts::value<int64_t>()->default_value("0"), "S")(
       "no_ema", "sample the raw weights instead of the EMA weights")("h,help", "show this help");
+  add_latent_decoder_flags(options);
   return options;
 }
 
@@ -170,9 +174,6 @@ int evaluate_command(int argc, char** argv) {
           apply_config_flags(c, *args, bindings);
         }));
     config = checkpoint->config;
-    if (!config.model.vae.empty())
-      throw Error("evaluate_fid of a latent model is not written yet: write its decoded samples with "
-                  "generate_samples --save_individual, then score them with evaluate_fid --images DIR");
   } else {
     apply_config_flags(config, *args, bindings);
     validate(config);
@@ -198,7 +199,10 @@ int evaluate_command(int argc, char** argv) {
   nlohmann::json report = {{"features", extractor->name()}};
   FeatureSet candidate;
   if (checkpoint) {
+    if (args->count("vae")) checkpoint->vae_file = (*args)["vae"].as<std::string>();
+    checkpoint->allow_vae_mismatch = args->count("allow_vae_mismatch") > 0;
     checkpoint->load(!args->count("no_ema"), device);
+    ref.image_size = scoring_size(*args, checkpoint.get());  // a latent model's decoded size
     candidate = checkpoint_features(*checkpoint, *extractor, seed, device, report);
   }
   if (!dist::world().is_main()) return 0;  // rank 0 alone scores

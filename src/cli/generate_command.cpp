@@ -80,14 +80,12 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       "output_dir", "where grid.png (or class_grid.png) goes",
       cxxopts::value<std::string>()->default_value("samples"), "DIR")(
       "no_ema", "use the raw weights instead of the EMA weights")(
-      "vae", "a latent model's autoencoder, where it is not at the path the checkpoint records",
-      cxxopts::value<std::string>(), "FILE")(
-      "allow_vae_mismatch", "decode with an autoencoder whose SHA-256 differs from the recorded one")(
       "save_individual", "also write each image as images/NNNNN.png")(
       "trajectory", "also write trajectory.png: the first 8 samples at K+1 times from t=1 to 0",
       cxxopts::value<int>()->default_value("0"), "K")(
       "set", "override a sampling key, e.g. --set sampling.rtol=1e-4 (repeatable)",
       cxxopts::value<std::vector<std::string>>(), "KEY=VALUE")("h,help", "show this help");
+  add_latent_decoder_flags(options);
   return options;
 }
 

@@ -97,7 +97,8 @@ FeatureSet dataset_features(FeatureExtractor& extractor, const Dataset& data, in
 
 GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method, Backbone& model,
                                      const torch::Tensor& labels, const Config& config,
-                                     uint64_t seed, torch::Device device) {
+                                     uint64_t seed, torch::Device device,
+                                     const std::function<torch::Tensor(const torch::Tensor&)>& to_pixels) {
   const auto& s = config.sampling;
   int64_t n = labels.size(0), c = config.model.in_channels, size = config.data.image_size;
   GeneratedFeatures out;
@@ -112,7 +113,7 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
     auto noise = generation_noise(seed, batch, c, size).to(device);
     auto t0 = std::chrono::steady_clock::now();
     auto sample = method.sample(model, noise, labels.slice(0, start, start + count).to(device), s);
-    auto images = ((sample.x + 1) / 2).clamp(0, 1);
+    auto images = (((to_pixels ? to_pixels(sample.x) : sample.x) + 1) / 2).clamp(0, 1);
     if (device.is_cuda()) torch::cuda::synchronize();
     sampling += seconds_since(t0);
     t0 = std::chrono::steady_clock::now();

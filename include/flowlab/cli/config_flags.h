@@ -26,6 +26,9 @@ std::vector<FlagBinding> dataset_flags();
 
 // --vae FILE for the commands that read an autoencoder (evaluate_vae, encode_latents).
 void add_autoencoder_flag(cxxopts::Options& options);
+// --vae FILE and --allow_vae_mismatch for the commands that decode a latent model's samples
+// (SamplingCheckpoint::vae_file and allow_vae_mismatch).
+void add_latent_decoder_flags(cxxopts::Options& options);
 
 // Adds each binding as a string-valued flag, plus --config and --set when with_config_file.
 void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,

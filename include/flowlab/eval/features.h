@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -48,10 +49,12 @@ struct GeneratedFeatures {
 };
 
 // Samples labels[i] for every i (null label = unconditional) with noise from `seed`, and
-// extracts features batch by batch without keeping the images.
+// extracts features batch by batch without keeping the images. `to_pixels`, when given, turns
+// samples into images first (a latent model's decoder).
 GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method, Backbone& model,
                                      const torch::Tensor& labels, const Config& config,
-                                     uint64_t seed, torch::Device device);
+                                     uint64_t seed, torch::Device device,
+                                     const std::function<torch::Tensor(const torch::Tensor&)>& to_pixels = nullptr);
 
 // FID/KID of one candidate set against one reference set.
 struct Scores {

@@ -22,6 +22,8 @@ class LatentDecoder {
                 bool allow_mismatch = false);
 
   bool active() const { return vae_ != nullptr; }
+  // How many times larger a decoded image's side is than its latents' (1 for a pixel model).
+  int64_t downsampling() const { return vae_ ? vae_->options().downsampling() : 1; }
   // (N, c, h, w) latents in the model's scale -> (N, C, H, W) pixels, about [-1, 1] (not clamped).
   torch::Tensor decode(const torch::Tensor& latents) const;
 
