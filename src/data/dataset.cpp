@@ -28,18 +28,18 @@ Batch Dataset::batch(const torch::Tensor& indices, torch::Device device) const {
 Batch Dataset::sample_latents(const torch::Tensor& indices, const torch::Tensor& flip, StepRandom& rng,
                               torch::Device device) const {
   TORCH_CHECK(is_latent(), "sample_latents needs a latent dataset");
-  auto idx = indices.to(images.device());
-  auto mean = images.index_select(0, idx), std = latent_std.index_select(0, idx);
+  // Each tensor may live on its own device (training.data_on_device moves the means).
+  auto rows_of = [&](const torch::Tensor& t) { return t.index_select(0, indices.to(t.device())).to(device); };
+  auto mean = rows_of(images), std = rows_of(latent_std);
   if (flip.defined()) {
     TORCH_CHECK(flip_mean.defined(), "sample_latents: this latent dataset was encoded without flips");
-    auto mirrored = flip.to(images.device()).view({-1, 1, 1, 1});
-    mean = torch::where(mirrored, flip_mean.index_select(0, idx), mean);
-    std = torch::where(mirrored, flip_std.index_select(0, idx), std);
+    auto mirrored = flip.to(device).view({-1, 1, 1, 1});
+    mean = torch::where(mirrored, rows_of(flip_mean), mean);
+    std = torch::where(mirrored, rows_of(flip_std), std);
   }
   Batch b;
-  auto z = mean.to(device) + std.to(device) * rng.randn_like(mean.to(device));
-  b.images = (z - autoencoder.shift_factor) * autoencoder.scaling_factor;
-  b.labels = labels.index_select(0, idx.to(labels.device())).to(device);
+  b.images = (mean + std * rng.randn_like(mean) - autoencoder.shift_factor) * autoencoder.scaling_factor;
+  b.labels = rows_of(labels);
   return b;
 }
 

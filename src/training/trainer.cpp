@@ -243,6 +243,8 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   if (config_.compute.data_on_device) {
     training_data.images = data_.images.to(device_);
     training_data.labels = data_.labels.to(device_);
+    for (auto* posterior : {&training_data.latent_std, &training_data.flip_mean, &training_data.flip_std})
+      if (posterior->defined()) *posterior = posterior->to(device_);
   }
   Batcher batcher(training_data, tc.batch_size, random_flip_enabled(config_.data, training_data), tc.seed, device_,
                   shard);
