@@ -80,7 +80,7 @@ std::string train_tiny_autoencoder(const TempDir& dir, const Dataset& data) {
 // The four class images (64 copies) through that autoencoder, encoded with --normalize into
 // dir/latents, and read back as a training set.
 struct TinyLatents {
-  std::string vae_path;
+  std::string vae_path, dir;  // the autoencoder, the latent dataset's directory
   Dataset pixels, latents;
 };
 
@@ -93,9 +93,10 @@ TinyLatents encode_tiny_latents(const TempDir& dir) {
   encode.normalize = true;
   AutoencoderIdentity identity{out.vae_path, sha256_file(out.vae_path), 1.0, 0.0};
   encode_latents(*vae, identity, out.pixels, {"tiny", "train", "resize", 8}, encode, dir / "latents", torch::kCPU);
+  out.dir = dir / "latents";
   DataConfig data;
   data.dataset = "latents";
-  data.data_dir = dir / "latents";
+  data.data_dir = out.dir;
   out.latents = load_dataset(data);
   return out;
 }
@@ -105,7 +106,7 @@ TinyLatents encode_tiny_latents(const TempDir& dir) {
 // records, and the per-pixel MSE of each to each class image: (16, 4).
 torch::Tensor decoded_class_distances(Config config, const TinyLatents& tiny, int64_t steps) {
   config.data.dataset = "latents";
-  config.data.data_dir = tiny.latents.name;  // the set is passed in; the name only labels the run
+  config.data.data_dir = tiny.dir;
   config.data.random_flip = "auto";
   config.training.steps = steps;
   auto method = make_method(config);

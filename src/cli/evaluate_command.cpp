@@ -33,16 +33,14 @@ std::unique_ptr<FeatureExtractor> make_extractor(const cxxopts::ParseResult& arg
       device);
 }
 
-// The size every set is scored at: a checkpoint's images (another --image_size cannot match
-// them), or an --images folder's own unless --image_size resizes it (0 until the folder is read).
+// The size every set is scored at: a loaded checkpoint's images (a latent model's decoded; another
+// --image_size cannot match them), or an --images folder's own unless --image_size resizes it (0
+// until the folder is read).
 int scoring_size(const cxxopts::ParseResult& args, const SamplingCheckpoint* checkpoint) {
   int requested = args["image_size"].as<int>();
   if (requested < 0) throw Error("--image_size must be positive");
   if (!checkpoint) return requested;
-  // A latent model's images are its latents decoded: known once its autoencoder is loaded.
-  if (!checkpoint->config.model.vae.empty() && !checkpoint->decoder) return requested;
-  int generated = checkpoint->config.data.image_size *
-                  static_cast<int>(checkpoint->decoder ? checkpoint->decoder->downsampling() : 1);
+  int generated = checkpoint->config.data.image_size * static_cast<int>(checkpoint->decoder->downsampling());
   if (requested > 0 && requested != generated)
     throw Error("--image_size " + std::to_string(requested) + ": the checkpoint generates " +
                 std::to_string(generated) + "x" + std::to_string(generated) +
@@ -184,7 +182,7 @@ int evaluate_command(int argc, char** argv) {
                 "which has no classes to score");
   auto ref_name = (*args)["reference"].as<std::string>();
   ReferenceOptions ref;
-  ref.image_size = scoring_size(*args, checkpoint.get());
+  ref.image_size = scoring_size(*args, nullptr);  // a checkpoint's, once it is loaded
   if (checkpoint) ref.fit = config.data.fit;  // the dataset fitted as the checkpoint's was
   if (args->count("data_dir")) ref.data_dir = (*args)["data_dir"].as<std::string>();
   if (args->count("reference_cache")) ref.cache_path = (*args)["reference_cache"].as<std::string>();
@@ -202,7 +200,7 @@ int evaluate_command(int argc, char** argv) {
     if (args->count("vae")) checkpoint->vae_file = (*args)["vae"].as<std::string>();
     checkpoint->allow_vae_mismatch = args->count("allow_vae_mismatch") > 0;
     checkpoint->load(!args->count("no_ema"), device);
-    ref.image_size = scoring_size(*args, checkpoint.get());  // a latent model's decoded size
+    ref.image_size = scoring_size(*args, checkpoint.get());
     candidate = checkpoint_features(*checkpoint, *extractor, seed, device, report);
   }
   if (!dist::world().is_main()) return 0;  // rank 0 alone scores
