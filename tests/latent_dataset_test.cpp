@@ -1,6 +1,6 @@
 // Latent datasets: SHA-256 against FIPS 180-4's examples, encode_latents' shards and index read
 // back exactly (posteriors, mirrored posteriors, labels, the autoencoder's identity), a stopped
-// run resumed, and the files' refusals.
+// run resumed, the files' refusals, and the programs at a size only the autoencoder decides.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,7 +10,9 @@
 #include "flowlab/data/shapes.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/sha256.h"
+#include "flowlab/recipe.h"
 #include "flowlab/tasks/encode_latents.h"
+#include "flowlab/training/checkpoint.h"
 #include "test_helpers.h"
 
 using namespace flowlab;
@@ -146,4 +148,30 @@ TEST(LatentDataset, BadFilesAreOneErrorNamingTheFile) {
             std::string::npos);
   write_text(dir / "shard-00000.safetensors", "not safetensors");
   EXPECT_NE(error_of([&] { read_latent_dataset(dir.path()); }).find("shard-00000.safetensors"), std::string::npos);
+}
+
+TEST(LatentDataset, TheProgramsTakeAnyImageSizeTheAutoencoderTakes) {
+  // 64x64 is no size for the default TinyUNet's attention resolution (8); encode_latents and
+  // evaluate_vae have no UNet, so it must not be checked.
+  TempDir dir;
+  Config c;
+  c.model.type = "autoencoder_kl";
+  c.method.name = "vae";
+  c.data.image_size = 64;
+  c.vae.ch = 8;
+  c.vae.ch_mult = {1, 2};
+  c.vae.num_res_blocks = 1;
+  c.vae.norm_groups = 4;
+  torch::manual_seed(0);
+  auto vae = make_backbone(c);
+  export_weights_safetensors(dir / "vae.safetensors", *vae, c);
+  std::vector<std::string> encode{app("encode_latents"), "--vae", dir / "vae.safetensors", "--image_size", "64",
+                                  "--set", "data.num_images=2", "--threads", "1", "--output", dir / "latents"};
+  ASSERT_EQ(wait_exit_code(spawn(encode, dir / "encode.log")), 0) << read_file_text(dir / "encode.log");
+  auto latents = read_latent_dataset(dir / "latents");
+  EXPECT_EQ(latents.rows.mean.sizes(), (std::vector<int64_t>{2, 4, 32, 32}));
+  std::vector<std::string> evaluate{app("evaluate_vae"), "--vae", dir / "vae.safetensors", "--image_size", "64",
+                                    "--num_images", "2", "--no_fid", "--threads", "1", "--grid", dir / "grid.png"};
+  ASSERT_EQ(wait_exit_code(spawn(evaluate, dir / "evaluate.log")), 0) << read_file_text(dir / "evaluate.log");
+  EXPECT_TRUE(std::filesystem::exists(dir / "grid.png"));
 }

@@ -1,17 +1,23 @@
-// Training in an autoencoder's latent space: sampling from the stored posterior, and a model
-// trained on the latents of a tiny autoencoder that, once decoded, draws the requested class.
+// Training in an autoencoder's latent space: sampling from the stored posterior, a model trained
+// on the latents of a tiny autoencoder that, once decoded, draws the requested class, and images
+// encoded at the start of training (on-the-fly latents), and inpainting in latent space.
 #include <gtest/gtest.h>
 
 #include "flowlab/data/dataset.h"
+#include "flowlab/data/shapes.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
 #include "flowlab/io/sha256.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/tasks/encode_latents.h"
+#include "flowlab/tasks/inpainting.h"
+#include "flowlab/tasks/masks.h"
 #include "flowlab/training/autoencoder_file.h"
 #include "flowlab/training/checkpoint.h"
-#include "flowlab/training/latent_decoder.h"
+#include "flowlab/training/latent_codec.h"
 #include "flowlab/training/trainer.h"
+#include "flowlab/training/training_data.h"
 #include "test_helpers.h"
 #include "tiny_problem.h"
 
@@ -116,7 +122,7 @@ torch::Tensor decoded_class_distances(Config config, const TinyLatents& tiny, in
   auto trained = CheckpointReader(config.training.output_dir + "/last.pt").config();
   EXPECT_EQ(trained.model.vae, tiny.vae_path);
   EXPECT_EQ(trained.data.image_size, 4);
-  LatentDecoder decoder(trained.model, torch::kCPU);
+  LatentCodec decoder(trained.model, torch::kCPU);
   torch::manual_seed(123);
   auto samples = method->sample(*trainer.ema_model(), torch::randn({16, 4, 4, 4}), class_check_labels(),
                                 config.sampling).x;
@@ -139,7 +145,7 @@ TEST(LatentTraining, CfmOnATinyAutoencodersLatentsDecodesToTheRequestedClass) {
     auto vae = load_autoencoder(tiny.vae_path, 3);
     auto rows = torch::arange(4, torch::kInt64);
     torch::NoGradGuard no_grad;
-    auto decoded = LatentDecoder(latents.autoencoder, torch::kCPU).decode(latents.batch(rows).images);
+    auto decoded = LatentCodec(latents.autoencoder, torch::kCPU).decode(latents.batch(rows).images);
     EXPECT_LT((decoded - vae->forward(tiny.pixels.batch(rows).images, {}, {})).abs().max().item<double>(), 1e-4);
   }
   auto labels = class_check_labels();
@@ -150,14 +156,14 @@ TEST(LatentTraining, CfmOnATinyAutoencodersLatentsDecodesToTheRequestedClass) {
   auto recorded = CheckpointReader(dir / "cfm/last.pt").config().model;
   auto moved = recorded;
   moved.vae = dir / "nowhere.pt";
-  EXPECT_NE(error_of([&] { LatentDecoder(moved, torch::kCPU); }).find("give its new place with --vae FILE"),
+  EXPECT_NE(error_of([&] { LatentCodec(moved, torch::kCPU); }).find("give its new place with --vae FILE"),
             std::string::npos);
   auto other = recorded;
   other.vae_sha256 = "0000";
-  EXPECT_NE(error_of([&] { LatentDecoder(other, torch::kCPU); }).find("--allow_vae_mismatch"), std::string::npos);
-  EXPECT_TRUE(LatentDecoder(other, torch::kCPU, tiny.vae_path, true).active());
+  EXPECT_NE(error_of([&] { LatentCodec(other, torch::kCPU); }).find("--allow_vae_mismatch"), std::string::npos);
+  EXPECT_TRUE(LatentCodec(other, torch::kCPU, tiny.vae_path, true).active());
   // Samples of another channel count than the autoencoder's latents are refused.
-  auto message = error_of([&] { LatentDecoder(recorded, torch::kCPU).decode(torch::zeros({1, 3, 4, 4})); });
+  auto message = error_of([&] { LatentCodec(recorded, torch::kCPU).decode(torch::zeros({1, 3, 4, 4})); });
   EXPECT_NE(message.find("have 3 channels; the autoencoder's latents have 4"), std::string::npos) << message;
   // evaluate_fid scores the decoded 8x8 samples, not the 4x4 latents.
   ensure_directory(dir / "real");
@@ -188,4 +194,99 @@ TEST(LatentTraining, MeanFlowOnATinyAutoencodersLatentsDecodesToTheRequestedClas
   auto untrained = decoded_class_distances(tiny_meanflow_config(dir / "meanflow1"), tiny, 1);
   EXPECT_FALSE(torch::equal(untrained.argmin(1), labels) &&
                untrained.gather(1, labels.unsqueeze(1)).max().item<double>() < 0.4);
+}
+
+TEST(LatentTraining, OnTheFlyLatentsAreTheImagesEncodedOnceWithTheirMirrors) {
+  TempDir dir;
+  Config autoencoder;  // a 2x autoencoder, 8x8 images -> 4x4x4 latents
+  autoencoder.model.type = "autoencoder_kl";
+  autoencoder.method.name = "vae";
+  autoencoder.data.image_size = 8;
+  autoencoder.vae.ch = 8;
+  autoencoder.vae.ch_mult = {1, 2};
+  autoencoder.vae.num_res_blocks = 1;
+  autoencoder.vae.norm_groups = 4;
+  autoencoder.vae.scaling_factor = 0.5;
+  torch::manual_seed(0);
+  auto weights = make_backbone(autoencoder);
+  const std::string file = dir / "vae.safetensors";
+  export_weights_safetensors(file, *weights, autoencoder);
+
+  // data.image_size is the latent grid: shapes are drawn at 8x8 and encoded with their mirrors.
+  auto config = tiny_config(dir / "run");
+  config.data.dataset = "shapes";
+  config.data.num_images = 6;
+  config.data.image_size = 4;
+  config.training.batch_size = 3;
+  config.data.random_flip = "auto";
+  config.model.vae = file;
+  auto data = load_training_data(config, torch::kCPU);
+  ASSERT_TRUE(data.is_latent());
+  ASSERT_EQ(data.images.sizes(), (std::vector<int64_t>{6, 4, 4, 4}));
+  auto vae = load_autoencoder(file);
+  auto expected = encode_rows(*vae, make_shapes(6, 8, 0), 0, 6, 6, true, torch::kCPU);
+  EXPECT_TRUE(torch::allclose(data.images, expected.mean, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(data.latent_std, expected.std, 1e-5, 1e-6));
+  ASSERT_TRUE(data.flip_mean.defined());
+  EXPECT_TRUE(torch::allclose(data.flip_mean, expected.flip_mean, 1e-5, 1e-6));
+  EXPECT_EQ(data.autoencoder.sha256, sha256_file(file));
+  EXPECT_EQ(data.autoencoder.scaling_factor, 0.5);  // the autoencoder's own factors
+  config.data.random_flip = "false";
+  EXPECT_FALSE(load_training_data(config, torch::kCPU).flip_mean.defined());
+  // A run that recorded another autoencoder does not go on with this one.
+  config.model.vae_sha256 = "0000";
+  auto message = error_of([&] { load_training_data(config, torch::kCPU); });
+  EXPECT_NE(message.find("goes on with the autoencoder it began with"), std::string::npos) << message;
+
+  // train_cfm records the autoencoder, resumes through it, and generate_samples decodes to 8x8.
+  config.model.vae_sha256 = "";
+  config.data.random_flip = "auto";
+  write_text(dir / "run.yaml", config_to_yaml(config));
+  auto train = [&](const std::string& steps, bool resume) {
+    std::vector<std::string> args{app("train_cfm"), "--config", dir / "run.yaml", "--steps", steps};
+    if (resume) args.push_back("--resume");
+    return wait_exit_code(spawn(args, dir / "train.log"));
+  };
+  ASSERT_EQ(train("2", false), 0) << read_file_text(dir / "train.log");
+  auto recorded = CheckpointReader(dir / "run/last.pt").config();
+  EXPECT_EQ(recorded.model.vae_sha256, sha256_file(file));
+  EXPECT_EQ(recorded.model.vae_scaling_factor, 0.5);
+  EXPECT_EQ(recorded.data.dataset, "shapes");
+  EXPECT_EQ(recorded.data.image_size, 4);
+  ASSERT_EQ(train("3", true), 0) << read_file_text(dir / "train.log");
+  auto generate = spawn({app("generate_samples"), "--checkpoint", dir / "run/last.pt", "--num_samples", "2",
+                         "--steps", "2", "--threads", "1", "--save_individual", "--output_dir", dir / "samples"},
+                        dir / "generate.log");
+  ASSERT_EQ(wait_exit_code(generate), 0) << read_file_text(dir / "generate.log");
+  EXPECT_EQ(read_image(dir / "samples/images/00000.png", 3).sizes(), (std::vector<int64_t>{3, 8, 8}));
+  // inpaint takes the latent model's 8x8 images from the dataset it was trained on.
+  auto inpaint = spawn({app("inpaint"), "evaluate", "--checkpoint", dir / "run/last.pt", "--num_samples", "2",
+                        "--steps", "2", "--mask_type", "center", "--threads", "1", "--output", dir / "inpaint.json"},
+                       dir / "inpaint.log");
+  ASSERT_EQ(wait_exit_code(inpaint), 0) << read_file_text(dir / "inpaint.log");
+  EXPECT_NE(read_file_text(dir / "inpaint.json").find("\"num_images\": 2"), std::string::npos);
+}
+
+TEST(LatentTraining, LatentInpaintingKeepsEveryKnownPixelAndFillsTheHole) {
+  TempDir dir;
+  auto tiny = encode_tiny_latents(dir);
+  LatentCodec codec(tiny.latents.autoencoder, torch::kCPU);
+  auto config = tiny_config(dir / "cfm");
+  config.model.in_channels = 4;
+  config.data.image_size = 4;
+  torch::manual_seed(0);
+  auto model = make_backbone(config);
+  model->eval();
+  auto method = make_method(config);
+  auto images = float_to_uint8(class_images());  // (4, 3, 8, 8)
+  auto labels = torch::arange(4, torch::kInt64);
+  config.sampling.steps = 4;
+  for (const std::string type : {"center", "half", "irregular"}) {
+    auto run = run_inpainting(*method, *model, images, labels, type, "noised", config.sampling, 7, torch::kCPU, codec);
+    ASSERT_EQ(run.inpainted.sizes(), run.original.sizes()) << type;
+    auto known = run.masks.expand_as(run.original) > 0.5;
+    EXPECT_TRUE(torch::equal(run.inpainted.masked_select(known), run.original.masked_select(known))) << type;
+    // An untrained model's hole is not the original.
+    EXPECT_GT((run.inpainted - run.original).abs().masked_select(~known).mean().item<double>(), 0.05) << type;
+  }
 }

@@ -29,9 +29,10 @@ struct ModelConfig {
   int hidden_size = 0;
   int depth = 0;
   int patch_size = 0;
-  // A latent model: the autoencoder whose latents it generates (file and SHA-256, taken from a
-  // latent dataset) and their map into the model's scale, (z - vae_shift_factor) *
-  // vae_scaling_factor. Empty vae: a pixel model.
+  // A latent model: the autoencoder whose latents it generates and their map into the model's
+  // scale, (z - vae_shift_factor) * vae_scaling_factor. With data.dataset latents all four come
+  // from the latent dataset; with an image dataset, vae names the file that encodes the images at
+  // the start of training and the other three are recorded from it. Empty vae: a pixel model.
   std::string vae;
   std::string vae_sha256;
   double vae_scaling_factor = 1.0;
@@ -40,11 +41,13 @@ struct ModelConfig {
 };
 
 struct DataConfig {
-  std::string dataset = "shapes";  // cifar10 | mnist | folder | shapes
+  std::string dataset = "shapes";  // cifar10 | mnist | folder | shapes | latents
   std::string data_dir;
   std::string split = "train";  // train | test
+  // The side the model sees: a latent model's latent grid (its images are fitted to image_size
+  // times the autoencoder's downsampling).
   int image_size = 32;
-  std::string fit = "auto";  // auto | pad | resize | crop: how images reach image_size
+  std::string fit = "auto";  // auto | pad | resize | crop: how images reach their size
   // auto | true | false: random horizontal flips in training; auto flips every dataset but MNIST,
   // whose digits a mirror would change.
   std::string random_flip = "auto";

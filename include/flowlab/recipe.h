@@ -13,6 +13,10 @@ namespace flowlab {
 // and each entry's own rules; throws Error naming the key.
 void validate(const Config& config);
 
+// validate_fields() and the dataset against its registry entry: for programs whose model comes from
+// a file rather than the config (encode_latents, evaluate_vae).
+void validate_data(const Config& config);
+
 // The config a method's program runs, whatever method the recipe was written for: method.name set
 // (one log line when the recipe named another), the sampler the method's default (with its
 // default step count) unless the recipe names one of its samplers, and model.type in the method's

@@ -74,7 +74,7 @@ std::vector<FlagBinding> dataset_flags() {
       {"dataset", "data.dataset", joined(dataset_names())},
       {"data_dir", "data.data_dir", "dataset directory"},
       {"split", "data.split", "train or test"},
-      {"image_size", "data.image_size", "images are fitted to this size"},
+      {"image_size", "data.image_size", "images are fitted to this size (a latent model: its latent grid)"},
   };
 }
 
@@ -84,10 +84,15 @@ void add_autoencoder_flag(cxxopts::Options& options) {
                         cxxopts::value<std::string>(), "FILE");
 }
 
-void add_latent_decoder_flags(cxxopts::Options& options) {
+void add_latent_model_flags(cxxopts::Options& options) {
   options.add_options()("vae", "a latent model's autoencoder, where it is not at the path the checkpoint records",
                         cxxopts::value<std::string>(), "FILE")(
-      "allow_vae_mismatch", "decode with an autoencoder whose SHA-256 differs from the recorded one");
+      "allow_vae_mismatch", "use an autoencoder whose SHA-256 differs from the recorded one");
+}
+
+void set_latent_model_flags(SamplingCheckpoint& checkpoint, const cxxopts::ParseResult& args) {
+  if (args.count("vae")) checkpoint.vae_file = args["vae"].as<std::string>();
+  checkpoint.allow_vae_mismatch = args.count("allow_vae_mismatch") > 0;
 }
 
 void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,

@@ -49,7 +49,7 @@ int encode_latents_command(int argc, char** argv) {
   if (!args->count("output")) throw Error("--output is required (a directory for the latents)");
   Config config;
   apply_config_flags(config, *args, bindings);
-  validate(config);
+  validate_data(config);
   EncodeLatentsOptions encode;
   encode.batch_size = (*args)["batch_size"].as<int64_t>();
   encode.shard_size = (*args)["shard_size"].as<int64_t>();

@@ -40,7 +40,7 @@ int scoring_size(const cxxopts::ParseResult& args, const SamplingCheckpoint* che
   int requested = args["image_size"].as<int>();
   if (requested < 0) throw Error("--image_size must be positive");
   if (!checkpoint) return requested;
-  int generated = checkpoint->config.data.image_size * static_cast<int>(checkpoint->decoder->downsampling());
+  int generated = checkpoint->config.data.image_size * static_cast<int>(checkpoint->codec->downsampling());
   if (requested > 0 && requested != generated)
     throw Error("--image_size " + std::to_string(requested) + ": the checkpoint generates " +
                 std::to_string(generated) + "x" + std::to_string(generated) +
@@ -147,7 +147,7 @@ cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
       cxxopts::value<std::string>(), "FILE")(
       "seed", "noise and KID subset seed", cxxopts::value<int64_t>()->default_value("0"), "S")(
       "no_ema", "sample the raw weights instead of the EMA weights")("h,help", "show this help");
-  add_latent_decoder_flags(options);
+  add_latent_model_flags(options);
   return options;
 }
 
@@ -197,8 +197,7 @@ int evaluate_command(int argc, char** argv) {
   nlohmann::json report = {{"features", extractor->name()}};
   FeatureSet candidate;
   if (checkpoint) {
-    if (args->count("vae")) checkpoint->vae_file = (*args)["vae"].as<std::string>();
-    checkpoint->allow_vae_mismatch = args->count("allow_vae_mismatch") > 0;
+    set_latent_model_flags(*checkpoint, *args);
     checkpoint->load(!args->count("no_ema"), device);
     ref.image_size = scoring_size(*args, checkpoint.get());
     candidate = checkpoint_features(*checkpoint, *extractor, seed, device, report);

@@ -60,7 +60,7 @@ int evaluate_vae_command(int argc, char** argv) {
   Config config;
   config.data.split = "test";
   apply_config_flags(config, *args, bindings);
-  validate(config);
+  validate_data(config);
   auto count = (*args)["num_images"].as<int64_t>(), batch = (*args)["batch_size"].as<int64_t>();
   if (count <= 0 || batch <= 0) throw Error("--num_images and --batch_size must be positive");
   auto grid = (*args)["grid"].as<std::string>();

@@ -85,7 +85,7 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       cxxopts::value<int>()->default_value("0"), "K")(
       "set", "override a sampling key, e.g. --set sampling.rtol=1e-4 (repeatable)",
       cxxopts::value<std::vector<std::string>>(), "KEY=VALUE")("h,help", "show this help");
-  add_latent_decoder_flags(options);
+  add_latent_model_flags(options);
   return options;
 }
 
@@ -110,8 +110,7 @@ int generate_command(int argc, char** argv) {
   // Under a launcher, the processes share the batches and rank 0 writes the files.
   ProcessRuntime runtime(config);
   auto& world = dist::world();
-  if (args->count("vae")) checkpoint.vae_file = (*args)["vae"].as<std::string>();
-  checkpoint.allow_vae_mismatch = args->count("allow_vae_mismatch") > 0;
+  set_latent_model_flags(checkpoint, *args);
   checkpoint.load(!args->count("no_ema"), runtime.device());
 
   int64_t num_classes = checkpoint.model->num_classes();

@@ -77,21 +77,28 @@ struct InpaintImages {
   std::string source;
 };
 
-InpaintImages images_to_inpaint(const cxxopts::ParseResult& args, const Config& config, bool demo) {
+// `size` and `channels`: the model's images (a latent model's decoded ones).
+InpaintImages images_to_inpaint(const cxxopts::ParseResult& args, const Config& config, bool demo, int64_t size,
+                                int64_t channels) {
   InpaintImages in;
   int64_t n = config.sampling.num_samples;
   if (args.count("image")) {
     if (!demo) throw Error("--image is a demo option");
     in.source = args["image"].as<std::string>();
-    auto image = read_image(in.source, config.model.in_channels);
-    in.images = fit_images(image.unsqueeze(0), config.data.image_size, "crop").repeat({n, 1, 1, 1});
+    auto image = read_image(in.source, channels);
+    in.images = fit_images(image.unsqueeze(0), size, "crop").repeat({n, 1, 1, 1});
     return in;
   }
   if (args.count("label")) throw Error("--label goes with --image (dataset images use their own class)");
   DataConfig data_config = config.data;
   data_config.split = args["split"].as<std::string>();
   data_config.random_flip = "false";
+  data_config.image_size = static_cast<int>(size);
+  if (args.count("dataset")) data_config.dataset = args["dataset"].as<std::string>();
   if (args.count("data_dir")) data_config.data_dir = args["data_dir"].as<std::string>();
+  if (data_config.dataset == "latents")
+    throw Error("this model was trained on encoded latents; name the images to inpaint with --dataset and "
+                "--data_dir (the dataset that was encoded), or give --image FILE");
   auto data = load_dataset(data_config);
   in.source = data_config.dataset + " " + data_config.split;
   n = std::min<int64_t>(n, data.size());
@@ -206,6 +213,8 @@ cxxopts::Options inpaint_options(const std::string& sub, std::vector<FlagBinding
                      "(pasted clean), both (noised and clean side by side) or all; default: fresh "
                      "for DDPM, noised otherwise",
       cxxopts::value<std::string>()->default_value("auto"), "MODE")(
+      "dataset", "dataset the images come from (default: the checkpoint's; for a model trained on encoded "
+                 "latents, name the dataset that was encoded)", cxxopts::value<std::string>(), "NAME")(
       "data_dir", "dataset directory (default: the checkpoint's)", cxxopts::value<std::string>(), "DIR")(
       "image", "demo: inpaint this PNG/JPG (fitted to the model's size) --num_samples times "
                "instead of dataset images", cxxopts::value<std::string>(), "FILE")(
@@ -216,6 +225,7 @@ cxxopts::Options inpaint_options(const std::string& sub, std::vector<FlagBinding
       "output_dir", "demo: where the grids go", cxxopts::value<std::string>()->default_value("inpainting"), "DIR")(
       "output", "evaluate: write the results as JSON here", cxxopts::value<std::string>(), "FILE")(
       "no_ema", "use the raw weights instead of the EMA weights")("h,help", "show this help");
+  add_latent_model_flags(options);
   return options;
 }
 
@@ -250,15 +260,21 @@ int inpaint_command(int argc, char** argv) {
   if (args->count("compare_to")) models.push_back({"compare_to", (*args)["compare_to"].as<std::string>(), {}});
   for (auto& m : models) {
     m.checkpoint = open_for_sampling(m.path, overrides);
-    if (!m.checkpoint.config.model.vae.empty())
-      throw Error(m.path + " is a latent model; inpainting in latent space is not written yet");
+    set_latent_model_flags(m.checkpoint, *args);
   }
   const Config& first = models[0].checkpoint.config;
   ProcessRuntime runtime(first);
   for (auto& m : models) m.checkpoint.load(ema, runtime.device());
+  // The images' size and channels: a latent model's decoded ones; two models must agree.
+  auto image_size = [](const SamplingCheckpoint& c) { return c.config.data.image_size * c.codec->downsampling(); };
+  const auto& codec = *models[0].checkpoint.codec;
+  int64_t size = image_size(models[0].checkpoint), channels = codec.image_channels(first.model.in_channels);
+  if (models.size() > 1 && image_size(models[1].checkpoint) != size)
+    throw Error("--compare_to " + models[1].path + " makes " + std::to_string(image_size(models[1].checkpoint)) +
+                "-pixel images, --checkpoint " + std::to_string(size) + "-pixel ones");
   auto replacements = expand_replacements((*args)["replacement"].as<std::string>(), first.method.name);
   auto types = expand_mask_types((*args)["mask_type"].as<std::string>());
-  auto in = images_to_inpaint(*args, first, demo);
+  auto in = images_to_inpaint(*args, first, demo, size, channels);
   int64_t n = in.images.size(0);
 
   if (demo) ensure_directory((*args)["output_dir"].as<std::string>());
@@ -272,7 +288,8 @@ int inpaint_command(int argc, char** argv) {
     for (const auto& type : types)
       for (const auto& replacement : replacements) {
         auto run = run_inpainting(*m.checkpoint.method, *m.checkpoint.model, in.images, labels, type,
-                                  replacement, m.checkpoint.config.sampling, seed, runtime.device());
+                                  replacement, m.checkpoint.config.sampling, seed, runtime.device(),
+                                  *m.checkpoint.codec);
         auto row = inpainting_scores(run, in.classes, in.class_names);
         row["model"] = m.name;
         row["checkpoint"] = m.path;

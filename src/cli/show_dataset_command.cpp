@@ -9,7 +9,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
 #include "flowlab/recipe.h"
-#include "flowlab/training/latent_decoder.h"
+#include "flowlab/training/latent_codec.h"
 
 namespace flowlab {
 
@@ -54,7 +54,7 @@ int show_dataset_command(int argc, char** argv) {
   auto first = data.batch(torch::arange(std::min<int64_t>(64, data.size()))).images;
   if (data.is_latent()) {
     // The latents' means, decoded by the autoencoder they belong to.
-    first = LatentDecoder(data.autoencoder, torch::kCPU).decode(first).clamp(-1, 1);
+    first = LatentCodec(data.autoencoder, torch::kCPU).decode(first).clamp(-1, 1);
   }
   auto grid_path = args["grid"].as<std::string>();
   save_grid(grid_path, first, 8);

@@ -15,6 +15,7 @@
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/stop_signal.h"
 #include "flowlab/training/trainer.h"
+#include "flowlab/training/training_data.h"
 
 namespace flowlab {
 
@@ -62,7 +63,7 @@ int train_command(int argc, char** argv, const std::string& method) {
   ProcessRuntime runtime(config);
 
   auto t0 = std::chrono::steady_clock::now();
-  auto data = load_dataset(config.data);
+  auto data = load_training_data(config, runtime.device());
   spdlog::info("loaded {} {} ({} images, {}x{}x{}) in {:.2f}s", data.name, config.data.split,
                data.size(), data.channels(), data.height(), data.width(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -357,9 +357,6 @@ void validate_fields(const Config& config) {
   if (config.scheduler.min_lr > config.training.lr)
     throw Error("config: scheduler.min_lr (" + std::to_string(config.scheduler.min_lr) +
                 ") must not exceed training.lr (" + std::to_string(config.training.lr) + ")");
-  if (!config.model.vae.empty() && config.data.dataset != "latents")
-    throw Error("config: model.vae (" + config.model.vae + ") is for models trained on data.dataset latents; "
-                "encode the images with encode_latents first (encoding while training is not written yet)");
 }
 
 Error not_one_of(const std::string& key, const std::string& value,

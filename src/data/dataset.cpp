@@ -16,11 +16,15 @@ std::vector<int64_t> Dataset::class_counts() const {
   return counts;
 }
 
+torch::Tensor Dataset::in_model_scale(const torch::Tensor& latents) const {
+  return (latents - autoencoder.shift_factor) * autoencoder.scaling_factor;
+}
+
 Batch Dataset::batch(const torch::Tensor& indices, torch::Device device) const {
   auto idx = indices.to(images.device());
   Batch b;
   auto rows = images.index_select(0, idx).to(device);
-  b.images = is_latent() ? (rows - autoencoder.shift_factor) * autoencoder.scaling_factor : uint8_to_float(rows);
+  b.images = is_latent() ? in_model_scale(rows) : uint8_to_float(rows);
   b.labels = labels.index_select(0, idx.to(labels.device())).to(device);
   return b;
 }
@@ -38,9 +42,23 @@ Batch Dataset::sample_latents(const torch::Tensor& indices, const torch::Tensor&
     std = torch::where(mirrored, rows_of(flip_std), std);
   }
   Batch b;
-  b.images = (mean + std * rng.randn_like(mean) - autoencoder.shift_factor) * autoencoder.scaling_factor;
+  b.images = in_model_scale(mean + std * rng.randn_like(mean));
   b.labels = rows_of(labels);
   return b;
+}
+
+Dataset latent_training_set(LatentShard rows, std::vector<std::string> class_names, AutoencoderIdentity autoencoder,
+                            std::string name) {
+  Dataset d;
+  d.name = std::move(name);
+  d.images = rows.mean;
+  d.latent_std = rows.std;
+  d.flip_mean = rows.flip_mean;
+  d.flip_std = rows.flip_std;
+  d.labels = rows.labels;
+  d.class_names = std::move(class_names);
+  d.autoencoder = std::move(autoencoder);
+  return d;
 }
 
 Dataset load_dataset(const DataConfig& config) {

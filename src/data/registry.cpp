@@ -3,6 +3,7 @@
 #include "flowlab/config.h"
 #include "flowlab/data/cifar10.h"
 #include "flowlab/data/image_folder.h"
+#include "flowlab/data/dataset.h"
 #include "flowlab/data/latent_dataset.h"
 #include "flowlab/data/mnist.h"
 #include "flowlab/data/shapes.h"
@@ -11,19 +12,11 @@
 namespace flowlab {
 namespace {
 
-// encode_latents' output as a Dataset: images hold the posterior means.
-Dataset latent_training_set(const std::string& dir) {
+// encode_latents' output as a Dataset.
+Dataset read_latent_training_set(const std::string& dir) {
   auto set = read_latent_dataset(dir);
-  Dataset d;
-  d.name = "latents of " + set.source.dataset;
-  d.images = set.rows.mean;
-  d.latent_std = set.rows.std;
-  d.flip_mean = set.rows.flip_mean;
-  d.flip_std = set.rows.flip_std;
-  d.labels = set.rows.labels;
-  d.class_names = set.class_names;
-  d.autoencoder = set.vae;
-  return d;
+  return latent_training_set(std::move(set.rows), std::move(set.class_names), std::move(set.vae),
+                             "latents of " + set.source.dataset);
 }
 
 }  // namespace
@@ -44,7 +37,7 @@ const std::vector<DatasetEntry>& dataset_entries() {
        [](const DataConfig& c) { return make_shapes(c.num_images, c.image_size, c.shapes_seed); }},
       // encode_latents' output, at its own size; flips when it was encoded with them.
       {"latents", true, true, false, [](int) { return std::string("pad"); },
-       [](const DataConfig& c) { return latent_training_set(c.data_dir); }},
+       [](const DataConfig& c) { return read_latent_training_set(c.data_dir); }},
   };
   return entries;
 }

@@ -18,11 +18,17 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 
 }  // namespace
 
-void validate(const Config& config) {
+void validate_data(const Config& config) {
   validate_fields(config);
+  const auto& dataset = dataset_entry(config.data.dataset);
+  if (dataset.needs_data_dir && config.data.data_dir.empty())
+    throw Error("config: data.dataset = " + dataset.name + " needs data.data_dir (--data_dir DIR)");
+}
+
+void validate(const Config& config) {
+  validate_data(config);
   const auto& method = method_entry(config.method.name);
   const auto& backbone = backbone_entry(config.model.type);
-  const auto& dataset = dataset_entry(config.data.dataset);
   if (!contains(method.samplers, config.sampling.sampler))
     throw not_one_of("sampling.sampler", config.sampling.sampler, method.samplers);
   if (method.two_time && backbone.two_time_form != backbone.name) {
@@ -41,8 +47,6 @@ void validate(const Config& config) {
   if (config.sampling.resample_repeats > 1 && !method.resamples)
     throw Error("config: sampling.resample_repeats applies to DDPM models only (method is " +
                 method.name + ")");
-  if (dataset.needs_data_dir && config.data.data_dir.empty())
-    throw Error("config: data.dataset = " + dataset.name + " needs data.data_dir (--data_dir DIR)");
   if (method.check) method.check(config);
   if (backbone.check) backbone.check(config);
 }

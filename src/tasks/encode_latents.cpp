@@ -23,6 +23,47 @@ bool shard_done(const std::string& path, int64_t rows, bool flips, const std::st
 
 }  // namespace
 
+LatentShard encode_rows(AutoencoderKL& vae, const Dataset& data, int64_t first, int64_t last, int64_t batch_size,
+                        bool flips, torch::Device device, const std::function<void(int64_t)>& on_batch) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> mean, std, flip_mean, flip_std;
+  for (int64_t start = first; start < last; start += batch_size) {
+    auto end = std::min(last, start + batch_size);
+    auto x = data.batch(torch::arange(start, end), device).images;
+    auto posterior = vae.encode(x);
+    mean.push_back(posterior.mean.cpu());
+    std.push_back(posterior.std().cpu());
+    if (flips) {
+      auto mirrored = vae.encode(torch::flip(x, {3}));
+      flip_mean.push_back(mirrored.mean.cpu());
+      flip_std.push_back(mirrored.std().cpu());
+    }
+    if (on_batch) on_batch(end - start);
+  }
+  LatentShard shard;
+  shard.mean = torch::cat(mean);
+  shard.std = torch::cat(std);
+  shard.labels = data.labels.slice(0, first, last).clone();
+  if (flips) {
+    shard.flip_mean = torch::cat(flip_mean);
+    shard.flip_std = torch::cat(flip_std);
+  }
+  return shard;
+}
+
+Dataset encode_in_memory(AutoencoderKL& vae, const AutoencoderIdentity& identity, const Dataset& images, bool flips,
+                         int64_t batch_size, torch::Device device) {
+  vae.to(device);
+  vae.eval();
+  Progress progress("encode", images.size(), "img");
+  int64_t done = 0;
+  auto rows = encode_rows(vae, images, 0, images.size(), batch_size, flips, device, [&](int64_t n) {
+    done += n;
+    progress.update(done);
+  });
+  return latent_training_set(std::move(rows), images.class_names, identity, "latents of " + images.name);
+}
+
 int64_t encode_latents(AutoencoderKL& vae, AutoencoderIdentity identity, const Dataset& data,
                        const LatentSource& source, const EncodeLatentsOptions& options,
                        const std::string& dir, torch::Device device, LatentStatistics* statistics) {
@@ -54,29 +95,10 @@ int64_t encode_latents(AutoencoderKL& vae, AutoencoderIdentity identity, const D
   int64_t done = mine - remaining;
   for (auto k : todo) {
     const int64_t first = k * options.shard_size, last = std::min(images, first + options.shard_size);
-    std::vector<torch::Tensor> mean, std, flip_mean, flip_std;
-    for (int64_t start = first; start < last; start += options.batch_size) {
-      auto end = std::min(last, start + options.batch_size);
-      auto x = data.batch(torch::arange(start, end), device).images;
-      auto posterior = vae.encode(x);
-      mean.push_back(posterior.mean.cpu());
-      std.push_back(posterior.std().cpu());
-      if (options.flips) {
-        auto mirrored = vae.encode(torch::flip(x, {3}));
-        flip_mean.push_back(mirrored.mean.cpu());
-        flip_std.push_back(mirrored.std().cpu());
-      }
-      done += end - start;
+    auto shard = encode_rows(vae, data, first, last, options.batch_size, options.flips, device, [&](int64_t rows) {
+      done += rows;
       progress.update(done);
-    }
-    LatentShard shard;
-    shard.mean = torch::cat(mean);
-    shard.std = torch::cat(std);
-    shard.labels = data.labels.slice(0, first, last).clone();
-    if (options.flips) {
-      shard.flip_mean = torch::cat(flip_mean);
-      shard.flip_std = torch::cat(flip_std);
-    }
+    });
     write_latent_shard(dir, k, first, shard, identity.sha256);
   }
   world.barrier();

@@ -75,7 +75,7 @@ torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& know
 InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tensor& images,
                              const torch::Tensor& labels, const std::string& mask_type,
                              const std::string& replacement, const SamplingConfig& sampling,
-                             uint64_t seed, torch::Device device) {
+                             uint64_t seed, torch::Device device, const LatentCodec& codec) {
   int64_t n = images.size(0), size = images.size(2);
   InpaintingRun run;
   run.original = uint8_to_float(images);
@@ -87,11 +87,16 @@ InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tenso
   Progress progress("inpaint " + mask_type + " (" + replacement + ")", n, "img");
   for (int64_t start = 0; start < n; start += sampling.batch_size) {
     int64_t end = std::min<int64_t>(n, start + sampling.batch_size);
-    auto known = run.original.slice(0, start, end);
-    auto noise = torch::randn(known.sizes(), gen, torch::TensorOptions());
-    parts.push_back(inpaint(method, model, known.to(device), run.masks.slice(0, start, end).to(device),
-                            labels.slice(0, start, end).to(device), noise.to(device), sampling,
-                            replacement).cpu());
+    auto known = run.original.slice(0, start, end).to(device);
+    auto mask = run.masks.slice(0, start, end).to(device);
+    auto known_latents = codec.encode(known);
+    // A cell is known where every pixel it covers is (a min-pool; the identity for pixel models).
+    auto factor = known.size(2) / known_latents.size(2);
+    auto known_cells = -torch::max_pool2d(-mask, {factor, factor});
+    auto noise = torch::randn(known_latents.sizes(), gen, torch::TensorOptions());
+    auto out = codec.decode(inpaint(method, model, known_latents, known_cells, labels.slice(0, start, end).to(device),
+                                    noise.to(device), sampling, replacement));
+    parts.push_back((mask * known + (1 - mask) * out).cpu());
     progress.update(end);
   }
   // The images as they are saved, clamped to [-1, 1] and quantised to 8 bits: the scores below

@@ -20,7 +20,7 @@ SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config
 
 void SamplingCheckpoint::load(bool ema, torch::Device device) {
   static_cast<SamplingModel&>(*this) = load_sampling_model(*reader, config, ema, device);
-  decoder = std::make_shared<LatentDecoder>(config.model, device, vae_file, allow_vae_mismatch);
+  codec = std::make_shared<LatentCodec>(config.model, device, vae_file, allow_vae_mismatch);
 }
 
 SamplingCheckpoint open_for_sampling(const std::string& path,

@@ -160,7 +160,7 @@ void Trainer::save_sample_grid(const std::string& path) {
                            : noise.slice(0, 0, 0);
   auto images = world.gather_rows(mine);
   if (!world.is_main()) return;
-  if (decoder_) images = decoder_->decode(images);
+  if (codec_) images = codec_->decode(images);
   std::vector<std::string> names;
   if (classes > 0)
     names.assign(data_.class_names.begin(),
@@ -228,7 +228,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   }
   configure_threads(tc.threads);
   start(resume_from);
-  if (main && !config_.model.vae.empty()) decoder_ = std::make_unique<LatentDecoder>(config_.model, device_);
+  if (main && !config_.model.vae.empty()) codec_ = std::make_unique<LatentCodec>(config_.model, device_);
   if (main) write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
   spdlog::info("{} on {} ({} images, {} classes), {}{} with {} parameters, device {}",
                method_.name(), data_.name, data_.size(), data_.num_classes(), config_.model.type,

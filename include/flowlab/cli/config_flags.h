@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "flowlab/config.h"
+#include "flowlab/training/sampling_model.h"
 
 namespace flowlab {
 
@@ -26,9 +27,10 @@ std::vector<FlagBinding> dataset_flags();
 
 // --vae FILE for the commands that read an autoencoder (evaluate_vae, encode_latents).
 void add_autoencoder_flag(cxxopts::Options& options);
-// --vae FILE and --allow_vae_mismatch for the commands that decode a latent model's samples
-// (SamplingCheckpoint::vae_file and allow_vae_mismatch).
-void add_latent_decoder_flags(cxxopts::Options& options);
+// --vae FILE and --allow_vae_mismatch for the commands that sample a latent model (generate_samples,
+// evaluate_fid, inpaint), and their effect on a checkpoint before its load().
+void add_latent_model_flags(cxxopts::Options& options);
+void set_latent_model_flags(SamplingCheckpoint& checkpoint, const cxxopts::ParseResult& args);
 
 // Adds each binding as a string-valued flag, plus --config and --set when with_config_file.
 void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,

@@ -43,7 +43,14 @@ struct Dataset {
   // model's scale. eps comes from `rng`.
   Batch sample_latents(const torch::Tensor& indices, const torch::Tensor& flip, StepRandom& rng,
                        torch::Device device = torch::kCPU) const;
+  // The autoencoder's latents in the model's scale, (z - shift_factor) * scaling_factor.
+  torch::Tensor in_model_scale(const torch::Tensor& latents) const;
 };
+
+// A latent dataset over stored posteriors (encode_latents' files, or images encoded in memory):
+// `images` holds the means.
+Dataset latent_training_set(LatentShard rows, std::vector<std::string> class_names, AutoencoderIdentity autoencoder,
+                            std::string name);
 
 // Loads the dataset named by config.dataset, resized to config.image_size.
 Dataset load_dataset(const DataConfig& config);

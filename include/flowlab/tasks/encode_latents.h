@@ -1,6 +1,7 @@
 // encode_latents: a dataset through an autoencoder's encoder once, into a latent dataset
 // (data/latent_dataset.h) that training reads instead of encoding every step.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "flowlab/data/dataset.h"
@@ -23,6 +24,16 @@ struct EncodeLatentsOptions {
 struct LatentStatistics {
   double mean = 0, std = 0;
 };
+
+// Rows [first, last) of `data` through the encoder in batches of `batch_size` on `device`: their
+// posteriors (and their mirrors' with `flips`) and labels, on the CPU. on_batch(rows) after each batch.
+LatentShard encode_rows(AutoencoderKL& vae, const Dataset& data, int64_t first, int64_t last, int64_t batch_size,
+                        bool flips, torch::Device device, const std::function<void(int64_t)>& on_batch = {});
+
+// On-the-fly latents (model.vae with an image dataset): every image, and its mirror with `flips`,
+// through the encoder once, into memory: the Dataset that encode_latents' files would load as.
+Dataset encode_in_memory(AutoencoderKL& vae, const AutoencoderIdentity& identity, const Dataset& images, bool flips,
+                         int64_t batch_size, torch::Device device);
 
 // Encodes every image of `data` into DIR, shard by shard, then writes the index. A shard already
 // in DIR from the same autoencoder is kept, so a stopped run resumes; one from another autoencoder

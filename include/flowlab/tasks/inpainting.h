@@ -10,6 +10,7 @@
 
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
+#include "flowlab/training/latent_codec.h"
 
 namespace flowlab {
 
@@ -44,6 +45,10 @@ struct InpaintingRun {
 // Inpaints `images` (uint8 (N, C, H, W)) with masks of `mask_type` (seeded by `seed` and the
 // image index), in batches of sampling.batch_size, and scores the results. labels: the class
 // each image is guided towards (the null label for unconditional models).
+// A latent model (`codec` active) inpaints in its latent space, as Stable Diffusion's inpainting
+// does: the known pixels are encoded (posterior means), a latent cell is known only where all of
+// its pixels are (so no hole pixel is ever kept from the encoding), the known latents re-enter
+// each step as in pixel space, and the decoded result gets the known pixels pasted back.
 // A run's mean scores ({n, nmse, psnr, ssim, hole_nmse, hole_psnr, hole_ssim}) over all images,
 // and under "per_class" over each class's (classes: (N,) dataset labels; empty names: none).
 nlohmann::json inpainting_scores(const InpaintingRun& run, const torch::Tensor& classes,
@@ -52,6 +57,6 @@ nlohmann::json inpainting_scores(const InpaintingRun& run, const torch::Tensor& 
 InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tensor& images,
                              const torch::Tensor& labels, const std::string& mask_type,
                              const std::string& replacement, const SamplingConfig& sampling,
-                             uint64_t seed, torch::Device device);
+                             uint64_t seed, torch::Device device, const LatentCodec& codec = LatentCodec());
 
 }  // namespace flowlab

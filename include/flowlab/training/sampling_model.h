@@ -8,7 +8,7 @@
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/training/checkpoint.h"
-#include "flowlab/training/latent_decoder.h"
+#include "flowlab/training/latent_codec.h"
 
 namespace flowlab {
 
@@ -34,12 +34,12 @@ struct SamplingCheckpoint : SamplingModel {
   // one with another SHA-256 may decode (--allow_vae_mismatch). Set before load().
   std::string vae_file;
   bool allow_vae_mismatch = false;
-  std::shared_ptr<LatentDecoder> decoder;  // by load(); decodes nothing for a pixel model
+  std::shared_ptr<LatentCodec> codec;  // by load(); the identity for a pixel model
 
-  // Builds the model with the EMA (or raw) weights and the method, and a latent model's decoder.
+  // Builds the model with the EMA (or raw) weights and the method, and a latent model's autoencoder.
   void load(bool ema, torch::Device device);
   // Samples as images: a latent model's through its autoencoder, a pixel model's unchanged.
-  torch::Tensor to_pixels(const torch::Tensor& samples) const { return decoder->decode(samples); }
+  torch::Tensor to_pixels(const torch::Tensor& samples) const { return codec->decode(samples); }
 };
 
 // overrides: the command's flags over the checkpoint's config; the model section stays the

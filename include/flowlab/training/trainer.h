@@ -10,7 +10,7 @@
 #include "flowlab/data/dataset.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/models/backbone.h"
-#include "flowlab/training/latent_decoder.h"
+#include "flowlab/training/latent_codec.h"
 #include "flowlab/training/training_state.h"
 
 namespace flowlab {
@@ -55,7 +55,7 @@ class Trainer {
   Method& method_;
   torch::Device device_;
   TrainingState state_;
-  std::unique_ptr<LatentDecoder> decoder_;  // a latent model's grids, on the main process
+  std::unique_ptr<LatentCodec> codec_;  // a latent model's grids, on the main process
 };
 
 }  // namespace flowlab
