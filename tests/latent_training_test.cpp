@@ -254,6 +254,17 @@ TEST(LatentTraining, OnTheFlyLatentsAreTheImagesEncodedOnceWithTheirMirrors) {
   EXPECT_EQ(recorded.data.dataset, "shapes");
   EXPECT_EQ(recorded.data.image_size, 4);
   ASSERT_EQ(train("3", true), 0) << read_file_text(dir / "train.log");
+  // The model cannot change its input: a resume at another latent grid is one line, and the
+  // checkpoint stays as it was.
+  auto before = read_file_text(dir / "run/last.pt");
+  auto regrid = wait_exit_code(spawn({app("train_cfm"), "--config", dir / "run.yaml", "--steps", "4", "--resume",
+                                      "--set", "data.image_size=8"},
+                                     dir / "regrid.log"));
+  EXPECT_NE(regrid, 0);
+  EXPECT_NE(read_file_text(dir / "regrid.log").find("the model takes 4x4x4 inputs; latents of shapes holds 4x8x8"),
+            std::string::npos)
+      << read_file_text(dir / "regrid.log");
+  EXPECT_EQ(read_file_text(dir / "run/last.pt"), before);
   auto generate = spawn({app("generate_samples"), "--checkpoint", dir / "run/last.pt", "--num_samples", "2",
                          "--steps", "2", "--threads", "1", "--save_individual", "--output_dir", dir / "samples"},
                         dir / "generate.log");

@@ -39,20 +39,21 @@ int train_command(int argc, char** argv, const std::string& method) {
   apply_config_flags(config, args, bindings);
 
   std::string resume_path;
+  Config trained;  // the resumed checkpoint's
   if (args.count("resume")) {
     resume_path = args["resume"].as<std::string>();
     if (resume_path.empty()) resume_path = config.training.output_dir + "/last.pt";
     // The checkpoint's config is the base; this command's --config, flags and --set go on top,
     // except the model, which must stay what the weights are.
     CheckpointReader reader(resume_path);
-    Config resumed = reader.config();
+    trained = reader.config();
+    Config resumed = trained;
     apply_config_flags(resumed, args, bindings);
     if (args.count("output_dir") == 0) resumed.training.output_dir = config.training.output_dir;
-    resumed.model = reader.config().model;
-    if (reader.config().method.name != method)
-      throw Error("checkpoint " + resume_path + " holds a " + reader.config().method.name +
-                  " model, but " + program + " trains " + method + "; use train_" +
-                  reader.config().method.name);
+    resumed.model = trained.model;
+    if (trained.method.name != method)
+      throw Error("checkpoint " + resume_path + " holds a " + trained.method.name + " model, but " + program +
+                  " trains " + method + "; use train_" + trained.method.name);
     config = resumed;
   }
   // The program decides the method: a recipe written for any method trains this one.
@@ -69,6 +70,7 @@ int train_command(int argc, char** argv, const std::string& method) {
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (dist::world().is_main()) std::cerr << "resolved config:\n" << config_to_yaml(config);
 
+  if (!resume_path.empty()) check_model_fits_data(trained, data);
   fit_model_to_data(config, data);
   auto method_impl = make_method(config);
   install_stop_handlers();

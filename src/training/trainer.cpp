@@ -109,6 +109,15 @@ void fit_model_to_data(Config& config, const Dataset& data) {
   }
 }
 
+void check_model_fits_data(const Config& trained, const Dataset& data) {
+  int64_t channels = trained.model.in_channels, size = trained.data.image_size;
+  if (data.channels() != channels || data.height() != size)
+    throw Error("the model takes " + std::to_string(channels) + "x" + std::to_string(size) + "x" + std::to_string(size) +
+                " inputs; " + data.name + " holds " + std::to_string(data.channels()) + "x" +
+                std::to_string(data.height()) + "x" + std::to_string(data.width()) +
+                " (a trained model's input cannot change; start a new run)");
+}
+
 Trainer::Trainer(Config config, const Dataset& data, Method& method)
     : config_(std::move(config)), data_(data), method_(method), device_(torch::kCPU) {
   fit_model_to_data(config_, data);
