@@ -14,6 +14,7 @@
 #include "flowlab/recipe.h"
 #include "flowlab/step_random.h"
 #include "flowlab/dist/world.h"
+#include "flowlab/io/image.h"
 #include "flowlab/training/checkpoint.h"
 #include "test_helpers.h"
 #include "tiny_problem.h"
@@ -217,16 +218,15 @@ TEST(Distributed, ARankThatDiesStopsTheOtherWithinTheTimeout) {
   EXPECT_NE(log.find("another process of the job died or stopped responding"), std::string::npos) << log;
 }
 
-TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
-  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
-  TempDir dir;
-  ASSERT_EQ(wait_exit_code(spawn(small_run(dir / "run", 2), dir / "train.log")), 0) << read_file(dir / "train.log");
+namespace {
+
+// generate_samples of RUN/last.pt, 12 images, by two ranks and by one process: the same grid.
+void expect_two_ranks_generate_like_one(const TempDir& dir, int port) {
   auto generate = [&](const std::string& out) {
     return std::vector<std::string>{app("generate_samples"), "--checkpoint", dir / "run/last.pt",
                                     "--num_samples", "12", "--batch_size", "4", "--steps", "3",
                                     "--threads", "1", "--output_dir", dir / out};
   };
-  int port = test_port(2);
   std::vector<pid_t> ranks;
   for (int r = 0; r < 2; ++r)
     ranks.push_back(spawn(generate("two"), dir / ("gen" + std::to_string(r) + ".log"), rank_env(r, 2, port)));
@@ -241,13 +241,12 @@ TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
   EXPECT_NE(read_file(dir / "two/generation.json").find("\"processes\": 2"), std::string::npos);
 }
 
-TEST(Distributed, TwoRanksEncodeTheLatentsOneProcessEncodes) {
-  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
-  TempDir dir;
+// A random 2x autoencoder (16x16 images -> 8x8x4 latents) in dir/vae.safetensors.
+std::string write_tiny_autoencoder(const TempDir& dir, int image_size) {
   Config c;
   c.model.type = "autoencoder_kl";
   c.method.name = "vae";
-  c.data.image_size = 8;
+  c.data.image_size = image_size;
   c.vae.ch = 8;
   c.vae.ch_mult = {1, 2};
   c.vae.num_res_blocks = 1;
@@ -255,6 +254,33 @@ TEST(Distributed, TwoRanksEncodeTheLatentsOneProcessEncodes) {
   torch::manual_seed(0);
   auto vae = make_backbone(c);
   export_weights_safetensors(dir / "vae.safetensors", *vae, c);
+  return dir / "vae.safetensors";
+}
+
+}  // namespace
+
+TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
+  TempDir dir;
+  ASSERT_EQ(wait_exit_code(spawn(small_run(dir / "run", 2), dir / "train.log")), 0) << read_file(dir / "train.log");
+  expect_two_ranks_generate_like_one(dir, test_port(2));
+}
+
+TEST(Distributed, TwoRanksGenerateALatentModelsDecodedImagesOneProcessGenerates) {
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
+  TempDir dir;
+  auto run = small_run(dir / "run", 2);
+  run.insert(run.end(), {"--set", "model.vae=" + write_tiny_autoencoder(dir, 16), "--set", "data.image_size=8"});
+  ASSERT_EQ(wait_exit_code(spawn(run, dir / "train.log")), 0) << read_file(dir / "train.log");
+  expect_two_ranks_generate_like_one(dir, test_port(5));
+  // Two rows of decoded 16x16 images (8x8 latents would make a grid 22 pixels high).
+  EXPECT_EQ(read_image(dir / "one/grid.png", 3).size(1), 2 + 2 * (16 + 2));
+}
+
+TEST(Distributed, TwoRanksEncodeTheLatentsOneProcessEncodes) {
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
+  TempDir dir;
+  write_tiny_autoencoder(dir, 8);
   auto encode = [&](const std::string& out) {
     return std::vector<std::string>{app("encode_latents"), "--vae", dir / "vae.safetensors", "--image_size", "8",
                                     "--set", "data.num_images=10", "--shard_size", "3", "--batch_size", "2",
