@@ -7,6 +7,7 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/npz.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/training/checkpoint.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"
 #include "tiny_problem.h"
@@ -207,4 +208,35 @@ TEST(Cli, OneRecipeTrainsEveryMethodAndEachSamplesWithItsOwnSampler) {
     ASSERT_EQ(sampled.exit_code, 0) << sampled.output;
     EXPECT_NE(sampled.output.find("sampler " + method), std::string::npos) << sampled.output;
   }
+}
+
+TEST(Cli, GenerateWritesTheSamplesAsTheAdmEvaluationSuiteReadsThem) {
+  TempDir d;
+  auto run = d / "run";
+  auto trained = run_command(app("train_cfm") + " --config " + FLOWLAB_CONFIGS_DIR +
+                             "/quickstart.yaml --steps 2 --batch_size 8 --threads 1 " +
+                             "--set model.base_channels=8 --set training.sample_every=0 --output_dir " + run);
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  auto sampled = run_command(app("generate_samples") + " --checkpoint " + run + "/last.pt" +
+                             " --num_samples 6 --steps 2 --threads 1 --save_individual --npz " + d / "samples.npz" +
+                             " --output_dir " + d / "samples");
+  ASSERT_EQ(sampled.exit_code, 0) << sampled.output;
+  auto arrays = read_npz(d / "samples.npz");
+  ASSERT_EQ(arrays["arr_0"].scalar_type(), torch::kUInt8);
+  ASSERT_EQ(arrays["arr_0"].sizes(), (std::vector<int64_t>{6, 16, 16, 3}));
+  for (int64_t i = 0; i < 6; ++i) {  // the PNGs, channels last
+    auto png = read_image(d / ("samples/images/0000" + std::to_string(i) + ".png"), 3);
+    EXPECT_TRUE(torch::equal(arrays["arr_0"][i], png.permute({1, 2, 0}))) << i;
+  }
+  auto classes = CheckpointReader(run + "/last.pt").config().model.num_classes;
+  ASSERT_GT(classes, 0);
+  EXPECT_TRUE(torch::equal(arrays["arr_1"], torch::arange(6, torch::kInt64) % classes));
+  if (run_command("/usr/bin/python3 -c 'import numpy'").exit_code != 0)
+    GTEST_SKIP() << "the numpy check needs /usr/bin/python3 with numpy (scripts/setup.sh installs it)";
+  auto numpy = run_command("/usr/bin/python3 -c \"import numpy as np; d = np.load('" + d / "samples.npz" +
+                           "'); a = d['arr_0']; print(a.dtype, a.shape, d['arr_1'].tolist())\"");
+  EXPECT_EQ(numpy.exit_code, 0) << numpy.output;
+  std::string labels;
+  for (int64_t i = 0; i < 6; ++i) labels += (i ? ", " : "") + std::to_string(i % classes);
+  EXPECT_NE(numpy.output.find("uint8 (6, 16, 16, 3) [" + labels + "]"), std::string::npos) << numpy.output;
 }

@@ -135,6 +135,9 @@ struct TrainingConfig {
   // A last grid when training ends (with sample_every > 0): 8 samples per class, up to 16 classes.
   bool final_grid = true;
   int64_t checkpoint_every = 1000;
+  // Every eval_every steps (and at the last) the EMA model is scored (the eval section) into
+  // metrics.jsonl, and best.pt keeps the checkpoint of the lowest FID. 0 = off.
+  int64_t eval_every = 0;
   int64_t seed = 0;
   std::string device = "cpu";  // cpu | cuda
   int threads = 0;             // 0 = all cores
@@ -143,6 +146,22 @@ struct TrainingConfig {
   // the model's parameters by name (weights_ema.safetensors). Not a resume: step, optimizer and
   // learning-rate schedule start fresh. The model section must match the weights'.
   std::string init_from;
+};
+
+// Evaluation while training (training.eval_every > 0).
+struct EvalConfig {
+  int num_samples = 5000;
+  // What the samples are scored against, as evaluate_fid --reference takes it: "" = the training
+  // set (DATASET-train for cifar10 and mnist, the folder itself for a folder dataset).
+  std::string reference;
+  std::string sampler;    // "" = sampling.sampler
+  int steps = 0;          // 0 = sampling.steps
+  double cfg_scale = -1;  // < 0 = sampling.cfg_scale
+  bool kid = false;       // KID beside FID
+  // pytorch-fid's Inception weights (scripts/convert_inception_weights.py): "" =
+  // $FLOWLAB_INCEPTION_WEIGHTS or weights/inception_fid.pt; "random" = fixed hashed weights, whose
+  // scores only compare runs with each other (smoke tests).
+  std::string inception_weights;
 };
 
 struct SamplingConfig {
@@ -190,6 +209,7 @@ struct Config {
   VaeConfig vae;
   SchedulerConfig scheduler;
   TrainingConfig training;
+  EvalConfig eval;
   SamplingConfig sampling;
   DistributedConfig distributed;
   ComputeConfig compute;

@@ -19,17 +19,12 @@
 namespace flowlab {
 namespace {
 
-std::string default_weights() {
-  const char* env = std::getenv("FLOWLAB_INCEPTION_WEIGHTS");
-  return env ? env : "weights/inception_fid.pt";
-}
-
 std::unique_ptr<FeatureExtractor> make_extractor(const cxxopts::ParseResult& args, torch::Device device) {
   if (args.count("feature_extractor"))
     return make_torchscript_extractor(args["feature_extractor"].as<std::string>(), device);
   if (args.count("random_weights")) return make_inception_extractor("random", device);
   return make_inception_extractor(
-      args.count("inception_weights") ? args["inception_weights"].as<std::string>() : default_weights(),
+      args.count("inception_weights") ? args["inception_weights"].as<std::string>() : default_inception_weights(),
       device);
 }
 

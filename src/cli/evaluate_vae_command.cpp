@@ -43,9 +43,8 @@ cxxopts::Options evaluate_vae_options(std::vector<FlagBinding>& bindings) {
 std::unique_ptr<FeatureExtractor> rfid_extractor(const cxxopts::ParseResult& args, torch::Device device) {
   if (args.count("no_fid")) return nullptr;
   if (args.count("random_weights")) return make_inception_extractor("random", device);
-  const char* env = std::getenv("FLOWLAB_INCEPTION_WEIGHTS");
   auto weights = args.count("inception_weights") ? args["inception_weights"].as<std::string>()
-                                                 : std::string(env ? env : "weights/inception_fid.pt");
+                                                 : default_inception_weights();
   return make_inception_extractor(weights, device);
 }
 

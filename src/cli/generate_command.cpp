@@ -1,7 +1,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
@@ -10,6 +12,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
+#include "flowlab/io/npz.h"
 #include "flowlab/recipe.h"
 #include "flowlab/sampling/generation_batches.h"
 #include "flowlab/sampling/trajectory.h"
@@ -81,6 +84,9 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       cxxopts::value<std::string>()->default_value("samples"), "DIR")(
       "no_ema", "use the raw weights instead of the EMA weights")(
       "save_individual", "also write each image as images/NNNNN.png")(
+      "npz", "also write the images as the ADM evaluation suite reads them: arr_0 uint8 (N, H, W, 3) "
+             "(grey images repeated to three channels), arr_1 the int64 labels of a conditional model",
+      cxxopts::value<std::string>(), "FILE")(
       "trajectory", "also write trajectory.png: the first 8 samples at K+1 times from t=1 to 0",
       cxxopts::value<int>()->default_value("0"), "K")(
       "set", "override a sampling key, e.g. --set sampling.rtol=1e-4 (repeatable)",
@@ -124,6 +130,11 @@ int generate_command(int argc, char** argv) {
   auto labels = make_labels(n, num_classes, class_label, class_grid, per_class);
   auto output_dir = (*args)["output_dir"].as<std::string>();
   if (world.is_main()) ensure_directory(output_dir);
+  std::string npz_path = args->count("npz") ? (*args)["npz"].as<std::string>() : "";
+  if (!npz_path.empty()) {
+    auto parent = std::filesystem::path(npz_path).parent_path().string();
+    check_directory_creatable(parent.empty() ? "." : parent);
+  }
   int trajectory_points = (*args)["trajectory"].as<int>();
   TrajectoryRecorder trajectory;
 
@@ -144,6 +155,12 @@ int generate_command(int argc, char** argv) {
   if (args->count("save_individual")) {
     ensure_directory(output_dir + "/images");
     save_images(output_dir + "/images", all);
+  }
+  if (!npz_path.empty()) {
+    auto pixels = float_to_uint8(all).permute({0, 2, 3, 1});  // (N, H, W, C)
+    std::map<std::string, torch::Tensor> arrays = {{"arr_0", pixels.expand({-1, -1, -1, 3}).contiguous()}};
+    if (num_classes > 0) arrays["arr_1"] = labels;
+    write_npz(npz_path, arrays);
   }
   if (trajectory_points > 0)
     save_grid(output_dir + "/trajectory.png", checkpoint.to_pixels(trajectory.strip(trajectory_points).to(runtime.device())).cpu(),

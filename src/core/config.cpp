@@ -127,6 +127,7 @@ std::vector<Field> schema(Config& c) {
   auto& va = c.vae;
   auto& s = c.scheduler;
   auto& t = c.training;
+  auto& ev = c.eval;
   auto& sa = c.sampling;
   auto& di = c.distributed;
   auto& co = c.compute;
@@ -218,6 +219,7 @@ std::vector<Field> schema(Config& c) {
       make_field("training", "sample_every", t.sample_every, at_least<int64_t>(0)),
       make_field("training", "final_grid", t.final_grid),
       make_field("training", "checkpoint_every", t.checkpoint_every, greater_than<int64_t>(0)),
+      make_field("training", "eval_every", t.eval_every, at_least<int64_t>(0)),
       make_field("training", "seed", t.seed, at_least<int64_t>(0)),
       make_field("training", "device", t.device, one_of({"cpu", "cuda"})),
       make_field("training", "threads", t.threads, at_least(0)),
@@ -226,6 +228,14 @@ std::vector<Field> schema(Config& c) {
              return v.empty() ? std::string("must not be empty") : std::string();
            })),
       make_field("training", "init_from", t.init_from),
+
+      make_field("eval", "num_samples", ev.num_samples, greater_than(1)),
+      make_field("eval", "reference", ev.reference),
+      make_field("eval", "sampler", ev.sampler),
+      make_field("eval", "steps", ev.steps, at_least(0)),
+      make_field("eval", "cfg_scale", ev.cfg_scale),
+      make_field("eval", "kid", ev.kid),
+      make_field("eval", "inception_weights", ev.inception_weights),
 
       make_field("sampling", "sampler", sa.sampler, named()),
       make_field("sampling", "steps", sa.steps, greater_than(0)),

@@ -3,6 +3,7 @@
 #include <torch/script.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "flowlab/dist/world.h"
 #include "flowlab/error.h"
@@ -68,6 +69,11 @@ class TorchScriptExtractor : public FeatureExtractor {
 };
 
 }  // namespace
+
+std::string default_inception_weights() {
+  const char* env = std::getenv("FLOWLAB_INCEPTION_WEIGHTS");
+  return env ? env : "weights/inception_fid.pt";
+}
 
 std::unique_ptr<FeatureExtractor> make_inception_extractor(const std::string& weights_path,
                                                            torch::Device device) {

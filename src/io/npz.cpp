@@ -58,7 +58,8 @@ torch::Tensor parse_npy(const std::vector<uint8_t>& b, const std::string& where)
   else if (descr == "<f4") dtype = torch::kFloat32;
   else if (descr == "<i8") dtype = torch::kInt64;
   else if (descr == "<i4") dtype = torch::kInt32;
-  else throw Error(where + ": unsupported .npy dtype '" + descr + "' (f4, f8, i4, i8)");
+  else if (descr == "|u1") dtype = torch::kUInt8;
+  else throw Error(where + ": unsupported .npy dtype '" + descr + "' (f4, f8, i4, i8, u1)");
   // Element count, checked against the bytes present before it can overflow.
   size_t data_at = header_at + header_len, available = b.size() - data_at, bytes = torch::elementSize(dtype);
   for (auto d : shape) {
@@ -85,6 +86,7 @@ std::vector<uint8_t> make_npy(const torch::Tensor& tensor) {
     case torch::kFloat64: descr = "<f8"; break;
     case torch::kFloat32: descr = "<f4"; break;
     case torch::kInt64: descr = "<i8"; break;
+    case torch::kUInt8: descr = "|u1"; break;
     default: throw Error("write_npz: unsupported dtype " + std::string(c10::toString(t.scalar_type())));
   }
   std::string shape;

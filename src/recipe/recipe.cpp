@@ -31,6 +31,8 @@ void validate(const Config& config) {
   const auto& backbone = backbone_entry(config.model.type);
   if (!contains(method.samplers, config.sampling.sampler))
     throw not_one_of("sampling.sampler", config.sampling.sampler, method.samplers);
+  if (!config.eval.sampler.empty() && !contains(method.samplers, config.eval.sampler))
+    throw not_one_of("eval.sampler", config.eval.sampler, method.samplers);
   if (method.two_time && backbone.two_time_form != backbone.name) {
     std::string two_time;
     for (const auto& b : backbone_entries())

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "flowlab/data/batcher.h"
 #include "flowlab/dist/runtime.h"
@@ -20,6 +21,7 @@
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/lr_schedule.h"
 #include "flowlab/training/stop_signal.h"
+#include "flowlab/training/training_eval.h"
 
 namespace flowlab {
 namespace {
@@ -266,11 +268,39 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     progress = std::make_unique<Progress>("train", total * tc.batch_size, "img", state_.step * tc.batch_size);
   }
   TrainResult result;
-  auto save = [&] {
+  std::string last_figures, last_eval;  // the progress line's latest loss and FID
+  auto save_as = [&](const std::string& path) {
     if (main)
-      save_checkpoint(last_path, {config_, state_.step, data_.class_names, *state_.model,
-                                  *state_.ema_model, *state_.optimizer, &method_});
+      save_checkpoint(path, {config_, state_.step, data_.class_names, *state_.model, *state_.ema_model,
+                             *state_.optimizer, &method_});
+  };
+  auto save = [&] {
+    save_as(last_path);
     result.checkpoint = last_path;
+  };
+  // training.eval_every: the EMA model scored now and then; best.pt keeps the lowest FID's state.
+  std::unique_ptr<TrainingEvaluator> evaluator;
+  double best_fid = std::numeric_limits<double>::infinity();
+  if (tc.eval_every > 0) {
+    evaluator = std::make_unique<TrainingEvaluator>(config_, device_);
+    if (!resume_from.empty()) best_fid = best_logged_fid(tc.output_dir + "/metrics.jsonl", state_.step);
+  }
+  auto evaluate = [&] {
+    auto record = evaluator->evaluate(method_, *state_.ema_model, state_.step);
+    double fid = record["fid"].get<double>();
+    if (main) {
+      metrics->write(record);
+      spdlog::info("step {}: FID {:.4f} ({} samples, {:.1f} s){}", state_.step, fid,
+                   record["eval_samples"].get<int64_t>(), record["eval_seconds"].get<double>(),
+                   fid < best_fid ? ", the best so far: best.pt" : "");
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), " FID %.2f", fid);
+    last_eval = buf;
+    if (fid < best_fid) {
+      best_fid = fid;
+      save_as(tc.output_dir + "/best.pt");
+    }
   };
   // Several processes: gradients and loss averaged, and a stop request (SIGINT / SIGTERM on any
   // rank) shared, so every rank stops after the same step.
@@ -286,7 +316,6 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
 
   IntervalFigures interval(device_);
   int64_t bad_in_a_row = 0;
-  std::string last_figures;
   auto should_stop = [&] { return stop_agreed || (stop_at > 0 && state_.step >= stop_at); };
   while (state_.step < total && !should_stop()) {
     StepRandom rng(tc.seed, state_.step, shard);
@@ -318,7 +347,8 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       std::snprintf(buf, sizeof(buf), "loss %.4f lr %.2e", record["loss"].get<double>(), lr);
       last_figures = buf;
     }
-    if (main) progress->update(state_.step * tc.batch_size, last_figures);
+    if (evaluator && (state_.step % tc.eval_every == 0 || state_.step == total)) evaluate();
+    if (main) progress->update(state_.step * tc.batch_size, last_figures + last_eval);
     if (tc.sample_every > 0 && state_.step % tc.sample_every == 0 && state_.step < total)
       save_sample_grid(tc.output_dir + step_file_name(state_.step));
     if (state_.step % tc.checkpoint_every == 0 && state_.step < total) save();

@@ -28,6 +28,9 @@ class FeatureExtractor {
 // scripts/convert_inception_weights.py, or "random" for the fixed hashed test weights.
 std::unique_ptr<FeatureExtractor> make_inception_extractor(const std::string& weights_path,
                                                            torch::Device device);
+// Where the converted weights are when not named: $FLOWLAB_INCEPTION_WEIGHTS, or
+// weights/inception_fid.pt.
+std::string default_inception_weights();
 // Any TorchScript module mapping float (N, 3, H, W) in [0, 1] to (N, D).
 std::unique_ptr<FeatureExtractor> make_torchscript_extractor(const std::string& path,
                                                              torch::Device device);
