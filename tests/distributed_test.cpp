@@ -241,22 +241,6 @@ void expect_two_ranks_generate_like_one(const TempDir& dir, int port) {
   EXPECT_NE(read_file(dir / "two/generation.json").find("\"processes\": 2"), std::string::npos);
 }
 
-// A random 2x autoencoder (16x16 images -> 8x8x4 latents) in dir/vae.safetensors.
-std::string write_tiny_autoencoder(const TempDir& dir, int image_size) {
-  Config c;
-  c.model.type = "autoencoder_kl";
-  c.method.name = "vae";
-  c.data.image_size = image_size;
-  c.vae.ch = 8;
-  c.vae.ch_mult = {1, 2};
-  c.vae.num_res_blocks = 1;
-  c.vae.norm_groups = 4;
-  torch::manual_seed(0);
-  auto vae = make_backbone(c);
-  export_weights_safetensors(dir / "vae.safetensors", *vae, c);
-  return dir / "vae.safetensors";
-}
-
 }  // namespace
 
 TEST(Distributed, TwoRanksGenerateTheImagesOneProcessGenerates) {
@@ -270,7 +254,7 @@ TEST(Distributed, TwoRanksGenerateALatentModelsDecodedImagesOneProcessGenerates)
   if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
   auto run = small_run(dir / "run", 2);
-  run.insert(run.end(), {"--set", "model.vae=" + write_tiny_autoencoder(dir, 16), "--set", "data.image_size=8"});
+  run.insert(run.end(), {"--set", "model.vae=" + write_tiny_autoencoder(dir.path(), 16), "--set", "data.image_size=8"});
   ASSERT_EQ(wait_exit_code(spawn(run, dir / "train.log")), 0) << read_file(dir / "train.log");
   expect_two_ranks_generate_like_one(dir, test_port(5));
   // Two rows of decoded 16x16 images (8x8 latents would make a grid 22 pixels high).
@@ -280,7 +264,7 @@ TEST(Distributed, TwoRanksGenerateALatentModelsDecodedImagesOneProcessGenerates)
 TEST(Distributed, TwoRanksEncodeTheLatentsOneProcessEncodes) {
   if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
-  write_tiny_autoencoder(dir, 8);
+  write_tiny_autoencoder(dir.path(), 8);
   auto encode = [&](const std::string& out) {
     return std::vector<std::string>{app("encode_latents"), "--vae", dir / "vae.safetensors", "--image_size", "8",
                                     "--set", "data.num_images=10", "--shard_size", "3", "--batch_size", "2",

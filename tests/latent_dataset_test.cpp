@@ -10,10 +10,9 @@
 #include "flowlab/data/shapes.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/sha256.h"
-#include "flowlab/recipe.h"
 #include "flowlab/tasks/encode_latents.h"
-#include "flowlab/training/checkpoint.h"
 #include "test_helpers.h"
+#include "tiny_problem.h"
 
 using namespace flowlab;
 using namespace flowlab::testing;
@@ -154,17 +153,7 @@ TEST(LatentDataset, TheProgramsTakeAnyImageSizeTheAutoencoderTakes) {
   // 64x64 is no size for the default TinyUNet's attention resolution (8); encode_latents and
   // evaluate_vae have no UNet, so it must not be checked.
   TempDir dir;
-  Config c;
-  c.model.type = "autoencoder_kl";
-  c.method.name = "vae";
-  c.data.image_size = 64;
-  c.vae.ch = 8;
-  c.vae.ch_mult = {1, 2};
-  c.vae.num_res_blocks = 1;
-  c.vae.norm_groups = 4;
-  torch::manual_seed(0);
-  auto vae = make_backbone(c);
-  export_weights_safetensors(dir / "vae.safetensors", *vae, c);
+  write_tiny_autoencoder(dir.path(), 64);
   std::vector<std::string> encode{app("encode_latents"), "--vae", dir / "vae.safetensors", "--image_size", "64",
                                   "--set", "data.num_images=2", "--threads", "1", "--output", dir / "latents"};
   ASSERT_EQ(wait_exit_code(spawn(encode, dir / "encode.log")), 0) << read_file_text(dir / "encode.log");

@@ -198,19 +198,7 @@ TEST(LatentTraining, MeanFlowOnATinyAutoencodersLatentsDecodesToTheRequestedClas
 
 TEST(LatentTraining, OnTheFlyLatentsAreTheImagesEncodedOnceWithTheirMirrors) {
   TempDir dir;
-  Config autoencoder;  // a 2x autoencoder, 8x8 images -> 4x4x4 latents
-  autoencoder.model.type = "autoencoder_kl";
-  autoencoder.method.name = "vae";
-  autoencoder.data.image_size = 8;
-  autoencoder.vae.ch = 8;
-  autoencoder.vae.ch_mult = {1, 2};
-  autoencoder.vae.num_res_blocks = 1;
-  autoencoder.vae.norm_groups = 4;
-  autoencoder.vae.scaling_factor = 0.5;
-  torch::manual_seed(0);
-  auto weights = make_backbone(autoencoder);
-  const std::string file = dir / "vae.safetensors";
-  export_weights_safetensors(file, *weights, autoencoder);
+  const auto file = write_tiny_autoencoder(dir.path(), 8, 0.5);  // 8x8 images -> 4x4x4 latents
 
   // data.image_size is the latent grid: shapes are drawn at 8x8 and encoded with their mirrors.
   auto config = tiny_config(dir / "run");

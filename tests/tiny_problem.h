@@ -1,11 +1,13 @@
 // A tiny class-conditional problem with a known answer: four fixed 8x8 images, one per class,
-// and a small TinyUNet config that learns them in a few hundred CPU steps.
+// and a small TinyUNet config that learns them in a few hundred CPU steps; and a tiny random
+// autoencoder file.
 #pragma once
 #include "flowlab/config.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/io/image.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/recipe.h"
+#include "flowlab/training/checkpoint.h"
 
 namespace flowlab::testing {
 
@@ -126,5 +128,24 @@ class RecordingMethod : public Method {
  private:
   MethodPtr inner_;
 };
+
+// A random 2x autoencoder (8 channels, mults [1, 2]) for image_size x image_size RGB images, as
+// DIR/vae.safetensors (whose path it returns).
+inline std::string write_tiny_autoencoder(const std::string& dir, int image_size, double scaling_factor = 0.18215) {
+  Config c;
+  c.model.type = "autoencoder_kl";
+  c.method.name = "vae";
+  c.data.image_size = image_size;
+  c.vae.ch = 8;
+  c.vae.ch_mult = {1, 2};
+  c.vae.num_res_blocks = 1;
+  c.vae.norm_groups = 4;
+  c.vae.scaling_factor = scaling_factor;
+  torch::manual_seed(0);
+  auto vae = make_backbone(c);
+  auto path = dir + "/vae.safetensors";
+  export_weights_safetensors(path, *vae, c);
+  return path;
+}
 
 }  // namespace flowlab::testing
