@@ -295,7 +295,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
                    fid < best_fid ? ", the best so far: best.pt" : "");
     }
     char buf[32];
-    std::snprintf(buf, sizeof(buf), " FID %.2f", fid);
+    std::snprintf(buf, sizeof(buf), " FID %.4g", fid);  // hashed weights give FIDs below 0.01
     last_eval = buf;
     if (fid < best_fid) {
       best_fid = fid;
