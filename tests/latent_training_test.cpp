@@ -264,6 +264,12 @@ TEST(LatentTraining, OnTheFlyLatentsAreTheImagesEncodedOnceWithTheirMirrors) {
                        dir / "inpaint.log");
   ASSERT_EQ(wait_exit_code(inpaint), 0) << read_file_text(dir / "inpaint.log");
   EXPECT_NE(read_file_text(dir / "inpaint.json").find("\"num_images\": 2"), std::string::npos);
+  // inpaint finetune trains on the same encoded latents.
+  auto finetune = spawn({app("inpaint"), "finetune", "--pretrained", dir / "run/last.pt", "--steps", "1",
+                         "--batch_size", "3", "--threads", "1", "--output_dir", dir / "finetuned"},
+                        dir / "finetune.log");
+  ASSERT_EQ(wait_exit_code(finetune), 0) << read_file_text(dir / "finetune.log");
+  EXPECT_EQ(CheckpointReader(dir / "finetuned/last.pt").config().model.vae_sha256, sha256_file(file));
 }
 
 TEST(LatentTraining, LatentInpaintingKeepsEveryKnownPixelAndFillsTheHole) {

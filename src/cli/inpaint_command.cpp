@@ -23,6 +23,7 @@
 #include "flowlab/training/sampling_model.h"
 #include "flowlab/training/stop_signal.h"
 #include "flowlab/training/trainer.h"
+#include "flowlab/training/training_data.h"
 
 namespace flowlab {
 namespace {
@@ -178,7 +179,7 @@ int finetune_command(int argc, char** argv) {
   validate(config);
   check_directory_creatable(config.training.output_dir);
   ProcessRuntime runtime(config);  // the trainer's data parallelism
-  auto data = load_dataset(config.data);
+  auto data = load_training_data(config, runtime.device());  // a latent model's latents
   fit_model_to_data(config, data);
   InpaintFinetuneMethod method(make_method(config), mask_prob);
   install_stop_handlers();
