@@ -58,7 +58,7 @@ def main():
         ax = axes[2]
         ax.plot([r["step"] for r in evaluation], [r["fid"] for r in evaluation], "o-", lw=1)
         best = min(evaluation, key=lambda r: r["fid"])
-        ax.plot([best["step"]], [best["fid"]], "r*", ms=12, label=f"best {best['fid']:.2f} (best.pt)")
+        ax.plot([best["step"]], [best["fid"]], "r*", ms=12, label=f"best {best['fid']:.4g} at step {best['step']} (best.pt)")
         ax.legend(fontsize=8)
         ax.set_title(f"FID ({evaluation[0].get('eval_samples', '?')} samples)")
     for ax in axes:

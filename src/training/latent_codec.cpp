@@ -11,7 +11,7 @@
 namespace flowlab {
 
 LatentCodec::LatentCodec(const ModelConfig& model, torch::Device device, const std::string& vae_file,
-                             bool allow_mismatch)
+                         bool allow_mismatch)
     : LatentCodec(AutoencoderIdentity{model.vae, model.vae_sha256, model.vae_scaling_factor, model.vae_shift_factor},
                     device, vae_file, allow_mismatch) {}
 
@@ -34,7 +34,7 @@ std::shared_ptr<AutoencoderKL> load_recorded_autoencoder(const AutoencoderIdenti
 }
 
 LatentCodec::LatentCodec(const AutoencoderIdentity& autoencoder, torch::Device device,
-                             const std::string& vae_file, bool allow_mismatch)
+                         const std::string& vae_file, bool allow_mismatch)
     : scaling_factor_(autoencoder.scaling_factor), shift_factor_(autoencoder.shift_factor) {
   if (autoencoder.path.empty()) return;
   vae_ = load_recorded_autoencoder(autoencoder, vae_file, allow_mismatch, "--allow_vae_mismatch uses it anyway");

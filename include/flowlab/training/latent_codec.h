@@ -23,14 +23,13 @@ std::shared_ptr<AutoencoderKL> load_recorded_autoencoder(const AutoencoderIdenti
 class LatentCodec {
  public:
   LatentCodec() = default;  // a pixel model's
-  // model.vae empty: a pixel model, and decode() returns its input. Otherwise loads `vae_file`
-  // (model.vae when empty) and compares its SHA-256 with model.vae_sha256: another file is an
-  // Error unless allow_mismatch. A missing file is an Error naming it and the flag that replaces it.
+  // model.vae empty: a pixel model, whose encode() and decode() return their input. Otherwise
+  // load_recorded_autoencoder(model.vae, its SHA-256 and factors; vae_file, allow_mismatch).
   LatentCodec(const ModelConfig& model, torch::Device device, const std::string& vae_file = "",
-                bool allow_mismatch = false);
+              bool allow_mismatch = false);
   // The autoencoder a latent dataset names (its path, SHA-256 and scaling).
   LatentCodec(const AutoencoderIdentity& autoencoder, torch::Device device, const std::string& vae_file = "",
-                bool allow_mismatch = false);
+              bool allow_mismatch = false);
 
   bool active() const { return vae_ != nullptr; }
   // How many times larger a decoded image's side is than its latents' (1 for a pixel model).
