@@ -11,6 +11,7 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/npz.h"
 #include "dataset_files.h"
+#include "flowlab/io/files.h"
 #include "test_helpers.h"
 
 using namespace flowlab;
@@ -93,6 +94,12 @@ TEST(Evaluate, ImageFolderIsScoredAgainstAReferenceOfItsOwnSize) {
   auto cache = read_npz(d / "cache/flowlab/fid/mnist-train-12px-resize-inception-random.npz");
   EXPECT_TRUE(torch::allclose(cache.at("features"), expected_reference(d / "mnist", 12, "resize"),
                               1e-4, 1e-4));
+
+  // The folder against itself: every sample inside its own ball, both ways.
+  auto self = run_command(fid + " --reference " + (d / "samples") + " --precision_recall");
+  ASSERT_EQ(self.exit_code, 0) << self.output;
+  EXPECT_NE(self.output.find("precision 1.0000, recall 1.0000"), std::string::npos) << self.output;
+  EXPECT_NE(read_file_text(d / "fid.json").find("\"recall\": 1.0"), std::string::npos);
 
   // A cached reference of 12x12 images refuses 16x16 ones.
   auto refused = run_command(fid + " --image_size 16 --reference " +

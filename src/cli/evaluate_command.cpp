@@ -11,6 +11,7 @@
 #include "flowlab/dist/runtime.h"
 #include "flowlab/error.h"
 #include "flowlab/eval/features.h"
+#include "flowlab/eval/precision_recall.h"
 #include "flowlab/eval/reference.h"
 #include "flowlab/io/files.h"
 #include "flowlab/recipe.h"
@@ -131,6 +132,8 @@ cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
       "a cifar10-*/mnist-* reference is built at it with the checkpoint's data.fit (for --images: MNIST zero-padded "
       "when larger than 28, resized otherwise), folders are resized to it", cxxopts::value<int>()->default_value("0"), "N")(
       "kid", "also compute KID (100 subsets of min(1000, N))")(
+      "precision_recall", "also compute improved precision and recall (k = 3 nearest neighbours in the "
+                          "features, as the ADM evaluation suite does)")(
       "per_class", "FID per class: each class's samples against that class's real images")(
       "output", "write the results as JSON here", cxxopts::value<std::string>(), "FILE")(
       "inception_weights", "converted pytorch-fid weights (scripts/convert_inception_weights.py); default $FLOWLAB_INCEPTION_WEIGHTS or weights/inception_fid.pt",
@@ -213,6 +216,16 @@ int evaluate_command(int argc, char** argv) {
   report["feature_images_per_sec"] = candidate.images_per_second;
 
   print_scores(reference, candidate, with_kid, per_class, seed, report);
+  if (args->count("precision_recall")) {
+    if (!reference.features.defined())
+      throw Error("--precision_recall needs the reference's features; " + reference.name +
+                  " holds statistics only (use a dataset reference or a folder)");
+    auto pr = precision_recall(reference.features, candidate.features);
+    report["precision"] = pr.precision;
+    report["recall"] = pr.recall;
+    std::cout << "precision " << std::setprecision(4) << std::fixed << pr.precision << ", recall " << pr.recall
+              << " (k = 3 nearest neighbours in the features)\n";
+  }
   std::cout << "features: " << extractor->name() << ", " << std::setprecision(1) << std::fixed
             << candidate.images_per_second << " images/s\n";
   if (args->count("output"))
