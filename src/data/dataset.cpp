@@ -16,15 +16,11 @@ std::vector<int64_t> Dataset::class_counts() const {
   return counts;
 }
 
-torch::Tensor Dataset::in_model_scale(const torch::Tensor& latents) const {
-  return (latents - autoencoder.shift_factor) * autoencoder.scaling_factor;
-}
-
 Batch Dataset::batch(const torch::Tensor& indices, torch::Device device) const {
   auto idx = indices.to(images.device());
   Batch b;
   auto rows = images.index_select(0, idx).to(device);
-  b.images = is_latent() ? in_model_scale(rows) : uint8_to_float(rows);
+  b.images = is_latent() ? autoencoder.to_model_scale(rows) : uint8_to_float(rows);
   b.labels = labels.index_select(0, idx.to(labels.device())).to(device);
   return b;
 }
@@ -42,7 +38,7 @@ Batch Dataset::sample_latents(const torch::Tensor& indices, const torch::Tensor&
     std = torch::where(mirrored, rows_of(flip_std), std);
   }
   Batch b;
-  b.images = in_model_scale(mean + std * rng.randn_like(mean));
+  b.images = autoencoder.to_model_scale(mean + std * rng.randn_like(mean));
   b.labels = rows_of(labels);
   return b;
 }

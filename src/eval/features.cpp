@@ -14,10 +14,6 @@
 namespace flowlab {
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 torch::Tensor three_channels(const torch::Tensor& images) {
   return images.size(1) == 1 ? images.expand({-1, 3, -1, -1}) : images;
 }

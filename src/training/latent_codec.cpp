@@ -35,7 +35,7 @@ std::shared_ptr<AutoencoderKL> load_recorded_autoencoder(const AutoencoderIdenti
 
 LatentCodec::LatentCodec(const AutoencoderIdentity& autoencoder, torch::Device device,
                          const std::string& vae_file, bool allow_mismatch)
-    : scaling_factor_(autoencoder.scaling_factor), shift_factor_(autoencoder.shift_factor) {
+    : autoencoder_(autoencoder) {
   if (autoencoder.path.empty()) return;
   vae_ = load_recorded_autoencoder(autoencoder, vae_file, allow_mismatch, "--allow_vae_mismatch uses it anyway");
   vae_->to(device);
@@ -48,13 +48,13 @@ torch::Tensor LatentCodec::decode(const torch::Tensor& latents) const {
   if (latents.size(1) != o.latent_channels)
     throw Error("the model's samples have " + std::to_string(latents.size(1)) + " channels; the autoencoder's " +
                 "latents have " + std::to_string(o.latent_channels));
-  return vae_->decode(latents / scaling_factor_ + shift_factor_);
+  return vae_->decode(autoencoder_.from_model_scale(latents));
 }
 
 torch::Tensor LatentCodec::encode(const torch::Tensor& images) const {
   if (!vae_) return images;
   torch::NoGradGuard no_grad;
-  return (vae_->encode(images).mean - shift_factor_) * scaling_factor_;
+  return autoencoder_.to_model_scale(vae_->encode(images).mean);
 }
 
 }  // namespace flowlab

@@ -1,14 +1,12 @@
 #include "flowlab/training/training_eval.h"
 
-#include <spdlog/spdlog.h>
-
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 
 #include "flowlab/data/dataset.h"
 #include "flowlab/error.h"
+#include "flowlab/io/progress.h"
 
 namespace flowlab {
 namespace {
@@ -20,10 +18,6 @@ std::string default_reference(const DataConfig& data) {
   if (data.dataset == "folder") return data.data_dir;
   throw Error("config: training.eval_every needs eval.reference for data.dataset " + data.dataset +
               " (a dataset split such as cifar10-train, an .npz of statistics or a folder of images)");
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace

@@ -43,8 +43,6 @@ struct Dataset {
   // model's scale. eps comes from `rng`.
   Batch sample_latents(const torch::Tensor& indices, const torch::Tensor& flip, StepRandom& rng,
                        torch::Device device = torch::kCPU) const;
-  // The autoencoder's latents in the model's scale, (z - shift_factor) * scaling_factor.
-  torch::Tensor in_model_scale(const torch::Tensor& latents) const;
 };
 
 // A latent dataset over stored posteriors (encode_latents' files, or images encoded in memory):

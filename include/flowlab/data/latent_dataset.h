@@ -24,6 +24,9 @@ struct AutoencoderIdentity {
   std::string sha256;
   double scaling_factor = 1.0;
   double shift_factor = 0.0;
+
+  torch::Tensor to_model_scale(const torch::Tensor& z) const { return (z - shift_factor) * scaling_factor; }
+  torch::Tensor from_model_scale(const torch::Tensor& x) const { return x / scaling_factor + shift_factor; }
 };
 
 // Where the images came from.

@@ -25,5 +25,7 @@ class Progress {
 };
 
 std::string format_duration(double seconds);
+// Seconds from t0 until now.
+double seconds_since(std::chrono::steady_clock::time_point t0);
 
 }  // namespace flowlab

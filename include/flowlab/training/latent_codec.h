@@ -43,7 +43,7 @@ class LatentCodec {
 
  private:
   std::shared_ptr<AutoencoderKL> vae_;
-  double scaling_factor_ = 1.0, shift_factor_ = 0.0;
+  AutoencoderIdentity autoencoder_;  // its scaling and shift
 };
 
 }  // namespace flowlab
