@@ -9,7 +9,8 @@ The input is pytorch-fid's FID Inception state dict (download it on a machine wi
 https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth).
 Every tensor's name and shape is checked against torchvision's Inception3 with 1008 classes and
 no auxiliary head, which is the layout pytorch-fid's FID variant keeps. The output is a
-torch.save'd dict {name: float32 tensor} without the classifier (fc.*), which FID does not use.
+torch.save'd dict {name: float32 tensor}, with the 1008-way classifier (fc.*) that the Inception
+Score uses.
 Needs Debian's python3-torch and python3-torchvision.
 """
 import os
@@ -38,8 +39,7 @@ def main():
         if tuple(state[name].shape) != tuple(ref.shape):
             sys.exit(f"{source}: {name} has shape {tuple(state[name].shape)}, "
                      f"expected {tuple(ref.shape)}")
-        if not name.startswith("fc."):
-            out[name] = state[name].detach().to(torch.float32).contiguous()
+        out[name] = state[name].detach().to(torch.float32).contiguous()
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     torch.save(out, target + ".tmp")
     os.replace(target + ".tmp", target)

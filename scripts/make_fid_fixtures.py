@@ -9,7 +9,9 @@ The reference network is torchvision's Inception3 with the FID changes pytorch-f
 classes). Its weights come from a closed formula that flowlab's C++ side evaluates the same way
 (flowlab::set_inception_test_weights), so no 95 MB weight file is committed.
 FID follows pytorch-fid (scipy.linalg.sqrtm of S1 S2); KID follows torch-fidelity's unbiased
-polynomial MMD with the whole set as one subset, which removes the subset sampling.
+polynomial MMD with the whole set as one subset, which removes the subset sampling. The Inception
+Score follows torch-fidelity's isc_features_to_metric (logits without the classifier's bias,
+numpy's RandomState(2020) shuffle, 10 splits, numpy's population std).
 """
 import json
 import math
@@ -26,8 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from flowlab_models import hashed_uniform  # noqa: E402
 
 def set_test_weights(model):
-    state = {k: v for k, v in model.state_dict().items()
-             if not k.startswith("fc.") and "num_batches_tracked" not in k}
+    state = {k: v for k, v in model.state_dict().items() if "num_batches_tracked" not in k}
     for k, name in enumerate(sorted(state)):
         t = state[name]
         u = hashed_uniform(t.numel(), k).reshape(t.shape)
@@ -40,6 +41,10 @@ def set_test_weights(model):
             value = 0.2 * u
         elif name.endswith("running_var"):
             value = 1 + 0.25 * (u + 1)
+        elif name == "fc.weight":
+            value = u * math.sqrt(6.0 / t.shape[1])
+        elif name == "fc.bias":
+            value = 0.2 * u
         else:
             raise SystemExit("unexpected tensor " + name)
         t.copy_(value.to(t.dtype))
@@ -128,6 +133,18 @@ def pytorch_fid(mu1, s1, mu2, s2):
     return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
+def inception_score(logits, splits=10):
+    n = logits.shape[0]
+    x = torch.from_numpy(logits)[np.random.RandomState(2020).permutation(n)].double()
+    p, log_p = x.softmax(1), x.log_softmax(1)
+    scores = []
+    for i in range(splits):
+        pc, lc = p[i * n // splits:(i + 1) * n // splits], log_p[i * n // splits:(i + 1) * n // splits]
+        kl = pc * (lc - pc.mean(0, keepdim=True).log())
+        scores.append(kl.sum(1).mean().exp().item())
+    return float(np.mean(scores)), float(np.std(scores))
+
+
 def kid_one_subset(x, y):
     d = x.shape[1]
     kxx = (x @ x.T / d + 1) ** 3
@@ -156,10 +173,16 @@ def main(out_dir):
                                              b.mean(0), np.cov(b, rowvar=False))})
     kx, ky = rng.randn(30, 8), rng.randn(25, 8) + 0.3
     kid = kid_one_subset(kx[:25], ky)
+    # 53 rows: splits of 5 and 6 rows; logits spread enough that the classes differ per row.
+    is_logits = rng.randn(53, 12) * 3
+    is_mean, is_std = inception_score(is_logits)
+    logits_unbiased = pool3 @ net.fc.weight.T
 
     golden = {
         "inception": {"images": images.tolist(), "pool3": pool3.tolist(), "block64": b64.tolist(),
-                      "block192": b192.tolist(), "block768": b768.tolist()},
+                      "block192": b192.tolist(), "block768": b768.tolist(),
+                      "logits": logits_unbiased.tolist()},
+        "inception_score": {"logits": is_logits.tolist(), "mean": is_mean, "std": is_std},
         "fid_cases": fid_cases,
         "kid": {"x": kx[:25].tolist(), "y": ky.tolist(), "mmd2": kid},
     }

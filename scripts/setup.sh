@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache git pkg-config
   libtorch-dev libyaml-cpp-dev libcxxopts-dev libspdlog-dev libfmt-dev
   libstb-dev nlohmann-json3-dev libgtest-dev zlib1g-dev libopenblas0-pthread libgloo-dev
-  python3 python3-numpy
+  libprotobuf-dev protobuf-compiler
+  python3 python3-numpy python3-protobuf python3-crc32c
 )
 # Optional extras: golden-value generators, weight export check, plots.
 if [[ "${FLOWLAB_SETUP_PYTHON:-0}" == "1" ]]; then

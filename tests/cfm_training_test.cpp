@@ -142,3 +142,29 @@ TEST(Cfm, ResumeGivesTheSameWeightsAsOneRun) {
   }
 }
 
+
+// sampling.cfg_t_min/cfg_t_max: CFG on the steps whose t is inside the interval only. Euler at 4
+// steps evaluates t = 1, 0.75, 0.5, 0.25, so [0, 0.1] guides none of them and [0, 1] all.
+TEST(Cfm, GuidanceIntervalGuidesTheStepsInsideIt) {
+  TempDir dir;
+  auto config = tiny_config(dir.path());
+  auto model = random_model(config);
+  CfmMethod method(config.method);
+  auto noise = torch::randn({4, 3, 8, 8}, torch::Generator(at::detail::createCPUGenerator(5)));
+  auto labels = torch::tensor({0, 1, 2, 3});
+  auto sample = [&](double scale, double t_min, double t_max) {
+    auto s = config.sampling;
+    s.steps = 4;
+    s.cfg_scale = scale;
+    s.cfg_t_min = t_min;
+    s.cfg_t_max = t_max;
+    return method.sample(*model, noise, labels, s, nullptr).x;
+  };
+  auto unguided = sample(1.0, 0.0, 1.0), guided = sample(3.0, 0.0, 1.0);
+  EXPECT_GT((guided - unguided).abs().max().item<double>(), 1e-3);
+  EXPECT_TRUE(torch::equal(sample(3.0, 0.0, 0.1), unguided));
+  EXPECT_TRUE(torch::equal(sample(3.0, 0.0, 1.0), guided));
+  auto late = sample(3.0, 0.0, 0.6);  // the last two steps only
+  EXPECT_GT((late - unguided).abs().max().item<double>(), 1e-4);
+  EXPECT_GT((late - guided).abs().max().item<double>(), 1e-4);
+}

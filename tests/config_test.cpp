@@ -102,6 +102,15 @@ TEST(Config, CrossFieldRules) {
   c.scheduler.min_lr = 1.0;
   EXPECT_NE(error_of([&] { validate(c); }).find("min_lr"), std::string::npos);
   c = Config();
+  c.sampling.cfg_t_min = 0.8;
+  c.sampling.cfg_t_max = 0.2;
+  EXPECT_NE(error_of([&] { validate(c); }).find("sampling.cfg_t_min (0.800000) must not exceed sampling.cfg_t_max"),
+            std::string::npos);
+  c = Config();
+  c.meanflow.guidance_t_min = 0.5;
+  c.meanflow.guidance_t_max = 0.4;
+  EXPECT_NE(error_of([&] { validate(c); }).find("meanflow.guidance_t_min"), std::string::npos);
+  c = Config();
   c.data.dataset = "cifar10";
   EXPECT_NE(error_of([&] { validate(c); }).find("data_dir"), std::string::npos);
   c = Config();

@@ -63,6 +63,10 @@ TEST(Fid, InceptionFeaturesMatchThePythonReferenceNetwork) {
   }
   // The two images give different features, so a mixed-up batch would fail the check above.
   EXPECT_GT((f.pool3[0] - f.pool3[1]).abs().max().item<double>(), 0.05);
+  // The Inception Score's logits: pool3 times the classifier's weight, without its bias.
+  auto logits = net->class_logits(f.pool3);
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 1008}));
+  EXPECT_LT((logits - matrix(g["logits"]).to(torch::kFloat32)).abs().max().item<double>(), 1e-4);
 }
 
 TEST(Fid, ParameterNamesAreThoseOfPytorchFidWeights) {
@@ -73,10 +77,11 @@ TEST(Fid, ParameterNamesAreThoseOfPytorchFidWeights) {
   EXPECT_EQ(params["Mixed_6b.branch7x7_2.conv.weight"].sizes(), (std::vector<int64_t>{128, 128, 1, 7}));
   EXPECT_TRUE(params.contains("Mixed_7c.branch3x3dbl_3b.bn.bias"));
   EXPECT_TRUE(net->named_buffers().contains("Mixed_5b.branch_pool.bn.running_var"));
-  // torchvision's Inception3 without the classifier and the auxiliary head.
+  EXPECT_EQ(params["fc.weight"].sizes(), (std::vector<int64_t>{1008, 2048}));
+  // torchvision's Inception3 with 1008 classes and without the auxiliary head.
   int64_t count = 0;
   for (const auto& p : net->parameters()) count += p.numel();
-  EXPECT_EQ(count, 21'785'568);  // torchvision's Inception3 less fc, counted in Python
+  EXPECT_EQ(count, 23'850'960);  // counted in Python
 }
 
 TEST(Fid, MatchesScipySqrtmOnRandomAndRankDeficientCovariances) {
@@ -173,9 +178,11 @@ TEST(Fid, WeightFileLoadsAndWrongShapesOrNamesAreErrors) {
     write_bytes(path, std::vector<uint8_t>(bytes.begin(), bytes.end()));
   };
   auto good = dir.path() + "/good.pt";
-  save(good, [](auto& d) { d.insert("fc.weight", torch::zeros({1008, 2048})); });  // ignored
+  save(good, [](auto&) {});
   FidInceptionV3 loaded;
   load_inception_weights(loaded, good);
+  EXPECT_TRUE(loaded->has_classifier);
+  EXPECT_TRUE(torch::equal(loaded->named_parameters()["fc.weight"], source->named_parameters()["fc.weight"]));
   EXPECT_TRUE(torch::equal(loaded->named_parameters()["Mixed_7c.branch_pool.conv.weight"],
                            source->named_parameters()["Mixed_7c.branch_pool.conv.weight"]));
   EXPECT_TRUE(torch::equal(loaded->named_buffers()["Mixed_6e.branch1x1.bn.running_var"],
@@ -196,6 +203,17 @@ TEST(Fid, WeightFileLoadsAndWrongShapesOrNamesAreErrors) {
   message = error_of([&] { load_inception_weights(loaded, missing); });
   EXPECT_NE(message.find("missing tensor Mixed_5b.branch1x1.bn.bias"), std::string::npos) << message;
 
+  // A file converted before the classifier was kept: FID works, the Inception Score says what to do.
+  auto without_classifier = dir.path() + "/no_fc.pt";
+  save(without_classifier, [](auto& d) {
+    d.erase("fc.weight");
+    d.erase("fc.bias");
+  });
+  load_inception_weights(loaded, without_classifier);
+  EXPECT_FALSE(loaded->has_classifier);
+  message = error_of([&] { loaded->class_logits(torch::zeros({1, 2048})); });
+  EXPECT_NE(message.find("convert pt_inception-2015-12-05-6726825d.pth again"), std::string::npos) << message;
+
   auto garbage = dir.path() + "/garbage.pt";
   write_text(garbage, "not a weight file");
   message = error_of([&] { load_inception_weights(loaded, garbage); });
@@ -211,6 +229,12 @@ def forward(self, x):
 )");
   module.save(dir.path() + "/f.pt");
   auto extractor = make_torchscript_extractor(dir.path() + "/f.pt", torch::kCPU);
+  EXPECT_EQ(extractor->name(), "f");  // the file's name without its extension
+  EXPECT_EQ(extractor->metric_name(), "FD_f");
+  module.register_attribute("feature_name", c10::StringType::get(), std::string("mean_colour"));
+  module.save(dir.path() + "/named.pt");
+  EXPECT_EQ(make_torchscript_extractor(dir.path() + "/named.pt", torch::kCPU)->metric_name(), "FD_mean_colour");
+  EXPECT_EQ(make_inception_extractor("random", torch::kCPU)->metric_name(), "FID");
   auto images = torch::rand({4, 1, 8, 8});  // grey images are repeated to three channels
   auto f = extractor->features(images);
   ASSERT_EQ(f.sizes(), (std::vector<int64_t>{4, 3}));

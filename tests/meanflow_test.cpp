@@ -7,6 +7,8 @@
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/dual_layers.h"
 #include "flowlab/recipe.h"
+#include "flowlab/training/checkpoint.h"
+#include "flowlab/training/initial_weights.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"
 #include "tiny_problem.h"
@@ -201,6 +203,10 @@ TEST(MeanFlow, TrainedGuidanceIsOnWheneverWOrKappaLeavesTheIdentity) {
     EXPECT_GT((out[0] - in.v[0]).abs().max().item<double>(), 1e-3) << "w " << w << " kappa " << kappa;
     EXPECT_TRUE(torch::equal(out[1], in.v[1]));  // the null row keeps v
   }
+  // The guidance interval: row 0 (t = 0.7) keeps v outside it and is guided inside it.
+  EXPECT_TRUE(torch::equal(meanflow_guided_velocity(*model, in.z, in.t, y, in.v, 2.0, 0.0, {0.0, 0.5}), in.v));
+  EXPECT_TRUE(torch::allclose(meanflow_guided_velocity(*model, in.z, in.t, y, in.v, 2.0, 0.0, {0.6, 0.8}),
+                              guided(2.0, 0.0), 1e-12, 1e-12));
   // An unconditional model has no classes to guide towards.
   TempDir dir;
   auto config = tiny_meanflow_config(dir.path());
@@ -208,6 +214,45 @@ TEST(MeanFlow, TrainedGuidanceIsOnWheneverWOrKappaLeavesTheIdentity) {
   auto unconditional = random_model(config, torch::kFloat64);
   EXPECT_TRUE(torch::equal(meanflow_guided_velocity(*unconditional, in.z, in.t, torch::zeros_like(y),
                                                     in.v, 1.0, 0.5), in.v));
+}
+
+// training.init_from of a flow model (CFM) checkpoint: every shared tensor, and the embedder of
+// t - r at zero output, so u(z, r, t) = v(z, t) for every r at the first step.
+TEST(MeanFlow, StartsFromAFlowModelWithUEqualToItsVelocity) {
+  TempDir dir;
+  auto in = jvp_inputs();
+  for (const std::string type : {"tiny_unet", "dit"}) {
+    auto cfm = tiny_config(dir / type);
+    cfm.model.type = type;
+    cfm.model.variant = "DiT-T/2";
+    auto flow = random_model(cfm);
+    torch::optim::AdamW optimizer(flow->parameters());
+    std::vector<std::string> no_names;
+    save_checkpoint(dir / (type + ".pt"), {cfm, 10, no_names, *flow, *flow, optimizer});
+    auto meanflow = for_method(cfm, "meanflow", false);
+    auto two_time = random_model(meanflow);  // the second embedder random, as a fresh model's
+    load_initial_weights(*two_time, meanflow, dir / (type + ".pt"));
+    torch::NoGradGuard no_grad;
+    auto v = flow->forward(in.z, in.t, in.y);
+    EXPECT_GT(v.abs().max().item<double>(), 1e-2) << type;
+    for (double r : {0.0, 0.3, 0.55})
+      EXPECT_TRUE(torch::allclose(two_time->forward_interval(in.z, torch::full({2}, r), in.t, in.y), v, 1e-5, 1e-6))
+          << type << " r " << r;
+    // The zero output layer is what makes it: the same weights with the embedder left random differ.
+    auto loaded_only = random_model(meanflow);
+    load_named_weights(*loaded_only, named_weights(*flow), "the flow model", loaded_only->second_time_module());
+    EXPECT_GT((loaded_only->forward_interval(in.z, in.r, in.t, in.y) - v).abs().max().item<double>(), 1e-3) << type;
+  }
+  // The (r, t) pair embeds r with t's embedder: no zero makes it v, so it is refused.
+  auto cfm = tiny_config(dir / "rt");
+  auto flow = random_model(cfm);
+  torch::optim::AdamW optimizer(flow->parameters());
+  std::vector<std::string> no_names;
+  save_checkpoint(dir / "rt.pt", {cfm, 10, no_names, *flow, *flow, optimizer});
+  auto meanflow = for_method(cfm, "meanflow", false);
+  meanflow.model.time_pair = "r,t";
+  auto message = error_of([&] { load_initial_weights(*random_model(meanflow), meanflow, dir / "rt.pt"); });
+  EXPECT_NE(message.find("only with model.time_pair t,t-r"), std::string::npos) << message;
 }
 
 TEST(MeanFlow, OneStepSamplesLandNearTheirClassImage) {

@@ -90,7 +90,7 @@ TEST(Samplers, HookSeesEveryStepTimeAndCanReplaceTheState) {
   EXPECT_EQ(x.abs().max().item<double>(), 0.0);
 }
 
-TEST(Guidance, CombinesConditionalAndNullInOneDoubleBatch) {
+TEST(Guidance, CombinesConditionalAndNullInOneDoubleBatchInsideItsInterval) {
   int calls = 0;
   int64_t batch_seen = 0;
   ConditionalFn f = [&](const torch::Tensor& x, const torch::Tensor&, const torch::Tensor& y) {
@@ -112,6 +112,20 @@ TEST(Guidance, CombinesConditionalAndNullInOneDoubleBatch) {
   EXPECT_EQ(batch_seen, 2);
   EXPECT_FLOAT_EQ(plain[1][0].item<float>(), 4.0f);
   EXPECT_FLOAT_EQ(classifier_free_guidance(f, y, 10, 0.0)(x, t)[0][0].item<float>(), 11.0f);
+
+  // The guidance interval: rows with t inside are guided, the others get the conditional call
+  // alone, and a step with no row inside costs one batch of N.
+  GuidanceInterval interval{0.2, 0.6};
+  auto mixed = classifier_free_guidance(f, y, 10, 3.0, interval)(x, torch::tensor({0.1, 0.4}));
+  EXPECT_FLOAT_EQ(mixed[0][0].item<float>(), 1.0f);                // outside: conditional
+  EXPECT_FLOAT_EQ(mixed[1][1].item<float>(), 11 + 3 * (4 - 11));  // inside: guided
+  calls = 0;
+  auto outside = classifier_free_guidance(f, y, 10, 3.0, interval)(x, torch::full({2}, 0.9));
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(batch_seen, 2);
+  EXPECT_TRUE(torch::equal(outside, plain));
+  auto inside = classifier_free_guidance(f, y, 10, 3.0, interval)(x, torch::full({2}, 0.6));  // closed interval
+  EXPECT_TRUE(torch::equal(inside, guided));
 }
 
 TEST(Guidance, DropLabelsReplacesTheConfiguredFraction) {

@@ -81,6 +81,10 @@ struct MeanFlowConfig {
   double adaptive_c = 1e-3;
   double guidance_w = 1.0;        // trained-in guidance scale (Sec. 4.2); 1 = off
   double guidance_kappa = 0.0;    // the kappa mixing term of the same section
+  // The trained-in guidance only for t in [guidance_t_min, guidance_t_max], plain v elsewhere (as
+  // the authors' code; guidance at high noise costs diversity). [0, 1] = everywhere.
+  double guidance_t_min = 0.0;
+  double guidance_t_max = 1.0;
   // separate: u in a plain forward over all rows, du/dt in a dual pass without a backward graph
   //   (less memory; with dropout, u and du/dt see different dropout masks);
   // shared: u and du/dt from one dual pass with its backward graph (one dropout mask).
@@ -138,6 +142,9 @@ struct TrainingConfig {
   // Every eval_every steps (and at the last) the EMA model is scored (the eval section) into
   // metrics.jsonl, and best.pt keeps the checkpoint of the lowest FID. 0 = off.
   int64_t eval_every = 0;
+  // TensorBoard event files in output_dir/tensorboard: every metrics.jsonl figure as a scalar
+  // (train/..., eval/...) and every sample grid as an image.
+  bool tensorboard = false;
   int64_t seed = 0;
   std::string device = "cpu";  // cpu | cuda
   int threads = 0;             // 0 = all cores
@@ -169,6 +176,10 @@ struct SamplingConfig {
   std::string sampler = "euler";
   int steps = 50;
   double cfg_scale = 3.0;
+  // CFG only while t is in [cfg_t_min, cfg_t_max] (the guidance interval, Kynkaanniemi et al.
+  // 2024); the conditional prediction alone elsewhere. [0, 1] = every step.
+  double cfg_t_min = 0.0;
+  double cfg_t_max = 1.0;
   double rtol = 1e-3;  // rk45
   double atol = 1e-3;  // rk45
   int num_samples = 64;

@@ -11,6 +11,7 @@
 #include "flowlab/dist/runtime.h"
 #include "flowlab/error.h"
 #include "flowlab/eval/features.h"
+#include "flowlab/eval/inception_score.h"
 #include "flowlab/eval/precision_recall.h"
 #include "flowlab/eval/reference.h"
 #include "flowlab/io/files.h"
@@ -44,8 +45,9 @@ int scoring_size(const cxxopts::ParseResult& args, const SamplingCheckpoint* che
   return generated;
 }
 
-nlohmann::json scores_json(const Scores& s) {
-  nlohmann::json j = {{"fid", s.fid}, {"n", s.count}};
+// "fid" for Inception features, "fd" for others (the report's "metric" names them).
+nlohmann::json scores_json(const Scores& s, const std::string& metric) {
+  nlohmann::json j = {{metric == "FID" ? "fid" : "fd", s.fid}, {"n", s.count}};
   if (s.kid.subsets > 0) {
     j["kid_mean"] = s.kid.mean;
     j["kid_std"] = s.kid.std;
@@ -55,14 +57,65 @@ nlohmann::json scores_json(const Scores& s) {
   return j;
 }
 
-std::string row(const std::string& name, const Scores& s) {
+// width: the distance column's, wide enough for its heading.
+std::string row(const std::string& name, const Scores& s, int width) {
   std::ostringstream out;
   // Four decimals: FIDs of near-identical sets (and of --random_weights features) are small.
   out << std::left << std::setw(14) << name << std::right << std::fixed << std::setprecision(4)
-      << std::setw(10) << s.fid;
+      << std::setw(width) << s.fid;
   if (s.kid.subsets > 0)
     out << std::setw(12) << s.kid.mean * 1000 << " +- " << s.kid.std * 1000;
   out << std::setw(8) << s.count;
+  return out.str();
+}
+
+// The papers' protocol (--protocol paper): 50,000 samples against the training set, FID and IS.
+constexpr int64_t kPaperSamples = 50000;
+
+// --reference, or else a checkpoint's training set (the paper protocol insists on it), or else
+// cifar10-train.
+std::string reference_name(const cxxopts::ParseResult& args, const Config* checkpoint_config, bool paper) {
+  std::string training = checkpoint_config ? training_set_reference(checkpoint_config->data) : "";
+  if (args.count("reference")) {
+    auto given = args["reference"].as<std::string>();
+    if (paper && !training.empty() && given != training)
+      throw Error("--protocol paper scores against the training set (" + training + "); leave --reference " +
+                  given + " out, or --protocol");
+    return given;
+  }
+  if (!training.empty()) return training;
+  if (checkpoint_config)
+    throw Error("give --reference: the checkpoint's data.dataset " + checkpoint_config->data.dataset +
+                " is no reference by itself (a dataset split such as cifar10-train, an .npz or an image folder)");
+  return "cifar10-train";
+}
+
+// The conditions of the numbers, printed and written beside them.
+nlohmann::json protocol_json(const std::string& name, const nlohmann::json& report, const Reference& reference,
+                             int64_t samples, uint64_t seed) {
+  nlohmann::json protocol = {{"name", name},
+                             {"samples", samples},
+                             {"reference", reference.name},
+                             {"reference_images", reference.stats.count},
+                             {"image_size", report["image_size"]},
+                             {"features", report["features"]},
+                             {"seed", seed}};
+  for (const char* key : {"checkpoint", "sampler", "steps", "nfe", "cfg_scale", "ema", "images"})
+    if (report.contains(key)) protocol[key] = report[key];
+  return protocol;
+}
+
+std::string protocol_line(const nlohmann::json& p) {
+  std::ostringstream out;
+  out << "protocol " << p["name"].get<std::string>() << ": " << p["samples"] << " ";
+  if (p.contains("checkpoint"))
+    out << "samples of " << p["checkpoint"].get<std::string>() << " ("
+        << (p["ema"].get<bool>() ? "EMA" : "raw") << " weights), " << p["sampler"].get<std::string>() << " "
+        << p["steps"] << " steps, NFE " << p["nfe"] << ", CFG " << p["cfg_scale"];
+  else
+    out << "images of " << p["images"].get<std::string>();
+  out << " | reference " << p["reference"].get<std::string>() << " (" << p["reference_images"] << " images, "
+      << p["image_size"] << " px) | features " << p["features"].get<std::string>() << " | seed " << p["seed"];
   return out.str();
 }
 
@@ -88,18 +141,20 @@ FeatureSet checkpoint_features(SamplingCheckpoint& checkpoint, FeatureExtractor&
 }
 
 // Prints the table of scores (all, then each class with per_class) and adds them to `report`.
-void print_scores(const Reference& reference, const FeatureSet& candidate, bool with_kid,
-                  bool per_class, uint64_t seed, nlohmann::json& report) {
+void print_scores(const Reference& reference, const FeatureSet& candidate, const std::string& metric,
+                  bool with_kid, bool per_class, uint64_t seed, nlohmann::json& report) {
   auto overall = score(reference.stats, reference.features, candidate.features, with_kid, seed);
-  report["overall"] = scores_json(overall);
-  std::cout << std::left << std::setw(14) << "set" << std::right << std::setw(10) << "FID"
+  report["metric"] = metric;
+  report["overall"] = scores_json(overall, metric);
+  const int width = std::max<int>(10, static_cast<int>(metric.size()) + 2);
+  std::cout << std::left << std::setw(14) << "set" << std::right << std::setw(width) << metric
             << (with_kid ? "   KIDx1000 (mean +- std)" : "") << std::setw(8) << "N" << "\n"
-            << row("all", overall) << "\n";
+            << row("all", overall, width) << "\n";
   if (per_class) {
     report["per_class"] = nlohmann::json::array();
     for (const auto& c : per_class_scores(reference, candidate, with_kid, seed)) {
-      std::cout << row(c.name, c.scores) << "\n";
-      auto j = scores_json(c.scores);
+      std::cout << row(c.name, c.scores, width) << "\n";
+      auto j = scores_json(c.scores, metric);
       j["class"] = c.label;
       j["name"] = c.name;
       report["per_class"].push_back(j);
@@ -111,8 +166,8 @@ void print_scores(const Reference& reference, const FeatureSet& candidate, bool 
 cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
   cxxopts::Options options(
       "evaluate_fid",
-      "FID (and KID) of a checkpoint's samples or of an image folder against reference images, "
-      "with pytorch-fid's InceptionV3 features.");
+      "FID (and KID, Inception Score, precision and recall) of a checkpoint's samples or of an image "
+      "folder against reference images, with pytorch-fid's InceptionV3 features.");
   bindings = {
       {"num_samples", "sampling.num_samples", "images to generate (default here: 5000)"},
       {"steps", "sampling.steps", "solver steps"},
@@ -125,9 +180,13 @@ cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
   options.add_options()("checkpoint", "evaluate samples of this checkpoint", cxxopts::value<std::string>(), "CKPT")(
       "images", "evaluate the images in this folder instead (class subfolders or flat)",
       cxxopts::value<std::string>(), "DIR")(
-      "reference", "cifar10-train, cifar10-test, mnist-train, mnist-test, FILE.npz (mu, sigma) or an image folder",
-      cxxopts::value<std::string>()->default_value("cifar10-train"), "REF")(
-      "data_dir", "dataset directory for a cifar10-*/mnist-* reference", cxxopts::value<std::string>(), "DIR")(
+      "reference", "cifar10-train, cifar10-test, mnist-train, mnist-test, FILE.npz (mu, sigma) or an image folder "
+      "(default: a checkpoint's training set, else cifar10-train)", cxxopts::value<std::string>(), "REF")(
+      "protocol", "paper: the papers' CIFAR-10 protocol, 50,000 samples against the training set, FID and "
+      "Inception Score, printed with the sampler, NFE and reference beside them", cxxopts::value<std::string>(), "NAME")(
+      "inception_score", "also compute the Inception Score (torch-fidelity's: 10 splits, mean and std)")(
+      "data_dir", "dataset directory for a cifar10-*/mnist-* reference (default: a checkpoint's data.data_dir)",
+      cxxopts::value<std::string>(), "DIR")(
       "image_size", "the size every set is scored at (default: a checkpoint's data.image_size, or the --images folder's own); "
       "a cifar10-*/mnist-* reference is built at it with the checkpoint's data.fit (for --images: MNIST zero-padded "
       "when larger than 28, resized otherwise), folders are resized to it", cxxopts::value<int>()->default_value("0"), "N")(
@@ -139,7 +198,8 @@ cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
       "inception_weights", "converted pytorch-fid weights (scripts/convert_inception_weights.py); default $FLOWLAB_INCEPTION_WEIGHTS or weights/inception_fid.pt",
       cxxopts::value<std::string>(), "FILE")(
       "random_weights", "Inception with fixed hashed weights: for smoke tests and benchmarks only; the numbers are not comparable with published FIDs")(
-      "feature_extractor", "a TorchScript module mapping (N, 3, H, W) in [0, 1] to (N, D) features, instead of Inception",
+      "feature_extractor", "a TorchScript module mapping (N, 3, H, W) in [0, 1] to (N, D) features, instead of "
+      "Inception (scripts/export_feature_extractor.py writes them); the distance is then FD_<name>",
       cxxopts::value<std::string>(), "FILE")(
       "reference_cache", "where dataset reference features are cached (default: ~/.cache/flowlab/fid/REF-SIZEpx-FIT-FEATURES.npz)",
       cxxopts::value<std::string>(), "FILE")(
@@ -158,6 +218,11 @@ int evaluate_command(int argc, char** argv) {
   if (!args) return 0;
   if (args->count("checkpoint") == args->count("images"))
     throw Error("give exactly one of --checkpoint CKPT and --images DIR");
+  std::string protocol = args->count("protocol") ? (*args)["protocol"].as<std::string>() : "custom";
+  const bool paper = protocol == "paper";
+  if (!paper && args->count("protocol")) throw Error("--protocol " + protocol + ": the one protocol is paper");
+  if (paper && args->count("num_samples"))
+    throw Error("--protocol paper scores " + std::to_string(kPaperSamples) + " samples; leave --num_samples out");
 
   std::unique_ptr<SamplingCheckpoint> checkpoint;
   Config config;
@@ -166,7 +231,7 @@ int evaluate_command(int argc, char** argv) {
   if (args->count("checkpoint")) {
     checkpoint = std::make_unique<SamplingCheckpoint>(
         open_for_sampling((*args)["checkpoint"].as<std::string>(), [&](Config& c) {
-          c.sampling.num_samples = 5000;
+          c.sampling.num_samples = paper ? kPaperSamples : 5000;
           apply_config_flags(c, *args, bindings);
         }));
     config = checkpoint->config;
@@ -178,10 +243,12 @@ int evaluate_command(int argc, char** argv) {
   if (per_class && checkpoint && config.model.num_classes == 0)
     throw Error("--per_class: the checkpoint holds an unconditional model (model.num_classes 0), "
                 "which has no classes to score");
-  auto ref_name = (*args)["reference"].as<std::string>();
+  const bool with_is = paper || args->count("inception_score");
+  auto ref_name = reference_name(*args, checkpoint ? &config : nullptr, paper);
   ReferenceOptions ref;
   ref.image_size = scoring_size(*args, nullptr);  // a checkpoint's, once it is loaded
   if (checkpoint) ref.fit = config.data.fit;  // the dataset fitted as the checkpoint's was
+  if (checkpoint) ref.data_dir = config.data.data_dir;
   if (args->count("data_dir")) ref.data_dir = (*args)["data_dir"].as<std::string>();
   if (args->count("reference_cache")) ref.cache_path = (*args)["reference_cache"].as<std::string>();
   ref.class_names = per_class;
@@ -192,11 +259,16 @@ int evaluate_command(int argc, char** argv) {
   auto device = runtime.device();
   auto seed = static_cast<uint64_t>((*args)["seed"].as<int64_t>());
   auto extractor = make_extractor(*args, device);
+  if (with_is && !extractor->has_class_logits())
+    throw Error("the Inception Score needs the Inception network's classifier, which the features " +
+                extractor->name() + " lack (Inception weights: convert them again with the current "
+                "scripts/convert_inception_weights.py)");
   nlohmann::json report = {{"features", extractor->name()}};
   FeatureSet candidate;
   if (checkpoint) {
     set_latent_model_flags(*checkpoint, *args);
     checkpoint->load(!args->count("no_ema"), device);
+    report["ema"] = !args->count("no_ema");
     ref.image_size = scoring_size(*args, checkpoint.get());
     candidate = checkpoint_features(*checkpoint, *extractor, seed, device, report);
   }
@@ -205,6 +277,9 @@ int evaluate_command(int argc, char** argv) {
   if (!checkpoint) {
     folder = load_image_folder((*args)["images"].as<std::string>(), ref.image_size, "resize");
     ref.image_size = static_cast<int>(folder.height());
+    if (paper && folder.size() != kPaperSamples)
+      throw Error("--protocol paper scores " + std::to_string(kPaperSamples) + " images; " +
+                  (*args)["images"].as<std::string>() + " holds " + std::to_string(folder.size()));
   }
   auto reference = load_reference(ref_name, ref, *extractor, device);
   if (!checkpoint) {
@@ -215,7 +290,7 @@ int evaluate_command(int argc, char** argv) {
   report["image_size"] = ref.image_size;
   report["feature_images_per_sec"] = candidate.images_per_second;
 
-  print_scores(reference, candidate, with_kid, per_class, seed, report);
+  print_scores(reference, candidate, extractor->metric_name(), with_kid, per_class, seed, report);
   if (args->count("precision_recall")) {
     if (!reference.features.defined())
       throw Error("--precision_recall needs the reference's features; " + reference.name +
@@ -226,8 +301,18 @@ int evaluate_command(int argc, char** argv) {
     std::cout << "precision " << std::setprecision(4) << std::fixed << pr.precision << ", recall " << pr.recall
               << " (k = 3 nearest neighbours in the features)\n";
   }
+  if (with_is) {
+    auto is = inception_score(extractor->class_logits(candidate.features));
+    report["inception_score_mean"] = is.mean;
+    report["inception_score_std"] = is.std;
+    report["inception_score_splits"] = is.splits;
+    std::cout << "Inception Score " << std::setprecision(3) << std::fixed << is.mean << " +- " << is.std << " ("
+              << is.splits << " splits)\n";
+  }
   std::cout << "features: " << extractor->name() << ", " << std::setprecision(1) << std::fixed
             << candidate.images_per_second << " images/s\n";
+  report["protocol"] = protocol_json(protocol, report, reference, candidate.features.size(0), seed);
+  std::cout << protocol_line(report["protocol"]) << "\n";
   if (args->count("output"))
     write_file_atomic((*args)["output"].as<std::string>(), report.dump(2) + "\n");
   return 0;

@@ -27,6 +27,8 @@ std::vector<FlagBinding> sampling_flags() {
       {"steps", "sampling.steps", "solver steps (NFE per step depends on the sampler)"},
       {"sampler", "sampling.sampler", "cfm: euler, heun, midpoint, rk45; ddpm: ddpm, ddim; meanflow: meanflow"},
       {"cfg_scale", "sampling.cfg_scale", "classifier-free guidance scale (1 = off)"},
+      {"cfg_t_min", "sampling.cfg_t_min", "guide only the steps with t >= this (t = 1 is noise)"},
+      {"cfg_t_max", "sampling.cfg_t_max", "guide only the steps with t <= this"},
       {"batch_size", "sampling.batch_size", "images per network batch"},
       {"rtol", "sampling.rtol", "rk45 relative tolerance"},
       {"atol", "sampling.atol", "rk45 absolute tolerance"},

@@ -6,6 +6,7 @@
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
+#include "flowlab/dist/launch_env.h"
 #include "flowlab/dist/runtime.h"
 #include "flowlab/dist/world.h"
 #include "flowlab/error.h"
@@ -60,6 +61,7 @@ int train_command(int argc, char** argv, const std::string& method) {
   config = for_method(config, method);
   validate(config);
   check_directory_creatable(config.training.output_dir);
+  check_batch_splits(config.training.batch_size, dist::launch_env_from_process().world_size);
   // Under torchrun / srun / RANK+WORLD_SIZE: join the other processes (nothing otherwise).
   ProcessRuntime runtime(config);
 

@@ -182,6 +182,8 @@ std::vector<Field> schema(Config& c) {
       make_field("meanflow", "adaptive_c", mf.adaptive_c, greater_than(0.0)),
       make_field("meanflow", "guidance_w", mf.guidance_w, at_least(0.0)),
       make_field("meanflow", "guidance_kappa", mf.guidance_kappa, in_range(0.0, 1.0)),
+      make_field("meanflow", "guidance_t_min", mf.guidance_t_min, in_range(0.0, 1.0)),
+      make_field("meanflow", "guidance_t_max", mf.guidance_t_max, in_range(0.0, 1.0)),
       make_field("meanflow", "jvp_pass", mf.jvp_pass, one_of({"separate", "shared"})),
 
       make_field("vae", "ch", va.ch, greater_than(0)),
@@ -220,6 +222,7 @@ std::vector<Field> schema(Config& c) {
       make_field("training", "final_grid", t.final_grid),
       make_field("training", "checkpoint_every", t.checkpoint_every, greater_than<int64_t>(0)),
       make_field("training", "eval_every", t.eval_every, at_least<int64_t>(0)),
+      make_field("training", "tensorboard", t.tensorboard),
       make_field("training", "seed", t.seed, at_least<int64_t>(0)),
       make_field("training", "device", t.device, one_of({"cpu", "cuda"})),
       make_field("training", "threads", t.threads, at_least(0)),
@@ -240,6 +243,8 @@ std::vector<Field> schema(Config& c) {
       make_field("sampling", "sampler", sa.sampler, named()),
       make_field("sampling", "steps", sa.steps, greater_than(0)),
       make_field("sampling", "cfg_scale", sa.cfg_scale, at_least(0.0)),
+      make_field("sampling", "cfg_t_min", sa.cfg_t_min, in_range(0.0, 1.0)),
+      make_field("sampling", "cfg_t_max", sa.cfg_t_max, in_range(0.0, 1.0)),
       make_field("sampling", "rtol", sa.rtol, greater_than(0.0)),
       make_field("sampling", "atol", sa.atol, greater_than(0.0)),
       make_field("sampling", "num_samples", sa.num_samples, greater_than(0)),
@@ -364,6 +369,14 @@ void validate_fields(const Config& config) {
     if (!problem.empty())
       throw Error("config: " + f.path() + " = " + node_text(f.get()) + ": " + problem);
   }
+  auto check_interval = [](const std::string& low_key, double low, const std::string& high_key, double high) {
+    if (low > high)
+      throw Error("config: " + low_key + " (" + std::to_string(low) + ") must not exceed " + high_key + " (" +
+                  std::to_string(high) + ")");
+  };
+  check_interval("meanflow.guidance_t_min", config.meanflow.guidance_t_min, "meanflow.guidance_t_max",
+                 config.meanflow.guidance_t_max);
+  check_interval("sampling.cfg_t_min", config.sampling.cfg_t_min, "sampling.cfg_t_max", config.sampling.cfg_t_max);
   if (config.scheduler.min_lr > config.training.lr)
     throw Error("config: scheduler.min_lr (" + std::to_string(config.scheduler.min_lr) +
                 ") must not exceed training.lr (" + std::to_string(config.training.lr) + ")");

@@ -31,6 +31,12 @@ class InceptionExtractor : public FeatureExtractor {
     return net_->forward(three_channels(images)).pool3.cpu();
   }
   std::string name() const override { return weights_ == "random" ? "inception-random" : "inception"; }
+  std::string metric_name() const override { return "FID"; }
+  bool has_class_logits() const override { return net_->has_classifier; }
+  torch::Tensor class_logits(const torch::Tensor& features) const override {
+    torch::InferenceMode guard;
+    return net_->class_logits(features);
+  }
 
  private:
   std::string weights_;
@@ -55,8 +61,11 @@ class TorchScriptExtractor : public FeatureExtractor {
     return out.toTensor().to(torch::kFloat32).cpu();
   }
   std::string name() const override {
+    if (module_.hasattr("feature_name") && module_.attr("feature_name").isString())
+      return module_.attr("feature_name").toStringRef();
     auto slash = path_.find_last_of('/');
-    return "torchscript-" + (slash == std::string::npos ? path_ : path_.substr(slash + 1));
+    auto file = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+    return file.substr(0, file.find_last_of('.'));
   }
 
  private:
@@ -65,6 +74,11 @@ class TorchScriptExtractor : public FeatureExtractor {
 };
 
 }  // namespace
+
+torch::Tensor FeatureExtractor::class_logits(const torch::Tensor&) const {
+  throw Error("the Inception Score needs the Inception network's classifier; the features " + name() +
+              " have none");
+}
 
 std::string default_inception_weights() {
   const char* env = std::getenv("FLOWLAB_INCEPTION_WEIGHTS");

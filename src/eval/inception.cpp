@@ -189,6 +189,15 @@ FidInceptionV3Impl::FidInceptionV3Impl() {
   add(mixed_7, "Mixed_7a", std::make_shared<detail::InceptionD>(768));
   add(mixed_7, "Mixed_7b", std::make_shared<detail::InceptionE>(1280, false));
   add(mixed_7, "Mixed_7c", std::make_shared<detail::InceptionE>(2048, true));
+  fc = register_module("fc", torch::nn::Linear(2048, 1008));
+}
+
+torch::Tensor FidInceptionV3Impl::class_logits(const torch::Tensor& pool3) const {
+  if (!has_classifier)
+    throw Error("the Inception weights have no classifier (fc.weight), which the Inception Score "
+                "needs; convert pt_inception-2015-12-05-6726825d.pth again with the current "
+                "scripts/convert_inception_weights.py");
+  return torch::matmul(pool3, fc->weight.to(pool3.device()).t());
 }
 
 InceptionFeatures FidInceptionV3Impl::forward(const torch::Tensor& images) {
@@ -233,8 +242,10 @@ void load_inception_weights(FidInceptionV3& model, const std::string& path) {
   }
   torch::NoGradGuard no_grad;
   std::set<std::string> used;
+  model->has_classifier = file.count("fc.weight") > 0;
   auto assign = [&](const std::string& name, torch::Tensor& target) {
     auto it = file.find(name);
+    if (it == file.end() && name.rfind("fc.", 0) == 0 && !model->has_classifier) return;
     if (it == file.end()) throw Error(path + ": missing tensor " + name);
     if (it->second.sizes() != target.sizes())
       throw Error(path + ": tensor " + name + " has shape " + c10::str(it->second.sizes()) +
@@ -246,8 +257,7 @@ void load_inception_weights(FidInceptionV3& model, const std::string& path) {
   for (auto& b : model->named_buffers())
     if (b.key().find("num_batches_tracked") == std::string::npos) assign(b.key(), b.value());
   for (const auto& [name, tensor] : file)
-    if (!used.count(name) && name.rfind("fc.", 0) != 0 &&
-        name.find("num_batches_tracked") == std::string::npos)
+    if (!used.count(name) && name.find("num_batches_tracked") == std::string::npos)
       throw Error(path + ": unexpected tensor " + name + " (not an FID InceptionV3 weight file?)");
 }
 
@@ -257,6 +267,7 @@ void set_inception_test_weights(FidInceptionV3& model) {
   for (auto& b : model->named_buffers())
     if (b.key().find("num_batches_tracked") == std::string::npos) state[b.key()] = b.value();
   torch::NoGradGuard no_grad;
+  model->has_classifier = true;
   int64_t k = 0;
   for (auto& [name, tensor] : state) {
     auto u = hashed_uniform(tensor.numel(), k++).reshape(tensor.sizes());
@@ -265,6 +276,8 @@ void set_inception_test_weights(FidInceptionV3& model) {
     else if (ends_with(name, "bn.weight")) value = 1 + 0.2 * u;
     else if (ends_with(name, "bn.bias") || ends_with(name, "running_mean")) value = 0.2 * u;
     else if (ends_with(name, "running_var")) value = 1 + 0.25 * (u + 1);
+    else if (name == "fc.weight") value = u * std::sqrt(6.0 / double(tensor.size(1)));
+    else if (name == "fc.bias") value = 0.2 * u;
     else throw Error("set_inception_test_weights: unexpected tensor " + name);
     tensor.copy_(value);
   }

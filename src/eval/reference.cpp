@@ -110,6 +110,12 @@ bool is_dataset_reference(const std::string& name) {
   return dataset_reference(name, unused);
 }
 
+std::string training_set_reference(const DataConfig& data) {
+  if (is_dataset_reference(data.dataset + "-train")) return data.dataset + "-train";
+  if (data.dataset == "folder") return data.data_dir;
+  return "";
+}
+
 void check_reference_name(const std::string& name, const ReferenceOptions& options) {
   if (is_dataset_reference(name)) {
     if (options.data_dir.empty()) throw Error("--reference " + name + " needs --data_dir");

@@ -27,7 +27,8 @@ SampleOutput CfmMethod::sample(Backbone& model, const torch::Tensor& noise, cons
   c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
                                const torch::Tensor& labels) { return model.forward(x, t, labels); };
-  auto velocity = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale);
+  auto velocity = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale,
+                                           {sampling.cfg_t_min, sampling.cfg_t_max});
   auto result = integrate_ode(sampling.sampler, velocity, noise, sampling.steps, sampling.rtol,
                               sampling.atol, hook);
   return {result.x, result.nfe};

@@ -36,7 +36,8 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
   const int64_t T = schedule_.steps();
   ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
                                const torch::Tensor& labels) { return model.forward(x, t, labels); };
-  auto guided = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale);
+  auto guided = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale,
+                                         {sampling.cfg_t_min, sampling.cfg_t_max});
   SampleOutput out;
   DenoiseFn denoise = [&](const torch::Tensor& x, int64_t t) {
     ++out.nfe;

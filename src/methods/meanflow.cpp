@@ -85,9 +85,11 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
 
 torch::Tensor meanflow_guided_velocity(Backbone& model, const torch::Tensor& z, const torch::Tensor& t,
                                        const torch::Tensor& y, const torch::Tensor& v, double w,
-                                       double kappa) {
+                                       double kappa, GuidanceInterval interval) {
   // w = 1, kappa = 0 is v itself; any other pair guides (w = 1, kappa > 0: scale 1 / (1 - kappa)).
   if ((w == 1.0 && kappa == 0.0) || model.num_classes() == 0) return v;
+  auto guided_rows = (y != model.null_label()) & (t >= interval.t_min) & (t <= interval.t_max);
+  if (!guided_rows.any().item<bool>()) return v;
   torch::NoGradGuard no_grad;
   const int64_t n = z.size(0);
   auto null = torch::full_like(y, model.null_label());
@@ -95,7 +97,7 @@ torch::Tensor meanflow_guided_velocity(Backbone& model, const torch::Tensor& z, 
                                      torch::cat({y, null}));
   auto u_cond = both.slice(0, 0, n), u_null = both.slice(0, n);
   auto guided = w * v + kappa * u_cond + (1 - w - kappa) * u_null;
-  return torch::where((y != model.null_label()).view({-1, 1, 1, 1}), guided, v);
+  return torch::where(guided_rows.view({-1, 1, 1, 1}), guided, v);
 }
 
 LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
@@ -113,7 +115,7 @@ LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const t
   auto eps = rng.randn_like(x);
   auto z = FlowPath::at(x, eps, t);
   auto v = meanflow_guided_velocity(model, z, t, y, FlowPath::velocity(x, eps), config_.guidance_w,
-                                    config_.guidance_kappa);
+                                    config_.guidance_kappa, {config_.guidance_t_min, config_.guidance_t_max});
 
   auto [u, target] = meanflow_target(model, z, v, r, t, y, config_.jvp_pass);
   auto diff = u - target;
@@ -135,7 +137,8 @@ SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise,
                                        const torch::Tensor& t, const torch::Tensor& labels) {
     return model.forward_interval(x, r, t, labels);
   };
-  auto guided = interval_guidance(net, y, model.null_label(), sampling.cfg_scale);
+  auto guided = interval_guidance(net, y, model.null_label(), sampling.cfg_scale,
+                                  {sampling.cfg_t_min, sampling.cfg_t_max});
   SampleOutput out;
   out.x = mean_flow_sample(guided, noise, uniform_time_grid(sampling.steps), hook);
   out.nfe = sampling.steps;

@@ -28,6 +28,13 @@ torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
   return mlp->forward(sinusoidal_embedding(t, frequency_dim_));
 }
 
+void TimestepEmbedderImpl::zero_output_layer() {
+  torch::NoGradGuard no_grad;
+  auto output = mlp[2]->as<torch::nn::Linear>();
+  output->weight.zero_();
+  output->bias.zero_();
+}
+
 void check_time_pair(const std::string& time_pair) {
   TORCH_CHECK(time_pair.empty() || time_pair == "t,t-r" || time_pair == "r,t",
               "model.time_pair must be t,t-r or r,t, got ", time_pair);

@@ -124,10 +124,13 @@ std::map<std::string, torch::Tensor> named_weights(const torch::nn::Module& modu
 }
 
 void load_named_weights(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& weights,
-                        const std::string& what) {
+                        const std::string& what, const std::string& keep) {
   std::map<std::string, torch::Tensor> targets;
-  for (const auto& p : module.named_parameters()) targets[p.key()] = p.value();
-  for (const auto& b : module.named_buffers()) targets[b.key()] = b.value();
+  auto kept = [&](const std::string& name) { return !keep.empty() && name.rfind(keep + ".", 0) == 0; };
+  for (const auto& p : module.named_parameters())
+    if (!kept(p.key())) targets[p.key()] = p.value();
+  for (const auto& b : module.named_buffers())
+    if (!kept(b.key())) targets[b.key()] = b.value();
   for (const auto& [name, tensor] : weights)
     if (!targets.count(name)) throw Error(what + " has a tensor " + name + " that the model does not have");
   torch::NoGradGuard no_grad;

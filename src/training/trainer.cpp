@@ -14,11 +14,10 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/metrics.h"
 #include "flowlab/io/progress.h"
-#include "flowlab/io/safetensors.h"
-#include "flowlab/models/registry.h"
+#include "flowlab/io/tensorboard.h"
 #include "flowlab/recipe.h"
-#include "flowlab/strings.h"
 #include "flowlab/training/checkpoint.h"
+#include "flowlab/training/initial_weights.h"
 #include "flowlab/training/lr_schedule.h"
 #include "flowlab/training/stop_signal.h"
 #include "flowlab/training/training_eval.h"
@@ -111,6 +110,12 @@ void fit_model_to_data(Config& config, const Dataset& data) {
   }
 }
 
+void check_batch_splits(int64_t batch_size, int processes) {
+  if (batch_size % processes != 0)
+    throw Error("training.batch_size = " + std::to_string(batch_size) + " (the global batch) does not split "
+                "evenly over " + std::to_string(processes) + " processes");
+}
+
 void check_model_fits_data(const Config& trained, const Dataset& data) {
   int64_t channels = trained.model.in_channels, size = trained.data.image_size;
   if (data.channels() != channels || data.height() != size)
@@ -125,6 +130,7 @@ Trainer::Trainer(Config config, const Dataset& data, Method& method)
   fit_model_to_data(config_, data);
   validate(config_);
   device_ = resolve_device(config_.training.device);
+  if (config_.training.tensorboard) TensorBoardWriter::check_available();
 }
 
 Trainer::~Trainer() = default;
@@ -183,22 +189,7 @@ void Trainer::start(const std::string& resume_from) {
   const auto& tc = config_.training;
   std::function<void(Backbone&)> init;
   if (!tc.init_from.empty() && resume_from.empty())
-    init = [&](Backbone& model) {
-      if (ends_with(tc.init_from, ".safetensors")) {
-        auto weights = read_safetensors(tc.init_from).tensors;
-        const auto& entry = backbone_entry(config_.model.type);
-        if (entry.rename_weights) weights = entry.rename_weights(config_, weights);
-        load_named_weights(model, weights, "training.init_from " + tc.init_from);
-        spdlog::info("initialised from the weights in {}", tc.init_from);
-        return;
-      }
-      CheckpointReader pretrained(tc.init_from);
-      if (pretrained.config().model.type != config_.model.type)
-        throw Error("training.init_from " + tc.init_from + " holds a " +
-                    pretrained.config().model.type + " model; this run trains " + config_.model.type);
-      pretrained.load_weights(model, true);
-      spdlog::info("initialised from the EMA weights of {} (step {})", tc.init_from, pretrained.step());
-    };
+    init = [&](Backbone& model) { load_initial_weights(model, config_, tc.init_from); };
   state_ = make_training_state(config_, device_, init);
   if (!resume_from.empty()) {
     // Read onto the training device: the weights and AdamW's moments stay where the model is.
@@ -230,9 +221,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   const auto& tc = config_.training;
   auto& world = dist::world();
   const bool main = world.is_main();  // the one process that writes outputs
-  if (tc.batch_size % world.size() != 0)
-    throw Error("training.batch_size = " + std::to_string(tc.batch_size) + " (the global batch) does "
-                "not split evenly over " + std::to_string(world.size()) + " processes");
+  check_batch_splits(tc.batch_size, world.size());
   if (main) {
     ensure_directory(tc.output_dir);
     ensure_directory(tc.output_dir + "/samples");
@@ -262,9 +251,11 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();
   const std::string last_path = tc.output_dir + "/last.pt";
   std::unique_ptr<MetricsWriter> metrics;
+  std::unique_ptr<TensorBoardWriter> tensorboard;
   std::unique_ptr<Progress> progress;
   if (main) {
     metrics = std::make_unique<MetricsWriter>(tc.output_dir + "/metrics.jsonl", !resume_from.empty());
+    if (tc.tensorboard) tensorboard = std::make_unique<TensorBoardWriter>(tc.output_dir + "/tensorboard");
     progress = std::make_unique<Progress>("train", total * tc.batch_size, "img", state_.step * tc.batch_size);
   }
   TrainResult result;
@@ -290,6 +281,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     double fid = record["fid"].get<double>();
     if (main) {
       metrics->write(record);
+      if (tensorboard) tensorboard->add_scalars("eval", record, state_.step);
       spdlog::info("step {}: FID {:.4f} ({} samples, {:.1f} s){}", state_.step, fid,
                    record["eval_samples"].get<int64_t>(), record["eval_seconds"].get<double>(),
                    fid < best_fid ? ", the best so far: best.pt" : "");
@@ -343,14 +335,22 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       double epoch = static_cast<double>(state_.step) / static_cast<double>(batcher.batches_per_epoch());
       auto record = interval.finish(state_.step, epoch, lr, tc.batch_size, step.metrics);
       if (main) metrics->write(record);
+      if (tensorboard) {
+        auto figures = record;
+        figures.erase("processes");
+        tensorboard->add_scalars("train", figures, state_.step);
+      }
       char buf[64];
       std::snprintf(buf, sizeof(buf), "loss %.4f lr %.2e", record["loss"].get<double>(), lr);
       last_figures = buf;
     }
     if (evaluator && (state_.step % tc.eval_every == 0 || state_.step == total)) evaluate();
     if (main) progress->update(state_.step * tc.batch_size, last_figures + last_eval);
-    if (tc.sample_every > 0 && state_.step % tc.sample_every == 0 && state_.step < total)
+    if (tc.sample_every > 0 && state_.step % tc.sample_every == 0 && state_.step < total) {
       save_sample_grid(tc.output_dir + step_file_name(state_.step));
+      if (tensorboard)
+        tensorboard->add_png("samples", read_file_bytes(tc.output_dir + step_file_name(state_.step)), state_.step);
+    }
     if (state_.step % tc.checkpoint_every == 0 && state_.step < total) save();
   }
 
@@ -367,7 +367,10 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     export_weights(tc.output_dir + "/weights_ema.pt", *state_.ema_model);
     export_weights_safetensors(tc.output_dir + "/weights_ema.safetensors", *state_.ema_model, config_);
   }
-  if (tc.sample_every > 0 && tc.final_grid) save_sample_grid(tc.output_dir + "/samples/final.png");
+  if (tc.sample_every > 0 && tc.final_grid) {
+    save_sample_grid(tc.output_dir + "/samples/final.png");
+    if (tensorboard) tensorboard->add_png("samples", read_file_bytes(tc.output_dir + "/samples/final.png"), state_.step);
+  }
   if (main)
     spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", state_.step,
                  last_path, tc.output_dir);

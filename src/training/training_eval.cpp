@@ -9,18 +9,6 @@
 #include "flowlab/io/progress.h"
 
 namespace flowlab {
-namespace {
-
-// The training set as a reference: DATASET-train for the datasets that are references, the folder
-// of a folder dataset.
-std::string default_reference(const DataConfig& data) {
-  if (is_dataset_reference(data.dataset + "-train")) return data.dataset + "-train";
-  if (data.dataset == "folder") return data.data_dir;
-  throw Error("config: training.eval_every needs eval.reference for data.dataset " + data.dataset +
-              " (a dataset split such as cifar10-train, an .npz of statistics or a folder of images)");
-}
-
-}  // namespace
 
 TrainingEvaluator::TrainingEvaluator(const Config& config, torch::Device device)
     : config_(config), device_(device), codec_(config.model, device) {
@@ -28,7 +16,10 @@ TrainingEvaluator::TrainingEvaluator(const Config& config, torch::Device device)
   if (!e.sampler.empty()) config_.sampling.sampler = e.sampler;
   if (e.steps > 0) config_.sampling.steps = e.steps;
   if (e.cfg_scale >= 0) config_.sampling.cfg_scale = e.cfg_scale;
-  reference_name_ = e.reference.empty() ? default_reference(config.data) : e.reference;
+  reference_name_ = e.reference.empty() ? training_set_reference(config.data) : e.reference;
+  if (reference_name_.empty())
+    throw Error("config: training.eval_every needs eval.reference for data.dataset " + config.data.dataset +
+                " (a dataset split such as cifar10-train, an .npz of statistics or a folder of images)");
   reference_options_.image_size = static_cast<int>(config.data.image_size * codec_.downsampling());
   reference_options_.fit = resolved_fit(config.data);
   reference_options_.data_dir = config.data.data_dir;

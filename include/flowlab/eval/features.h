@@ -22,6 +22,12 @@ class FeatureExtractor {
   virtual torch::Tensor features(const torch::Tensor& images) = 0;
   // Identifies the feature space in cache file names and reports.
   virtual std::string name() const = 0;
+  // What the Frechet distance in this space is called: FID for Inception, FD_<name> otherwise.
+  virtual std::string metric_name() const { return "FD_" + name(); }
+  // This extractor's features (N, D) -> class logits (N, C) for the Inception Score; an Error for
+  // a network without a classifier (has_class_logits() false).
+  virtual bool has_class_logits() const { return false; }
+  virtual torch::Tensor class_logits(const torch::Tensor& features) const;
 };
 
 // pytorch-fid's InceptionV3 pool3 features. weights_path: a file from
@@ -31,7 +37,9 @@ std::unique_ptr<FeatureExtractor> make_inception_extractor(const std::string& we
 // Where the converted weights are when not named: $FLOWLAB_INCEPTION_WEIGHTS, or
 // weights/inception_fid.pt.
 std::string default_inception_weights();
-// Any TorchScript module mapping float (N, 3, H, W) in [0, 1] to (N, D).
+// Any TorchScript module mapping float (N, 3, H, W) in [0, 1] to (N, D) (scripts/
+// export_feature_extractor.py writes them). Its name: the module's string attribute feature_name,
+// else the file name without its extension.
 std::unique_ptr<FeatureExtractor> make_torchscript_extractor(const std::string& path,
                                                              torch::Device device);
 

@@ -45,19 +45,24 @@ class FidInceptionV3Impl : public torch::nn::Module {
   // images: (N, 3, H, W) in [0, 1], any size; resized to 299x299 (bilinear,
   // align_corners=false) and mapped to [-1, 1] inside.
   InceptionFeatures forward(const torch::Tensor& images);
+  // pool3 (N, 2048) -> the 1008-way classifier's logits without its bias (N, 1008), as the
+  // Inception Score takes them. Error when the loaded weights had no classifier.
+  torch::Tensor class_logits(const torch::Tensor& pool3) const;
+  bool has_classifier = true;  // false: the weight file had no fc.weight
 
  private:
   detail::BasicConv2d Conv2d_1a_3x3{nullptr}, Conv2d_2a_3x3{nullptr}, Conv2d_2b_3x3{nullptr},
       Conv2d_3b_1x1{nullptr}, Conv2d_4a_3x3{nullptr};
   std::vector<std::shared_ptr<detail::InceptionBlock>> mixed_5to6;  // Mixed_5b .. Mixed_6e
   std::vector<std::shared_ptr<detail::InceptionBlock>> mixed_7;     // Mixed_7a .. Mixed_7c
+  torch::nn::Linear fc{nullptr};                                     // 2048 -> 1008
 };
 TORCH_MODULE(FidInceptionV3);
 
 // Loads a weight file written by scripts/convert_inception_weights.py (a torch.save'd dict of
-// name -> tensor). Every parameter and BatchNorm statistic must be present with its shape;
-// unknown keys other than the classifier ("fc.*") are errors. Missing file: the Error says where
-// the weights come from and how to convert them.
+// name -> tensor). Every parameter and BatchNorm statistic must be present with its shape, but
+// the classifier (fc.*), which files converted before the Inception Score was added lack; unknown
+// keys are errors. Missing file: the Error says where the weights come from and how to convert them.
 void load_inception_weights(FidInceptionV3& model, const std::string& path);
 
 // Fixed pseudo-random weights from hashed_uniform(element count, tensor index in sorted name

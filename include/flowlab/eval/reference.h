@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "flowlab/config.h"
 #include "flowlab/eval/features.h"
 #include "flowlab/eval/fid.h"
 
@@ -32,6 +33,9 @@ struct ReferenceOptions {
 
 // "cifar10-train", "mnist-test", ...: a split of a dataset that can be a reference.
 bool is_dataset_reference(const std::string& name);
+// The training set of `data` as a reference name: DATASET-train for the datasets that are
+// references, the folder of a folder dataset; "" for datasets that are neither.
+std::string training_set_reference(const DataConfig& data);
 // Throws Error for a name that is no dataset reference, readable .npz or folder, or for a dataset
 // reference without options.data_dir. Cheap: run it before long work.
 void check_reference_name(const std::string& name, const ReferenceOptions& options);

@@ -8,6 +8,7 @@
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/sampling/guidance.h"
 
 namespace flowlab {
 
@@ -27,12 +28,13 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
 torch::Tensor meanflow_jvp(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
                            const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y);
 
-// Guidance trained in (Sec. 4.2): on the conditional rows, v~ = w v + kappa u(z, t, t | y) +
-// (1 - w - kappa) u(z, t, t | null), detached; v itself where w = 1 and kappa = 0, on the null rows
-// and for unconditional models. z, v: (N, C, H, W); t: (N,); y: (N,).
+// Guidance trained in (Sec. 4.2): on the conditional rows with t in `interval`, v~ = w v +
+// kappa u(z, t, t | y) + (1 - w - kappa) u(z, t, t | null), detached; v itself where w = 1 and
+// kappa = 0, on the null rows, outside the interval and for unconditional models.
+// z, v: (N, C, H, W); t: (N,); y: (N,).
 torch::Tensor meanflow_guided_velocity(Backbone& model, const torch::Tensor& z, const torch::Tensor& t,
                                        const torch::Tensor& y, const torch::Tensor& v, double w,
-                                       double kappa);
+                                       double kappa, GuidanceInterval interval = {});
 
 class MeanFlowMethod : public Method {
  public:

@@ -22,6 +22,11 @@ class Backbone : public torch::nn::Module {
   virtual torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
                                          const torch::Tensor& t, const torch::Tensor& y);
   virtual bool takes_interval() const { return false; }
+  // Two-time backbones with the (t, t - r) pair: the name of the module that embeds t - r, whose
+  // output layer zero_second_time() sets to zero. The second time then adds nothing, and on a
+  // one-time network's weights u(x, r, t) = v(x, t) for every r. "" and a no-op otherwise.
+  virtual std::string second_time_module() const { return ""; }
+  virtual void zero_second_time() {}
 
   // Registry key ("tiny_unet", ...), stored in checkpoints.
   virtual std::string type_name() const = 0;

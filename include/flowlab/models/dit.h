@@ -102,6 +102,10 @@ class DiT : public Backbone {
   torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
                                  const torch::Tensor& t, const torch::Tensor& y) override;
   bool takes_interval() const override { return !options_.time_pair.empty(); }
+  std::string second_time_module() const override { return interval_embedder ? "interval_embedder" : ""; }
+  void zero_second_time() override {
+    if (interval_embedder) interval_embedder->zero_output_layer();
+  }
   std::string type_name() const override { return "dit"; }
   int64_t num_classes() const override { return options_.num_classes; }
   const DiTOptions& options() const { return options_; }

@@ -18,6 +18,8 @@ class TimestepEmbedderImpl : public torch::nn::Module {
  public:
   TimestepEmbedderImpl(int64_t frequency_dim, int64_t out_dim);
   torch::Tensor forward(const torch::Tensor& t);
+  // The last linear layer's weight and bias to zero: the embedding is 0 for every t.
+  void zero_output_layer();
 
  private:
   int64_t frequency_dim_;

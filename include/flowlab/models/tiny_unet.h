@@ -83,6 +83,10 @@ class TinyUNet : public Backbone {
   torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
                                  const torch::Tensor& t, const torch::Tensor& y) override;
   bool takes_interval() const override { return !options_.time_pair.empty(); }
+  std::string second_time_module() const override { return interval_embed ? "interval_embed" : ""; }
+  void zero_second_time() override {
+    if (interval_embed) interval_embed->zero_output_layer();
+  }
   std::string type_name() const override {
     return takes_interval() ? "tiny_unet_meanflow" : "tiny_unet";
   }

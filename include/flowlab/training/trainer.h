@@ -26,6 +26,10 @@ struct TrainResult {
 // line for each change; for a latent dataset also data.image_size and the autoencoder (model.vae,
 // its SHA-256 and scaling).
 void fit_model_to_data(Config& config, const Dataset& data);
+// Throws unless the global batch splits evenly over `processes`. The programs check it before the
+// processes meet, so no rank waits for one that has already stopped.
+void check_batch_splits(int64_t batch_size, int processes);
+
 // A model whose weights exist cannot change its input: Error unless the dataset's images (or
 // latents) are what `trained` (the checkpoint's config) was trained on, model.in_channels x
 // data.image_size x data.image_size.

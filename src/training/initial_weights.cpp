@@ -1,0 +1,50 @@
+#include "flowlab/training/initial_weights.h"
+
+#include <spdlog/spdlog.h>
+
+#include "flowlab/error.h"
+#include "flowlab/io/safetensors.h"
+#include "flowlab/models/registry.h"
+#include "flowlab/recipe.h"
+#include "flowlab/strings.h"
+#include "flowlab/training/checkpoint.h"
+
+namespace flowlab {
+
+void load_initial_weights(Backbone& model, const Config& config, const std::string& path) {
+  const std::string what = "training.init_from " + path;
+  std::map<std::string, torch::Tensor> weights;
+  if (ends_with(path, ".safetensors")) {
+    weights = read_safetensors(path).tensors;
+    const auto& entry = backbone_entry(config.model.type);
+    if (entry.rename_weights) weights = entry.rename_weights(config, weights);
+  } else {
+    CheckpointReader pretrained(path);
+    const auto& trained = pretrained.config();
+    const auto& entry = backbone_entry(config.model.type);
+    if (trained.model.type != config.model.type && trained.model.type != entry.one_time_form)
+      throw Error(what + " holds a " + trained.model.type + " model; this run trains " + config.model.type);
+    auto source = make_backbone(trained);
+    pretrained.load_weights(*source, true);
+    if (model.takes_interval() && !source->takes_interval() && model.second_time_module().empty())
+      throw Error(what + " holds a one-time " + trained.method.name + " model, whose velocity v(z, t) a MeanFlow "
+                  "model can start from only with model.time_pair t,t-r (its second time embedded apart)");
+    weights = named_weights(*source);
+    spdlog::info("initialised from the EMA weights of {} (step {})", path, pretrained.step());
+  }
+  // A one-time model's weights lack the second time's embedder: it starts at zero output.
+  const auto second = model.second_time_module();
+  bool one_time_weights = !second.empty();
+  for (const auto& [name, tensor] : weights)
+    if (name.rfind(second + ".", 0) == 0) one_time_weights = false;
+  if (one_time_weights) {
+    load_named_weights(model, weights, what, second);
+    model.zero_second_time();
+    spdlog::info("{}: a one-time model's weights; {} starts at zero, so u(z, r, t) = v(z, t)", what, second);
+  } else {
+    load_named_weights(model, weights, what);
+  }
+  if (ends_with(path, ".safetensors")) spdlog::info("initialised from the weights in {}", path);
+}
+
+}  // namespace flowlab
