@@ -146,7 +146,7 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
        "data.random_flip = maybe: must be one of: auto true false", out},
       {"unknown precision", train + "--precision fp16", "compute.precision = fp16: must be one of: fp32 bf16", out},
       {"unknown MeanFlow JVP pass", train + "--set meanflow.jvp_pass=both",
-       "meanflow.jvp_pass = both: must be one of: separate shared", out},
+       "meanflow.jvp_pass = both: must be one of: separate shared fused", out},
       {"channels_last not a bool", generate + cfm + " --channels_last maybe", "compute.channels_last", out},
       {"unknown flag", train + "--no_such_flag", "no_such_flag", out},
       {"channel_mults against image size", train + "--set data.image_size=12 --set model.channel_mults=[1,2,2,2]",

@@ -87,7 +87,9 @@ struct MeanFlowConfig {
   double guidance_t_max = 1.0;
   // separate: u in a plain forward over all rows, du/dt in a dual pass without a backward graph
   //   (less memory; with dropout, u and du/dt see different dropout masks);
-  // shared: u and du/dt from one dual pass with its backward graph (one dropout mask).
+  // shared: u and du/dt from one dual pass with its backward graph (one dropout mask);
+  // fused: u with its graph and du/dt carried beside it without one, in one pass (models/jet.h;
+  //   one dropout mask; fp32 for the whole pass under bf16 autocast).
   std::string jvp_pass = "separate";
 };
 

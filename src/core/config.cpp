@@ -184,7 +184,7 @@ std::vector<Field> schema(Config& c) {
       make_field("meanflow", "guidance_kappa", mf.guidance_kappa, in_range(0.0, 1.0)),
       make_field("meanflow", "guidance_t_min", mf.guidance_t_min, in_range(0.0, 1.0)),
       make_field("meanflow", "guidance_t_max", mf.guidance_t_max, in_range(0.0, 1.0)),
-      make_field("meanflow", "jvp_pass", mf.jvp_pass, one_of({"separate", "shared"})),
+      make_field("meanflow", "jvp_pass", mf.jvp_pass, one_of({"separate", "shared", "fused"})),
 
       make_field("vae", "ch", va.ch, greater_than(0)),
       make_field("vae", "ch_mult", va.ch_mult, each_positive(false)),

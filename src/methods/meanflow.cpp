@@ -59,7 +59,14 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
   auto jvp_rows = torch::nonzero(r < t).view({-1});
   auto dudt = torch::zeros_like(z);
   torch::Tensor u;
-  if (jvp_pass == "shared") {
+  if (jvp_pass == "fused") {
+    // One pass: u with its graph, du/dt along (v, 0, 1) without one (models/jet.h), on every row;
+    // the rows with r = t multiply it by t - r = 0.
+    FullPrecisionScope fp32;
+    auto out = model.forward_interval_jet(Jet(z, v), r, Jet(t, torch::ones_like(t)), y);
+    u = out.value;
+    dudt = out.tangent.to(z.scalar_type());
+  } else if (jvp_pass == "shared") {
     u = torch::zeros_like(z);
     if (jvp_rows.numel() > 0) {
       auto out = dual_pass(model, rows(z, jvp_rows), rows(v, jvp_rows), rows(r, jvp_rows),
@@ -73,7 +80,8 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
       u = u.index_copy(0, fm_rows, model.forward_interval(rows(z, fm_rows), t_fm, t_fm, rows(y, fm_rows)));
     }
   } else {
-    if (jvp_pass != "separate") throw Error("meanflow.jvp_pass must be separate or shared, got " + jvp_pass);
+    if (jvp_pass != "separate")
+      throw Error("meanflow.jvp_pass must be separate, shared or fused, got " + jvp_pass);
     u = model.forward_interval(z, r, t, y);
     if (jvp_rows.numel() > 0)
       dudt.index_copy_(0, jvp_rows,

@@ -90,9 +90,14 @@ nn::LayerNorm plain_layer_norm(int64_t dim) {
 }
 
 // x: (N, T, D); shift, scale: (N, D)
-torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift, const torch::Tensor& scale) {
-  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+Jet modulate(const Jet& x, const Jet& shift, const Jet& scale) {
+  auto tokens = [](const torch::Tensor& a) { return a.unsqueeze(1); };
+  auto one_plus_scale = jet::map(scale, tokens);
+  one_plus_scale.value = 1 + one_plus_scale.value;
+  return jet::add(jet::mul(x, one_plus_scale), jet::map(shift, tokens));
 }
+
+Jet layer_norm(nn::LayerNorm& norm, const Jet& x) { return jet::layer_norm(x, norm->options.eps()); }
 
 }  // namespace
 
@@ -101,12 +106,15 @@ TokenAttentionImpl::TokenAttentionImpl(int64_t dim, int64_t num_heads) : num_hea
   proj = register_module("proj", xavier_linear(dim, dim));
 }
 
-torch::Tensor TokenAttentionImpl::forward(const torch::Tensor& x) {
-  int64_t n = x.size(0), tokens = x.size(1), dim = x.size(2), d = dim / num_heads_;
+Jet TokenAttentionImpl::forward(const Jet& x) {
+  int64_t n = x.value.size(0), tokens = x.value.size(1), dim = x.value.size(2), d = dim / num_heads_;
   // (N, T, 3D) -> 3 x (N, heads, T, d)
-  auto qkv_t = linear_forward(qkv, x).reshape({n, tokens, 3, num_heads_, d}).permute({2, 0, 3, 1, 4});
-  auto out = dot_product_attention(qkv_t[0], qkv_t[1], qkv_t[2]);
-  return linear_forward(proj, out.transpose(1, 2).reshape({n, tokens, dim}));
+  auto qkv_t = jet::map(jet::linear(qkv, x), [&](const torch::Tensor& a) {
+    return a.reshape({n, tokens, 3, num_heads_, d}).permute({2, 0, 3, 1, 4});
+  });
+  auto part = [&](int64_t i) { return jet::map(qkv_t, [i](const torch::Tensor& a) { return a[i]; }); };
+  auto out = jet::attention(part(0), part(1), part(2));
+  return jet::linear(proj, jet::map(out, [&](const torch::Tensor& a) { return a.transpose(1, 2).reshape({n, tokens, dim}); }));
 }
 
 DiTBlockImpl::DiTBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_ratio) {
@@ -118,12 +126,13 @@ DiTBlockImpl::DiTBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_ratio) {
   adaLN_modulation = register_module("adaLN_modulation", zero_linear(dim, 6 * dim));
 }
 
-torch::Tensor DiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& c) {
+Jet DiTBlockImpl::forward(const Jet& x, const Jet& c) {
   // shift/scale/gate for attention, then for the MLP; each (N, D)
-  auto m = linear_forward(adaLN_modulation, torch::silu(c)).chunk(6, 1);
-  auto h = x + m[2].unsqueeze(1) * attn(modulate(norm1(x), m[0], m[1]));
-  auto mlp = linear_forward(fc2, torch::gelu(linear_forward(fc1, modulate(norm2(h), m[3], m[4])), "tanh"));
-  return h + m[5].unsqueeze(1) * mlp;
+  auto m = jet::chunk(jet::linear(adaLN_modulation, jet::silu(c)), 6, 1);
+  auto gate = [&](int64_t i) { return jet::map(m[i], [](const torch::Tensor& a) { return a.unsqueeze(1); }); };
+  auto h = jet::add(x, jet::mul(gate(2), attn(modulate(layer_norm(norm1, x), m[0], m[1]))));
+  auto mlp = jet::linear(fc2, jet::gelu_tanh(jet::linear(fc1, modulate(layer_norm(norm2, h), m[3], m[4]))));
+  return jet::add(h, jet::mul(gate(5), mlp));
 }
 
 }  // namespace detail
@@ -170,25 +179,26 @@ DiT::DiT(const DiTOptions& options) : options_(options) {
 }
 
 torch::Tensor DiT::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
-  return forward_with_cond(x, t_embedder(t) + y_embedder(y));
+  return forward_with_cond(Jet(x), jet::add(t_embedder(Jet(t)), Jet(y_embedder(y)))).value;
 }
 
-torch::Tensor DiT::forward_interval(const torch::Tensor& x, const torch::Tensor& r,
-                                    const torch::Tensor& t, const torch::Tensor& y) {
+Jet DiT::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) {
   TORCH_CHECK(takes_interval(), "this DiT takes one time; MeanFlow builds it with two");
-  auto c = t_embedder(t) + y_embedder(y);
+  auto c = jet::add(t_embedder(t), Jet(y_embedder(y)));
   // (t, t - r): the MeanFlow paper's DiT; (r, t): one shared embedder.
-  c = c + detail::second_time_embedding(options_.time_pair, t_embedder, interval_embedder, r, t);
+  c = jet::add(c, detail::second_time_embedding(options_.time_pair, t_embedder, interval_embedder, r, t));
   return forward_with_cond(x, c);
 }
 
-torch::Tensor DiT::forward_with_cond(const torch::Tensor& x, const torch::Tensor& c) {
-  auto h = linear_forward(patch_embed, patchify(x, options_.patch_size)) + pos_embed.to(x.dtype());
+Jet DiT::forward_with_cond(const Jet& x, const Jet& c) {
+  const int64_t p = options_.patch_size, channels = options_.in_channels;
+  auto h = jet::linear(patch_embed, jet::map(x, [p](const torch::Tensor& a) { return patchify(a, p); }));
+  h.value = h.value + pos_embed.to(x.value.dtype());
   for (auto& block : blocks) h = block(h, c);
-  auto m = linear_forward(final_adaLN, torch::silu(c)).chunk(2, 1);  // shift, scale
-  h = linear_forward(final_linear, detail::modulate(final_norm(h), m[0], m[1]));
-  // fp32 under bf16 autocast too
-  return unpatchify(h, options_.patch_size, options_.in_channels).to(x.scalar_type());
+  auto m = jet::chunk(jet::linear(final_adaLN, jet::silu(c)), 2, 1);  // shift, scale
+  h = jet::linear(final_linear, detail::modulate(detail::layer_norm(final_norm, h), m[0], m[1]));
+  auto dtype = x.value.scalar_type();  // fp32 under bf16 autocast too
+  return jet::map(h, [&](const torch::Tensor& a) { return unpatchify(a, p, channels).to(dtype); });
 }
 
 DiTSize dit_size(const ModelConfig& m) {

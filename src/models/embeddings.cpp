@@ -19,20 +19,19 @@ namespace detail {
 
 TimestepEmbedderImpl::TimestepEmbedderImpl(int64_t frequency_dim, int64_t out_dim)
     : frequency_dim_(frequency_dim) {
-  mlp = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(frequency_dim, out_dim),
-                                                     torch::nn::SiLU(),
-                                                     torch::nn::Linear(out_dim, out_dim)));
+  first = torch::nn::Linear(frequency_dim, out_dim);
+  second = torch::nn::Linear(out_dim, out_dim);
+  mlp = register_module("mlp", torch::nn::Sequential(first, torch::nn::SiLU(), second));
 }
 
-torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
-  return mlp->forward(sinusoidal_embedding(t, frequency_dim_));
+Jet TimestepEmbedderImpl::forward(const Jet& t) {
+  return jet::linear(second, jet::silu(jet::linear(first, jet::sinusoidal(t, frequency_dim_))));
 }
 
 void TimestepEmbedderImpl::zero_output_layer() {
   torch::NoGradGuard no_grad;
-  auto output = mlp[2]->as<torch::nn::Linear>();
-  output->weight.zero_();
-  output->bias.zero_();
+  second->weight.zero_();
+  second->bias.zero_();
 }
 
 void check_time_pair(const std::string& time_pair) {
@@ -40,10 +39,9 @@ void check_time_pair(const std::string& time_pair) {
               "model.time_pair must be t,t-r or r,t, got ", time_pair);
 }
 
-torch::Tensor second_time_embedding(const std::string& time_pair, TimestepEmbedder& time_embed,
-                                    TimestepEmbedder& interval_embed, const torch::Tensor& r,
-                                    const torch::Tensor& t) {
-  return time_pair == "r,t" ? time_embed(r) : interval_embed(t - r);
+Jet second_time_embedding(const std::string& time_pair, TimestepEmbedder& time_embed,
+                          TimestepEmbedder& interval_embed, const torch::Tensor& r, const Jet& t) {
+  return time_pair == "r,t" ? time_embed(Jet(r)) : interval_embed(Jet(t.value - r, t.tangent));
 }
 
 }  // namespace detail

@@ -29,6 +29,10 @@ torch::Tensor normalize(nn::GroupNorm& norm, const torch::Tensor& x) {
   return norm(in);
 }
 
+Jet group_norm(nn::GroupNorm& norm, const Jet& x) {
+  return jet::group_norm(norm, x, [&](const torch::Tensor& v) { return normalize(norm, v); });
+}
+
 nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2));
 }
@@ -54,13 +58,16 @@ ResBlockImpl::ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t cond_dim, doub
   if (in_ch != out_ch) skip = register_module("skip", conv(in_ch, out_ch, 1));
 }
 
-torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
-  auto h = conv_forward(conv1, torch::silu(normalize(norm1, x)));
+Jet ResBlockImpl::forward(const Jet& x, const Jet& cond) {
+  auto h = jet::conv(conv1, jet::silu(group_norm(norm1, x)));
   // Scale-shift after the norm, so per-channel conditioning survives GroupNorm's centring.
-  auto scale_shift = linear_forward(cond_proj, torch::silu(cond)).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
-  h = normalize(norm2, h) * (1 + scale_shift[0]) + scale_shift[1];
-  h = conv_forward(conv2, drop(torch::silu(h)));
-  return (skip ? conv_forward(skip, x) : x) + h;
+  auto scale_shift = jet::chunk(
+      jet::map(jet::linear(cond_proj, jet::silu(cond)), [](const torch::Tensor& s) { return s.unsqueeze(-1).unsqueeze(-1); }),
+      2, 1);
+  auto one_plus_scale = Jet(1 + scale_shift[0].value, scale_shift[0].tangent);
+  h = jet::add(jet::mul(group_norm(norm2, h), one_plus_scale), scale_shift[1]);
+  h = jet::conv(conv2, jet::dropout(jet::silu(h), drop->options.p(), is_training()));
+  return jet::add(skip ? jet::conv(skip, x) : x, h);
 }
 
 AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t num_heads) : num_heads_(num_heads) {
@@ -70,13 +77,17 @@ AttentionBlockImpl::AttentionBlockImpl(int64_t channels, int64_t num_heads) : nu
   zero_init(proj);
 }
 
-torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
-  int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+Jet AttentionBlockImpl::forward(const Jet& x) {
+  int64_t n = x.value.size(0), c = x.value.size(1), h = x.value.size(2), w = x.value.size(3);
   int64_t d = c / num_heads_;
   // (N, 3C, H, W) -> 3 x (N, heads, HW, d)
-  auto qkv_t = conv_forward(qkv, normalize(norm, x)).reshape({n, 3, num_heads_, d, h * w}).permute({1, 0, 2, 4, 3});
-  auto out = dot_product_attention(qkv_t[0], qkv_t[1], qkv_t[2]).permute({0, 1, 3, 2}).reshape({n, c, h, w});
-  return x + conv_forward(proj, out);
+  auto qkv_t = jet::map(jet::conv(qkv, group_norm(norm, x)), [&](const torch::Tensor& a) {
+    return a.reshape({n, 3, num_heads_, d, h * w}).permute({1, 0, 2, 4, 3});
+  });
+  auto part = [&](int64_t i) { return jet::map(qkv_t, [i](const torch::Tensor& a) { return a[i]; }); };
+  auto out = jet::map(jet::attention(part(0), part(1), part(2)),
+                      [&](const torch::Tensor& a) { return a.permute({0, 1, 3, 2}).reshape({n, c, h, w}); });
+  return jet::add(x, jet::conv(proj, out));
 }
 
 }  // namespace detail
@@ -156,27 +167,26 @@ TinyUNet::TinyUNet(const TinyUNetOptions& options) : options_(options) {
   detail::zero_init(out_conv);
 }
 
-torch::Tensor TinyUNet::embed(const torch::Tensor& t, const torch::Tensor& y) {
-  return time_embed(t) + class_embed(y);
+Jet TinyUNet::embed(const Jet& t, const torch::Tensor& y) {
+  return jet::add(time_embed(t), Jet(class_embed(y)));
 }
 
 torch::Tensor TinyUNet::forward(const torch::Tensor& x, const torch::Tensor& t,
                                 const torch::Tensor& y) {
-  return forward_with_cond(x, embed(t, y));
+  return forward_with_cond(Jet(x), embed(Jet(t), y)).value;
 }
 
-torch::Tensor TinyUNet::forward_interval(const torch::Tensor& x, const torch::Tensor& r,
-                                         const torch::Tensor& t, const torch::Tensor& y) {
+Jet TinyUNet::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) {
   TORCH_CHECK(takes_interval(), "tiny_unet takes one time; use tiny_unet_meanflow");
   auto cond = embed(t, y);
   // (t, t - r): the paper's choice; (r, t): the seed's time_mlp(emb(r)) + time_mlp(emb(t)).
-  cond = cond + detail::second_time_embedding(options_.time_pair, time_embed, interval_embed, r, t);
+  cond = jet::add(cond, detail::second_time_embedding(options_.time_pair, time_embed, interval_embed, r, t));
   return forward_with_cond(x, cond);
 }
 
-torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::Tensor& cond) {
-  std::vector<torch::Tensor> skips;
-  auto h = conv_forward(conv_in, x);
+Jet TinyUNet::forward_with_cond(const Jet& x, const Jet& cond) {
+  std::vector<Jet> skips;
+  auto h = jet::conv(conv_in, x);
   skips.push_back(h);
   for (auto& level : down_levels) {
     for (size_t j = 0; j < level->res.size(); ++j) {
@@ -185,26 +195,30 @@ torch::Tensor TinyUNet::forward_with_cond(const torch::Tensor& x, const torch::T
       skips.push_back(h);
     }
     if (level->resample) {
-      h = conv_forward(level->resample, h);
+      h = jet::conv(level->resample, h);
       skips.push_back(h);
     }
   }
   h = mid_res2(mid_attn(mid_res1(h, cond)), cond);
   for (auto& level : up_levels) {
     for (size_t j = 0; j < level->res.size(); ++j) {
-      h = level->res[j](torch::cat({h, skips.back()}, 1), cond);
+      h = level->res[j](jet::cat({h, skips.back()}, 1), cond);
       skips.pop_back();
       if (!level->attn.empty()) h = level->attn[j](h);
     }
     if (level->resample) {
-      h = torch::nn::functional::interpolate(
-          h, torch::nn::functional::InterpolateFuncOptions()
-                 .scale_factor(std::vector<double>{2.0, 2.0})
-                 .mode(torch::kNearest));
-      h = conv_forward(level->resample, h);
+      h = jet::map(h, [](const torch::Tensor& a) {
+        return torch::nn::functional::interpolate(
+            a, torch::nn::functional::InterpolateFuncOptions()
+                   .scale_factor(std::vector<double>{2.0, 2.0})
+                   .mode(torch::kNearest));
+      });
+      h = jet::conv(level->resample, h);
     }
   }
-  return conv_forward(out_conv, torch::silu(detail::normalize(out_norm, h))).to(x.scalar_type());  // fp32 under bf16 autocast too
+  auto dtype = x.value.scalar_type();  // fp32 under bf16 autocast too
+  return jet::map(jet::conv(out_conv, jet::silu(detail::group_norm(out_norm, h))),
+                  [dtype](const torch::Tensor& a) { return a.to(dtype); });
 }
 
 namespace {

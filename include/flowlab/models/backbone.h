@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "flowlab/models/jet.h"
+
 namespace flowlab {
 
 class Backbone : public torch::nn::Module {
@@ -21,6 +23,9 @@ class Backbone : public torch::nn::Module {
   // autograd sees r and t themselves. Single-time backbones throw.
   virtual torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
                                          const torch::Tensor& t, const torch::Tensor& y);
+  // The same with the tangents of x and t carried along (r held fixed): u with its graph and its
+  // derivative without one (models/jet.h; MeanFlow's fused JVP pass). Single-time backbones throw.
+  virtual Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y);
   virtual bool takes_interval() const { return false; }
   // Two-time backbones with the (t, t - r) pair: the name of the module that embeds t - r, whose
   // output layer zero_second_time() sets to zero. The second time then adds nothing, and on a

@@ -69,7 +69,7 @@ namespace detail {
 class TokenAttentionImpl : public torch::nn::Module {
  public:
   TokenAttentionImpl(int64_t dim, int64_t num_heads);
-  torch::Tensor forward(const torch::Tensor& x);  // (N, T, D) -> (N, T, D)
+  Jet forward(const Jet& x);  // (N, T, D) -> (N, T, D)
 
  private:
   int64_t num_heads_;
@@ -82,7 +82,7 @@ TORCH_MODULE(TokenAttention);
 class DiTBlockImpl : public torch::nn::Module {
  public:
   DiTBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_ratio);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c);  // (N,T,D), (N,D)
+  Jet forward(const Jet& x, const Jet& c);  // (N,T,D), (N,D)
 
  private:
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
@@ -99,8 +99,7 @@ class DiT : public Backbone {
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                         const torch::Tensor& y) override;
-  torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
-                                 const torch::Tensor& t, const torch::Tensor& y) override;
+  Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) override;
   bool takes_interval() const override { return !options_.time_pair.empty(); }
   std::string second_time_module() const override { return interval_embedder ? "interval_embedder" : ""; }
   void zero_second_time() override {
@@ -111,7 +110,7 @@ class DiT : public Backbone {
   const DiTOptions& options() const { return options_; }
 
  private:
-  torch::Tensor forward_with_cond(const torch::Tensor& x, const torch::Tensor& c);
+  Jet forward_with_cond(const Jet& x, const Jet& c);
 
   DiTOptions options_;
   torch::nn::Linear patch_embed{nullptr}, final_linear{nullptr}, final_adaLN{nullptr};

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "flowlab/models/jet.h"
+
 namespace flowlab {
 
 // t: (N,) in [0, 1] -> (N, dim) sinusoidal features [cos | sin] of 1000 t, frequencies
@@ -17,13 +19,15 @@ namespace detail {
 class TimestepEmbedderImpl : public torch::nn::Module {
  public:
   TimestepEmbedderImpl(int64_t frequency_dim, int64_t out_dim);
-  torch::Tensor forward(const torch::Tensor& t);
+  // t: (N,) -> (N, out_dim); with t's tangent, the embedding's (models/jet.h).
+  Jet forward(const Jet& t);
   // The last linear layer's weight and bias to zero: the embedding is 0 for every t.
   void zero_output_layer();
 
  private:
   int64_t frequency_dim_;
-  torch::nn::Sequential mlp{nullptr};
+  torch::nn::Sequential mlp{nullptr};        // Linear, SiLU, Linear: weights mlp.0.*, mlp.2.*
+  torch::nn::Linear first{nullptr}, second{nullptr};  // mlp's two linear layers
 };
 TORCH_MODULE(TimestepEmbedder);
 
@@ -32,10 +36,9 @@ TORCH_MODULE(TimestepEmbedder);
 // Throws for any other value.
 void check_time_pair(const std::string& time_pair);
 // The embedding the second time adds to the conditioning: time_embed(r) for "r,t",
-// interval_embed(t - r) for "t,t-r". r, t: (N,).
-torch::Tensor second_time_embedding(const std::string& time_pair, TimestepEmbedder& time_embed,
-                                    TimestepEmbedder& interval_embed, const torch::Tensor& r,
-                                    const torch::Tensor& t);
+// interval_embed(t - r) for "t,t-r". r, t: (N,); r carries no tangent (MeanFlow's JVP holds r).
+Jet second_time_embedding(const std::string& time_pair, TimestepEmbedder& time_embed,
+                          TimestepEmbedder& interval_embed, const torch::Tensor& r, const Jet& t);
 
 }  // namespace detail
 }  // namespace flowlab

@@ -38,7 +38,7 @@ class ResBlockImpl : public torch::nn::Module {
  public:
   ResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t cond_dim, double dropout);
   // x: (N, in_ch, H, W), cond: (N, cond_dim) -> (N, out_ch, H, W)
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cond);
+  Jet forward(const Jet& x, const Jet& cond);
 
  private:
   torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
@@ -53,7 +53,7 @@ TORCH_MODULE(ResBlock);
 class AttentionBlockImpl : public torch::nn::Module {
  public:
   AttentionBlockImpl(int64_t channels, int64_t num_heads);
-  torch::Tensor forward(const torch::Tensor& x);  // (N, C, H, W) -> (N, C, H, W)
+  Jet forward(const Jet& x);  // (N, C, H, W) -> (N, C, H, W)
 
  private:
   int64_t num_heads_;
@@ -80,8 +80,7 @@ class TinyUNet : public Backbone {
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                         const torch::Tensor& y) override;
-  torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
-                                 const torch::Tensor& t, const torch::Tensor& y) override;
+  Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) override;
   bool takes_interval() const override { return !options_.time_pair.empty(); }
   std::string second_time_module() const override { return interval_embed ? "interval_embed" : ""; }
   void zero_second_time() override {
@@ -94,8 +93,8 @@ class TinyUNet : public Backbone {
 
  protected:
   // Adds a conditioning vector (N, cond_dim) for subclasses with more inputs.
-  torch::Tensor forward_with_cond(const torch::Tensor& x, const torch::Tensor& cond);
-  torch::Tensor embed(const torch::Tensor& t, const torch::Tensor& y);
+  Jet forward_with_cond(const Jet& x, const Jet& cond);
+  Jet embed(const Jet& t, const torch::Tensor& y);
   int64_t cond_dim() const { return options_.time_embed_dim; }
 
   TinyUNetOptions options_;
