@@ -4,10 +4,12 @@
 # BENCHMARKS.md (between the "bench_options.sh SET" markers) and bench/SET.md.
 #   meanflow: CFM's training step against MeanFlow's, with meanflow.jvp_pass separate, shared and fused
 #             (configs/quickstart.yaml, batch 128, 8 timed steps after 2 warm-up steps);
+#   accumulate: CFM training at training.accumulate 1, 2 and 4, at the same global batch of 128
+#             (configs/quickstart.yaml, 16 timed steps after 2 warm-up steps);
 #   compute:  fp32 against compute.precision bf16 and compute.channels_last, training and sampling
 #             rows for CFM and MeanFlow (batch 128, 5 timed steps, 64 samples).
 # Run scripts/test.sh first (it builds the app).
-# Usage: [ROUNDS=N] scripts/bench_options.sh meanflow|compute [--device cuda] [any benchmark flag]
+# Usage: [ROUNDS=N] scripts/bench_options.sh meanflow|accumulate|compute [--device cuda] [any benchmark flag]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=${1:-}
@@ -24,12 +26,16 @@ case "$SET" in
             [shared]="--methods meanflow --set meanflow.jvp_pass=shared"
             [fused]="--methods meanflow --set meanflow.jvp_pass=fused")
     ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 8 --warmup 2 --suite train "$@");;
+  accumulate)
+    VARIANTS=(k1 k2 k4)
+    OPTION=([k1]="--set training.accumulate=1" [k2]="--set training.accumulate=2" [k4]="--set training.accumulate=4")
+    ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 16 --warmup 2 --suite train --methods cfm "$@");;
   compute)
     VARIANTS=(fp32 bf16 channels_last)
     OPTION=([fp32]="" [bf16]="--precision bf16" [channels_last]="--channels_last true")
     ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 5 --num_samples 64 --sample_batch_size 64
           --suite train,sample --methods cfm,meanflow "$@");;
-  *) echo "usage: [ROUNDS=N] scripts/bench_options.sh meanflow|compute [benchmark flags]" >&2; exit 2;;
+  *) echo "usage: [ROUNDS=N] scripts/bench_options.sh meanflow|accumulate|compute [benchmark flags]" >&2; exit 2;;
 esac
 OUT=bench/$SET
 rm -rf "$OUT" && mkdir -p "$OUT"

@@ -124,7 +124,11 @@ struct SchedulerConfig {
 struct TrainingConfig {
   int epochs = 200;
   int64_t steps = 0;  // > 0 overrides epochs
-  int batch_size = 128;
+  int batch_size = 128;  // the global batch of one optimizer step
+  // Micro-batches per optimizer step (gradient accumulation): each process's rows of the batch
+  // split into `accumulate` parts, backpropagated one after another, then one update. The
+  // learning-rate schedule, EMA, clipping and the non-finite guard count updates.
+  int accumulate = 1;
   double lr = 3e-4;
   double weight_decay = 0.01;
   double beta1 = 0.9;

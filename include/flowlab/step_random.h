@@ -35,6 +35,10 @@ class StepRandom {
   torch::Tensor randn_like(const torch::Tensor& x);                         // (N, ...) normal
   torch::Tensor rand(int64_t rows, const torch::TensorOptions& options);    // (N,) uniform [0, 1)
 
+  // The draws of micro-batch k of `count` (training.accumulate): this process's rows split into
+  // `count` equal parts, each drawn exactly as this step draws those rows, from here on.
+  StepRandom micro_batch(int64_t k, int64_t count) const;
+
  private:
   torch::Tensor draw(int64_t rows, const std::function<torch::Tensor(int64_t n)>& draw, bool keep_rows);
 

@@ -61,7 +61,8 @@ int train_command(int argc, char** argv, const std::string& method) {
   config = for_method(config, method);
   validate(config);
   check_directory_creatable(config.training.output_dir);
-  check_batch_splits(config.training.batch_size, dist::launch_env_from_process().world_size);
+  check_batch_splits(config.training.batch_size, dist::launch_env_from_process().world_size,
+                     config.training.accumulate);
   // Under torchrun / srun / RANK+WORLD_SIZE: join the other processes (nothing otherwise).
   ProcessRuntime runtime(config);
 

@@ -208,6 +208,7 @@ std::vector<Field> schema(Config& c) {
       make_field("training", "epochs", t.epochs, greater_than(0)),
       make_field("training", "steps", t.steps, at_least<int64_t>(0)),
       make_field("training", "batch_size", t.batch_size, greater_than(0)),
+      make_field("training", "accumulate", t.accumulate, greater_than(0)),
       make_field("training", "lr", t.lr, greater_than(0.0)),
       make_field("training", "weight_decay", t.weight_decay, at_least(0.0)),
       make_field("training", "beta1", t.beta1, in_range(0.0, 0.999999)),

@@ -55,6 +55,16 @@ torch::Tensor StepRandom::randn_like(const torch::Tensor& x) {
   });
 }
 
+StepRandom StepRandom::micro_batch(int64_t k, int64_t count) const {
+  if (count < 1 || k < 0 || k >= count || shard_.rows % count != 0)
+    throw Error("StepRandom: " + std::to_string(shard_.rows) + " rows do not split into " + std::to_string(count) +
+                " micro-batches");
+  StepRandom micro = *this;
+  int64_t rows = shard_.rows / count;
+  micro.shard_ = {shard_.first + k * rows, rows, shard_.global};
+  return micro;
+}
+
 torch::Tensor StepRandom::rand(int64_t rows, const torch::TensorOptions& options) {
   return this->rows(rows, [&](int64_t n) { return torch::rand({n}, options); });
 }

@@ -170,6 +170,11 @@ MethodEntry vae_entry() {
     if (c.vae.disc_weight > 0 && (c.data.image_size >> c.vae.disc_layers) < 3)
       throw Error("config: vae.disc_layers = " + std::to_string(c.vae.disc_layers) + " halves data.image_size " +
                   std::to_string(c.data.image_size) + " below 3 pixels; use fewer layers");
+    // The discriminator trains after each update on the last batch it saw: one micro-batch only.
+    if (c.vae.disc_weight > 0 && c.training.accumulate > 1)
+      throw Error("config: training.accumulate = " + std::to_string(c.training.accumulate) +
+                  " with vae.disc_weight > 0: the discriminator would train on the last micro-batch only; "
+                  "use accumulate 1 or no discriminator");
   };
   e.make = [](const Config& c) -> MethodPtr {
     return std::make_unique<VaeMethod>(c.vae, c.model.in_channels, c.training.lr, c.training.beta1, c.training.beta2);

@@ -104,9 +104,11 @@ namespace {
 
 // d/dx of (x - mean) / sqrt(var + eps) over the trailing dims of groups: x, tangent (..., M).
 torch::Tensor normalized_tangent(const torch::Tensor& x, const torch::Tensor& tangent, double eps) {
-  auto mean = x.mean(-1, true);
-  auto inv_std = (x.var(-1, false, true) + eps).rsqrt();
-  auto xhat = (x - mean) * inv_std;
+  // The centred x once, its mean square as the variance: LibTorch 1.13's CPU var is several times
+  // slower (the profile in BENCHMARKS.md).
+  auto xc = x - x.mean(-1, true);
+  auto inv_std = (xc.square().mean(-1, true) + eps).rsqrt();
+  auto xhat = xc * inv_std;
   auto centred = tangent - tangent.mean(-1, true);
   return (centred - xhat * (xhat * centred).mean(-1, true)) * inv_std;
 }

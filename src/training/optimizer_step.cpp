@@ -26,8 +26,13 @@ StepOutcome optimizer_step(torch::optim::Optimizer& optimizer, const std::vector
                            const GradientAverager& average) {
   optimizer.zero_grad();
   loss.backward();
+  return apply_gradients(optimizer, params, loss.detach(), grad_clip, average);
+}
+
+StepOutcome apply_gradients(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
+                            const torch::Tensor& loss, double grad_clip, const GradientAverager& average) {
   StepOutcome outcome;
-  outcome.loss = loss.detach();
+  outcome.loss = loss;
   if (average) {
     std::vector<torch::Tensor> tensors;
     for (torch::Tensor p : params) {  // a handle: setting its grad sets the parameter's

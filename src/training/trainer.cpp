@@ -110,10 +110,14 @@ void fit_model_to_data(Config& config, const Dataset& data) {
   }
 }
 
-void check_batch_splits(int64_t batch_size, int processes) {
+void check_batch_splits(int64_t batch_size, int processes, int accumulate) {
   if (batch_size % processes != 0)
     throw Error("training.batch_size = " + std::to_string(batch_size) + " (the global batch) does not split "
                 "evenly over " + std::to_string(processes) + " processes");
+  if ((batch_size / processes) % accumulate != 0)
+    throw Error("training.batch_size = " + std::to_string(batch_size) + " gives each of " + std::to_string(processes) +
+                " processes " + std::to_string(batch_size / processes) + " rows, which do not split into " +
+                "training.accumulate = " + std::to_string(accumulate) + " micro-batches");
 }
 
 void check_model_fits_data(const Config& trained, const Dataset& data) {
@@ -221,7 +225,7 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   const auto& tc = config_.training;
   auto& world = dist::world();
   const bool main = world.is_main();  // the one process that writes outputs
-  check_batch_splits(tc.batch_size, world.size());
+  check_batch_splits(tc.batch_size, world.size(), tc.accumulate);
   if (main) {
     ensure_directory(tc.output_dir);
     ensure_directory(tc.output_dir + "/samples");

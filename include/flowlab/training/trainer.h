@@ -26,9 +26,10 @@ struct TrainResult {
 // line for each change; for a latent dataset also data.image_size and the autoencoder (model.vae,
 // its SHA-256 and scaling).
 void fit_model_to_data(Config& config, const Dataset& data);
-// Throws unless the global batch splits evenly over `processes`. The programs check it before the
-// processes meet, so no rank waits for one that has already stopped.
-void check_batch_splits(int64_t batch_size, int processes);
+// Throws unless the global batch splits evenly over `processes`, and each process's rows into
+// `accumulate` micro-batches. The programs check it before the processes meet, so no rank waits
+// for one that has already stopped.
+void check_batch_splits(int64_t batch_size, int processes, int accumulate = 1);
 
 // A model whose weights exist cannot change its input: Error unless the dataset's images (or
 // latents) are what `trained` (the checkpoint's config) was trained on, model.in_channels x
