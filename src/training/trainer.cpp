@@ -351,9 +351,9 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     if (evaluator && (state_.step % tc.eval_every == 0 || state_.step == total)) evaluate();
     if (main) progress->update(state_.step * tc.batch_size, last_figures + last_eval);
     if (tc.sample_every > 0 && state_.step % tc.sample_every == 0 && state_.step < total) {
-      save_sample_grid(tc.output_dir + step_file_name(state_.step));
-      if (tensorboard)
-        tensorboard->add_png("samples", read_file_bytes(tc.output_dir + step_file_name(state_.step)), state_.step);
+      const auto grid = tc.output_dir + step_file_name(state_.step);
+      save_sample_grid(grid);
+      if (tensorboard) tensorboard->add_png("samples", read_file_bytes(grid), state_.step);
     }
     if (state_.step % tc.checkpoint_every == 0 && state_.step < total) save();
   }
