@@ -162,6 +162,13 @@ TEST(Distributed, TwoGlooRanksTrainLikeOneProcessWithTheSameGlobalBatch) {
     ranks.push_back(spawn(small_run(dir / "two", steps), dir / ("rank" + std::to_string(r) + ".log"),
                           rank_env(r, 2, port)));
   auto one = spawn(small_run(dir / "one", steps), dir / "one.log");
+  // Two ranks again, each splitting its 8 rows into 2 micro-batches (one all-reduce per step).
+  std::vector<pid_t> accumulating;
+  for (int r = 0; r < 2; ++r) {
+    auto args = small_run(dir / "accumulate", steps);
+    args.insert(args.end(), {"--set", "training.accumulate=2"});
+    accumulating.push_back(spawn(args, dir / ("acc" + std::to_string(r) + ".log"), rank_env(r, 2, test_port(1))));
+  }
   // Control: one process with a single draw changed (no flips) must not pass the same check.
   auto args = small_run(dir / "control", steps);
   args.insert(args.end(), {"--set", "data.random_flip=false"});
@@ -169,6 +176,8 @@ TEST(Distributed, TwoGlooRanksTrainLikeOneProcessWithTheSameGlobalBatch) {
   for (auto pid : ranks) ASSERT_EQ(wait_exit_code(pid), 0) << read_file(dir / "rank0.log") << read_file(dir / "rank1.log");
   ASSERT_EQ(wait_exit_code(one), 0) << read_file(dir / "one.log");
   ASSERT_EQ(wait_exit_code(control), 0) << read_file(dir / "control.log");
+  for (auto pid : accumulating)
+    ASSERT_EQ(wait_exit_code(pid), 0) << read_file(dir / "acc0.log") << read_file(dir / "acc1.log");
 
   // Only rank 0 writes; the checkpoint holds the weights every rank has (broadcast start,
   // averaged gradients, the same optimizer steps).
@@ -178,18 +187,23 @@ TEST(Distributed, TwoGlooRanksTrainLikeOneProcessWithTheSameGlobalBatch) {
   // The same losses step by step, and the same weights: every element within 1e-5 except the few
   // whose gradient is at rounding level, which Adam's normalisation moves by up to 2 lr per step
   // whichever way the rounding fell (the sums over 16 rows and over 2 x 8 rows round differently).
-  std::ifstream a(dir / "one/metrics.jsonl"), b(dir / "two/metrics.jsonl");
-  std::string la, lb;
-  while (std::getline(a, la) && std::getline(b, lb)) {
-    auto ra = nlohmann::json::parse(la), rb = nlohmann::json::parse(lb);
-    EXPECT_NEAR(ra["loss"].get<double>(), rb["loss"].get<double>(), 1e-5 * ra["loss"].get<double>());
-    EXPECT_NEAR(ra["grad_norm"].get<double>(), rb["grad_norm"].get<double>(),
-                1e-5 * ra["grad_norm"].get<double>());
+  for (const std::string run : {"two", "accumulate"}) {
+    std::ifstream a(dir / "one/metrics.jsonl"), b(dir / (run + "/metrics.jsonl"));
+    std::string la, lb;
+    int compared = 0;
+    while (std::getline(a, la) && std::getline(b, lb)) {
+      auto ra = nlohmann::json::parse(la), rb = nlohmann::json::parse(lb);
+      EXPECT_NEAR(ra["loss"].get<double>(), rb["loss"].get<double>(), 1e-5 * ra["loss"].get<double>()) << run;
+      EXPECT_NEAR(ra["grad_norm"].get<double>(), rb["grad_norm"].get<double>(),
+                  1e-5 * ra["grad_norm"].get<double>()) << run;
+      ++compared;
+    }
+    EXPECT_EQ(compared, steps) << run;
+    auto diff = weight_differences(dir / "one/last.pt", dir / (run + "/last.pt"));
+    double outside = (diff > 1e-5).to(torch::kDouble).mean().item<double>();
+    EXPECT_LT(outside, 1e-3) << run << " max " << diff.max().item<double>();
+    EXPECT_LE(diff.max().item<double>(), 2 * lr * steps) << run;
   }
-  auto diff = weight_differences(dir / "one/last.pt", dir / "two/last.pt");
-  double outside = (diff > 1e-5).to(torch::kDouble).mean().item<double>();
-  EXPECT_LT(outside, 1e-3) << "max " << diff.max().item<double>();
-  EXPECT_LE(diff.max().item<double>(), 2 * lr * steps);
 
   auto control_diff = weight_differences(dir / "one/last.pt", dir / "control/last.pt");
   EXPECT_GT((control_diff > 1e-5).to(torch::kDouble).mean().item<double>(), 0.1);

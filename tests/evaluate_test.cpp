@@ -77,8 +77,9 @@ TEST(Evaluate, DatasetReferenceHasTheCheckpointsSizeAndFit) {
   EXPECT_EQ(protocol["sampler"], "euler");
   EXPECT_EQ(protocol["nfe"], 2);
   EXPECT_EQ(protocol["ema"], true);
+  EXPECT_EQ(protocol["ema_decay"], 0.999);  // quickstart.yaml's
   EXPECT_NE(defaults.output.find("protocol custom: 4 samples of " + (d / "run/last.pt") +
-                                 " (EMA weights), euler 2 steps, NFE 2"), std::string::npos) << defaults.output;
+                                 " (EMA 0.999 weights), euler 2 steps, NFE 2"), std::string::npos) << defaults.output;
   // The paper protocol scores against the training set only, and 50,000 samples only.
   auto paper = app("evaluate_fid") + " --checkpoint " + (d / "run/last.pt") + " --random_weights --protocol paper";
   auto other_reference = run_command(paper + " --reference mnist-test");

@@ -240,7 +240,7 @@ TEST(MeanFlow, StartsFromAFlowModelWithUEqualToItsVelocity) {
     auto flow = random_model(cfm);
     torch::optim::AdamW optimizer(flow->parameters());
     std::vector<std::string> no_names;
-    save_checkpoint(dir / (type + ".pt"), {cfm, 10, no_names, *flow, *flow, optimizer});
+    save_checkpoint(dir / (type + ".pt"), {cfm, 10, no_names, *flow, {flow.get()}, optimizer});
     auto meanflow = for_method(cfm, "meanflow", false);
     auto two_time = random_model(meanflow);  // the second embedder random, as a fresh model's
     load_initial_weights(*two_time, meanflow, dir / (type + ".pt"));
@@ -260,7 +260,7 @@ TEST(MeanFlow, StartsFromAFlowModelWithUEqualToItsVelocity) {
   auto flow = random_model(cfm);
   torch::optim::AdamW optimizer(flow->parameters());
   std::vector<std::string> no_names;
-  save_checkpoint(dir / "rt.pt", {cfm, 10, no_names, *flow, *flow, optimizer});
+  save_checkpoint(dir / "rt.pt", {cfm, 10, no_names, *flow, {flow.get()}, optimizer});
   auto meanflow = for_method(cfm, "meanflow", false);
   meanflow.model.time_pair = "r,t";
   auto message = error_of([&] { load_initial_weights(*random_model(meanflow), meanflow, dir / "rt.pt"); });

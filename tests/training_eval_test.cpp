@@ -105,6 +105,22 @@ TEST(TrainingEval, FidsEveryFewStepsBestCheckpointAndTheTrainingUnchanged) {
     EXPECT_NEAR(again[i].second, fids[i].second, 1e-6 * fids[i].second);
   }
   EXPECT_EQ(CheckpointReader(dir / "resumed/best.pt").step(), best.first);
+  // Several EMAs: the first keeps "fid" and its score, every other one gets fid_ema_DECAY.
+  auto two = evaluated_config(dir, "two_emas", 2);
+  two.training.ema_decays = {two.training.ema_decay, 0.1};  // below the warm-up decays of 4 steps
+  train(two);
+  std::ifstream records(dir / "two_emas/metrics.jsonl");
+  std::vector<nlohmann::json> evaluations;
+  for (std::string line; std::getline(records, line);) {
+    auto record = nlohmann::json::parse(line);
+    if (record.contains("fid")) evaluations.push_back(record);
+  }
+  ASSERT_EQ(evaluations.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_NEAR(evaluations[i]["fid"].get<double>(), fids[i].second, 1e-6 * fids[i].second);
+    ASSERT_TRUE(evaluations[i].contains("fid_ema_0.1")) << evaluations[i].dump();
+    EXPECT_NE(evaluations[i]["fid_ema_0.1"].get<double>(), evaluations[i]["fid"].get<double>());
+  }
   // A run that cannot score is refused before its first step.
   auto bad = evaluated_config(dir, "bad", 2);
   bad.eval.reference = dir / "missing";

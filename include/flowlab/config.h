@@ -38,6 +38,9 @@ struct ModelConfig {
   double vae_scaling_factor = 1.0;
   double vae_shift_factor = 0.0;
   std::string time_pair = "t,t-r";  // two-time backbones: t,t-r | r,t
+  // Gradient checkpointing: training reruns each residual, attention and transformer block in
+  // the backward pass instead of keeping its activations (models/activation_checkpoint.h).
+  bool checkpointing = false;
 };
 
 struct DataConfig {
@@ -129,8 +132,14 @@ struct TrainingConfig {
   // split into `accumulate` parts, backpropagated one after another, then one update. The
   // learning-rate schedule, EMA, clipping and the non-finite guard count updates.
   int accumulate = 1;
+  // adamw | muon: Muon (training/muon.h) for the hidden layers' weight matrices at muon_lr with
+  // momentum muon_momentum, AdamW at lr for the rest (embeddings, norms, biases, the first and
+  // last layers). The schedule scales both learning rates alike.
+  std::string optimizer = "adamw";
+  double muon_lr = 0.02;
+  double muon_momentum = 0.95;
   double lr = 3e-4;
-  double weight_decay = 0.01;
+  double weight_decay = 0.01;  // decoupled, for AdamW and Muon
   double beta1 = 0.9;
   double beta2 = 0.999;
   double grad_clip = 1.0;  // 0 = off
@@ -138,6 +147,10 @@ struct TrainingConfig {
   // this many in a row stop the run (0 = never).
   int max_bad_steps = 20;
   double ema_decay = 0.9999;
+  // Several EMAs, each kept in the checkpoint and scored by evaluation while training; when given
+  // it replaces ema_decay, and its first is the one sampled and exported by default.
+  std::vector<double> ema_decays;
+  std::vector<double> ema_decay_list() const { return ema_decays.empty() ? std::vector<double>{ema_decay} : ema_decays; }
   bool ema_warmup = true;  // decay = min(ema_decay, (1 + step) / (10 + step))
   double cfg_dropout = 0.1;
   int64_t log_every = 50;

@@ -84,6 +84,17 @@ void add_autoencoder_flag(cxxopts::Options& options) {
                         cxxopts::value<std::string>(), "FILE");
 }
 
+void add_weight_flags(cxxopts::Options& options) {
+  options.add_options()("no_ema", "use the raw weights instead of the EMA weights")(
+      "ema", "the EMA of this decay, for a run with several (training.ema_decays; default: the first)",
+      cxxopts::value<double>(), "DECAY");
+}
+
+WeightChoice weight_choice(const cxxopts::ParseResult& args) {
+  if (args.count("no_ema") && args.count("ema")) throw Error("--no_ema and --ema pick different weights; give one");
+  return {!args.count("no_ema"), args.count("ema") ? args["ema"].as<double>() : 0.0};
+}
+
 void add_latent_model_flags(cxxopts::Options& options) {
   options.add_options()("vae", "a latent model's autoencoder, where it is not at the path the checkpoint records",
                         cxxopts::value<std::string>(), "FILE")(

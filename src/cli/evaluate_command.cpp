@@ -100,7 +100,7 @@ nlohmann::json protocol_json(const std::string& name, const nlohmann::json& repo
                              {"image_size", report["image_size"]},
                              {"features", report["features"]},
                              {"seed", seed}};
-  for (const char* key : {"checkpoint", "sampler", "steps", "nfe", "cfg_scale", "ema", "images"})
+  for (const char* key : {"checkpoint", "sampler", "steps", "nfe", "cfg_scale", "ema", "ema_decay", "images"})
     if (report.contains(key)) protocol[key] = report[key];
   return protocol;
 }
@@ -110,7 +110,8 @@ std::string protocol_line(const nlohmann::json& p) {
   out << "protocol " << p["name"].get<std::string>() << ": " << p["samples"] << " ";
   if (p.contains("checkpoint"))
     out << "samples of " << p["checkpoint"].get<std::string>() << " ("
-        << (p["ema"].get<bool>() ? "EMA" : "raw") << " weights), " << p["sampler"].get<std::string>() << " "
+        << (p["ema"].get<bool>() ? "EMA " + c10::str(p["ema_decay"].get<double>()) : std::string("raw"))
+        << " weights), " << p["sampler"].get<std::string>() << " "
         << p["steps"] << " steps, NFE " << p["nfe"] << ", CFG " << p["cfg_scale"];
   else
     out << "images of " << p["images"].get<std::string>();
@@ -204,8 +205,9 @@ cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
       "reference_cache", "where dataset reference features are cached (default: ~/.cache/flowlab/fid/REF-SIZEpx-FIT-FEATURES.npz)",
       cxxopts::value<std::string>(), "FILE")(
       "seed", "noise and KID subset seed", cxxopts::value<int64_t>()->default_value("0"), "S")(
-      "no_ema", "sample the raw weights instead of the EMA weights")("h,help", "show this help");
+      "h,help", "show this help");
   add_latent_model_flags(options);
+  add_weight_flags(options);
   return options;
 }
 
@@ -267,8 +269,12 @@ int evaluate_command(int argc, char** argv) {
   FeatureSet candidate;
   if (checkpoint) {
     set_latent_model_flags(*checkpoint, *args);
-    checkpoint->load(!args->count("no_ema"), device);
-    report["ema"] = !args->count("no_ema");
+    auto weights = weight_choice(*args);
+    checkpoint->load(weights, device);
+    report["ema"] = weights.ema;
+    if (weights.ema)
+      report["ema_decay"] = weights.ema_decay != 0 ? weights.ema_decay
+                                                   : checkpoint->config.training.ema_decay_list().front();
     ref.image_size = scoring_size(*args, checkpoint.get());
     candidate = checkpoint_features(*checkpoint, *extractor, seed, device, report);
   }

@@ -84,7 +84,6 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       "seed", "noise seed", cxxopts::value<int64_t>()->default_value("0"), "S")(
       "output_dir", "where grid.png (or class_grid.png) goes",
       cxxopts::value<std::string>()->default_value("samples"), "DIR")(
-      "no_ema", "use the raw weights instead of the EMA weights")(
       "save_individual", "also write each image as images/NNNNN.png")(
       "npz", "also write the images as the ADM evaluation suite reads them: arr_0 uint8 (N, H, W, 3) "
              "(grey images repeated to three channels), arr_1 the int64 labels of a conditional model",
@@ -94,6 +93,7 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       "set", "override a sampling key, e.g. --set sampling.rtol=1e-4 (repeatable)",
       cxxopts::value<std::vector<std::string>>(), "KEY=VALUE")("h,help", "show this help");
   add_latent_model_flags(options);
+  add_weight_flags(options);
   return options;
 }
 
@@ -119,7 +119,7 @@ int generate_command(int argc, char** argv) {
   ProcessRuntime runtime(config);
   auto& world = dist::world();
   set_latent_model_flags(checkpoint, *args);
-  checkpoint.load(!args->count("no_ema"), runtime.device());
+  checkpoint.load(weight_choice(*args), runtime.device());
 
   int64_t num_classes = checkpoint.model->num_classes();
   int64_t class_label = args->count("class_label") ? (*args)["class_label"].as<int64_t>() : -1;

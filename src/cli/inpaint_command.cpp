@@ -225,8 +225,9 @@ cxxopts::Options inpaint_options(const std::string& sub, std::vector<FlagBinding
       "seed", "mask and noise seed", cxxopts::value<int64_t>()->default_value("0"), "S")(
       "output_dir", "demo: where the grids go", cxxopts::value<std::string>()->default_value("inpainting"), "DIR")(
       "output", "evaluate: write the results as JSON here", cxxopts::value<std::string>(), "FILE")(
-      "no_ema", "use the raw weights instead of the EMA weights")("h,help", "show this help");
+      "h,help", "show this help");
   add_latent_model_flags(options);
+  add_weight_flags(options);
   return options;
 }
 
@@ -250,7 +251,8 @@ int inpaint_command(int argc, char** argv) {
   auto args = parse_command_line(options, argc - 1, argv + 1);
   if (!args) return 0;
   if (!args->count("checkpoint")) throw Error("--checkpoint is required");
-  const bool demo = sub == "demo", ema = !args->count("no_ema");
+  const bool demo = sub == "demo";
+  const auto weights = weight_choice(*args);
   auto seed = static_cast<uint64_t>((*args)["seed"].as<int64_t>());
   auto overrides = [&](Config& c) {
     c.sampling.num_samples = demo ? 8 : 200;
@@ -265,7 +267,7 @@ int inpaint_command(int argc, char** argv) {
   }
   const Config& first = models[0].checkpoint.config;
   ProcessRuntime runtime(first);
-  for (auto& m : models) m.checkpoint.load(ema, runtime.device());
+  for (auto& m : models) m.checkpoint.load(weights, runtime.device());
   // The images' size and channels: a latent model's decoded ones; two models must agree.
   auto image_size = [](const SamplingCheckpoint& c) { return c.config.data.image_size * c.codec->downsampling(); };
   const auto& codec = *models[0].checkpoint.codec;

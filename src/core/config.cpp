@@ -29,6 +29,7 @@ template <> const char* type_name<double>() { return "a number"; }
 template <> const char* type_name<bool>() { return "true or false"; }
 template <> const char* type_name<std::string>() { return "a string"; }
 template <> const char* type_name<std::vector<int>>() { return "a list of integers, e.g. [1, 2, 4]"; }
+template <> const char* type_name<std::vector<double>>() { return "a list of numbers, e.g. [0.999, 0.9999]"; }
 
 std::string node_text(const YAML::Node& node) {
   YAML::Emitter out;
@@ -51,13 +52,21 @@ YAML::Node to_node<double>(const double& value) {
   return YAML::Node(std::string(buf));
 }
 
+template <>
+YAML::Node to_node<std::vector<double>>(const std::vector<double>& values) {
+  YAML::Node node(YAML::NodeType::Sequence);
+  for (double v : values) node.push_back(to_node(v));
+  return node;
+}
+
 template <class T>
 Field make_field(const std::string& section, const std::string& key, T& ref, Rule<T> rule = {}) {
   Field f;
   f.section = section;
   f.key = key;
   f.set = [&ref, section, key](const YAML::Node& node) {
-    bool shape_ok = std::is_same<T, std::vector<int>>::value ? node.IsSequence() : node.IsScalar();
+    constexpr bool is_list = std::is_same<T, std::vector<int>>::value || std::is_same<T, std::vector<double>>::value;
+    bool shape_ok = is_list ? node.IsSequence() : node.IsScalar();
     try {
       if (!shape_ok) throw YAML::Exception(YAML::Mark::null_mark(), "shape");
       ref = node.as<T>();
@@ -109,6 +118,17 @@ Rule<std::string> one_of(std::vector<std::string> allowed) {
 Rule<std::string> named() {
   return [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); };
 }
+// EMA decays: each in (0, 1), no two alike.
+Rule<std::vector<double>> decays() {
+  return [](const std::vector<double>& v) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!(v[i] > 0 && v[i] < 1)) return std::string("every entry must be in (0, 1)");
+      for (size_t j = 0; j < i; ++j)
+        if (v[j] == v[i]) return std::string("every entry must differ from the others");
+    }
+    return std::string();
+  };
+}
 Rule<std::vector<int>> each_positive(bool allow_empty) {
   return [allow_empty](const std::vector<int>& v) {
     if (v.empty() && !allow_empty) return std::string("must not be empty");
@@ -154,6 +174,7 @@ std::vector<Field> schema(Config& c) {
       make_field("model", "vae_scaling_factor", m.vae_scaling_factor, greater_than(0.0)),
       make_field("model", "vae_shift_factor", m.vae_shift_factor),
       make_field("model", "time_pair", m.time_pair, one_of({"t,t-r", "r,t"})),
+      make_field("model", "checkpointing", m.checkpointing),
 
       make_field("data", "dataset", d.dataset, named()),
       make_field("data", "data_dir", d.data_dir),
@@ -209,6 +230,9 @@ std::vector<Field> schema(Config& c) {
       make_field("training", "steps", t.steps, at_least<int64_t>(0)),
       make_field("training", "batch_size", t.batch_size, greater_than(0)),
       make_field("training", "accumulate", t.accumulate, greater_than(0)),
+      make_field("training", "optimizer", t.optimizer, one_of({"adamw", "muon"})),
+      make_field("training", "muon_lr", t.muon_lr, greater_than(0.0)),
+      make_field("training", "muon_momentum", t.muon_momentum, in_range(0.0, 0.999999)),
       make_field("training", "lr", t.lr, greater_than(0.0)),
       make_field("training", "weight_decay", t.weight_decay, at_least(0.0)),
       make_field("training", "beta1", t.beta1, in_range(0.0, 0.999999)),
@@ -216,6 +240,7 @@ std::vector<Field> schema(Config& c) {
       make_field("training", "grad_clip", t.grad_clip, at_least(0.0)),
       make_field("training", "max_bad_steps", t.max_bad_steps, at_least(0)),
       make_field("training", "ema_decay", t.ema_decay, in_range(0.0, 1.0)),
+      make_field("training", "ema_decays", t.ema_decays, decays()),
       make_field("training", "ema_warmup", t.ema_warmup),
       make_field("training", "cfg_dropout", t.cfg_dropout, in_range(0.0, 1.0)),
       make_field("training", "log_every", t.log_every, greater_than<int64_t>(0)),

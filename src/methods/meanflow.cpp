@@ -161,6 +161,12 @@ MethodEntry meanflow_entry() {
   e.default_steps = 1;
   e.two_time = true;
   e.make = [](const Config& c) -> MethodPtr { return std::make_unique<MeanFlowMethod>(c.meanflow); };
+  e.check = [](const Config& c) {
+    // LibTorch's dual tensors cannot pass a checkpointed block while its graph is recorded.
+    if (c.model.checkpointing && c.meanflow.jvp_pass == "shared")
+      throw Error("config: model.checkpointing does not work with meanflow.jvp_pass: shared; use fused (the "
+                  "smallest) or separate");
+  };
   return e;
 }
 

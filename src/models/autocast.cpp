@@ -65,4 +65,28 @@ FullPrecisionScope::~FullPrecisionScope() {
   set_autocast_enabled(c10::DeviceType::CUDA, cuda_was_enabled_);
 }
 
+AutocastState AutocastState::current() {
+  return {autocast_enabled(c10::DeviceType::CPU), autocast_enabled(c10::DeviceType::CUDA),
+          autocast_dtype(c10::DeviceType::CPU), autocast_dtype(c10::DeviceType::CUDA)};
+}
+
+namespace {
+void set_state(const AutocastState& s) {
+  set_autocast_enabled(c10::DeviceType::CPU, s.cpu_enabled);
+  set_autocast_enabled(c10::DeviceType::CUDA, s.cuda_enabled);
+  set_autocast_dtype(c10::DeviceType::CPU, s.cpu_dtype);
+  set_autocast_dtype(c10::DeviceType::CUDA, s.cuda_dtype);
+}
+}  // namespace
+
+RestoredAutocast::RestoredAutocast(const AutocastState& state) : previous_(AutocastState::current()) {
+  set_state(state);
+  at::autocast::increment_nesting();
+}
+
+RestoredAutocast::~RestoredAutocast() {
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_state(previous_);
+}
+
 }  // namespace flowlab

@@ -4,6 +4,7 @@
 
 #include "flowlab/config.h"
 #include "flowlab/error.h"
+#include "flowlab/models/activation_checkpoint.h"
 #include "flowlab/models/attention.h"
 #include "flowlab/models/dual_layers.h"
 
@@ -194,7 +195,7 @@ Jet DiT::forward_with_cond(const Jet& x, const Jet& c) {
   const int64_t p = options_.patch_size, channels = options_.in_channels;
   auto h = jet::linear(patch_embed, jet::map(x, [p](const torch::Tensor& a) { return patchify(a, p); }));
   h.value = h.value + pos_embed.to(x.value.dtype());
-  for (auto& block : blocks) h = block(h, c);
+  for (auto& block : blocks) h = call_block(checkpointing(), block, h, c);
   auto m = jet::chunk(jet::linear(final_adaLN, jet::silu(c)), 2, 1);  // shift, scale
   h = jet::linear(final_linear, detail::modulate(detail::layer_norm(final_norm, h), m[0], m[1]));
   auto dtype = x.value.scalar_type();  // fp32 under bf16 autocast too

@@ -4,6 +4,7 @@
 
 #include "flowlab/config.h"
 #include "flowlab/error.h"
+#include "flowlab/models/activation_checkpoint.h"
 #include "flowlab/models/attention.h"
 #include "flowlab/models/dual_layers.h"
 
@@ -185,13 +186,14 @@ Jet TinyUNet::forward_interval_jet(const Jet& x, const torch::Tensor& r, const J
 }
 
 Jet TinyUNet::forward_with_cond(const Jet& x, const Jet& cond) {
+  const bool on = checkpointing();
   std::vector<Jet> skips;
   auto h = jet::conv(conv_in, x);
   skips.push_back(h);
   for (auto& level : down_levels) {
     for (size_t j = 0; j < level->res.size(); ++j) {
-      h = level->res[j](h, cond);
-      if (!level->attn.empty()) h = level->attn[j](h);
+      h = call_block(on, level->res[j], h, cond);
+      if (!level->attn.empty()) h = call_block(on, level->attn[j], h);
       skips.push_back(h);
     }
     if (level->resample) {
@@ -199,12 +201,12 @@ Jet TinyUNet::forward_with_cond(const Jet& x, const Jet& cond) {
       skips.push_back(h);
     }
   }
-  h = mid_res2(mid_attn(mid_res1(h, cond)), cond);
+  h = call_block(on, mid_res2, call_block(on, mid_attn, call_block(on, mid_res1, h, cond)), cond);
   for (auto& level : up_levels) {
     for (size_t j = 0; j < level->res.size(); ++j) {
-      h = level->res[j](jet::cat({h, skips.back()}, 1), cond);
+      h = call_block(on, level->res[j], jet::cat({h, skips.back()}, 1), cond);
       skips.pop_back();
-      if (!level->attn.empty()) h = level->attn[j](h);
+      if (!level->attn.empty()) h = call_block(on, level->attn[j], h);
     }
     if (level->resample) {
       h = jet::map(h, [](const torch::Tensor& a) {

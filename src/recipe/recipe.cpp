@@ -49,6 +49,9 @@ void validate(const Config& config) {
   if (config.sampling.resample_repeats > 1 && !method.resamples)
     throw Error("config: sampling.resample_repeats applies to DDPM models only (method is " +
                 method.name + ")");
+  if (config.model.checkpointing && config.model.type == "autoencoder_kl")
+    throw Error("config: model.checkpointing applies to the generative backbones (tiny_unet, dit), not "
+                "autoencoder_kl");
   if (method.check) method.check(config);
   if (backbone.check) backbone.check(config);
 }
@@ -73,7 +76,9 @@ Config for_method(Config config, const std::string& method, bool log) {
 }
 
 BackbonePtr make_backbone(const Config& config) {
-  return backbone_entry(config.model.type).make(config, method_entry(config.method.name).two_time);
+  auto model = backbone_entry(config.model.type).make(config, method_entry(config.method.name).two_time);
+  model->set_checkpointing(config.model.checkpointing);
+  return model;
 }
 
 }  // namespace flowlab

@@ -1,5 +1,6 @@
 #include "flowlab/training/checkpoint.h"
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -18,12 +19,15 @@ void save_checkpoint(const std::string& path, const TrainingSnapshot& s) {
   c10::List<std::string> names;
   for (const auto& n : s.class_names) names.push_back(n);
   archive.write("class_names", c10::IValue(names));
-  torch::serialize::OutputArchive model_archive, ema_archive, optimizer_archive;
+  torch::serialize::OutputArchive model_archive, optimizer_archive;
   s.model.save(model_archive);
-  s.ema.save(ema_archive);
   s.optimizer.save(optimizer_archive);
   archive.write("model", model_archive);
-  archive.write("ema", ema_archive);
+  for (size_t i = 0; i < s.emas.size(); ++i) {
+    torch::serialize::OutputArchive ema_archive;
+    s.emas[i]->save(ema_archive);
+    archive.write(i == 0 ? std::string("ema") : "ema_" + std::to_string(i), ema_archive);
+  }
   archive.write("optimizer", optimizer_archive);
   if (s.method && s.method->has_state()) {
     torch::serialize::OutputArchive method_archive;
@@ -79,9 +83,27 @@ void CheckpointReader::read_header() {
     for (const auto& n : names.toListRef()) class_names_.push_back(n.toStringRef());
 }
 
-void CheckpointReader::load_weights(Backbone& model, bool ema) {
+std::string CheckpointReader::ema_key(double decay) const {
+  const auto decays = config_.training.ema_decay_list();
+  for (size_t i = 0; i < decays.size(); ++i)
+    if (std::abs(decays[i] - decay) <= 1e-12) return i == 0 ? std::string("ema") : "ema_" + std::to_string(i);
+  return "";
+}
+
+bool CheckpointReader::has_ema(double decay) const { return !ema_key(decay).empty(); }
+
+void CheckpointReader::load_weights(Backbone& model, const WeightChoice& choice) {
+  std::string key = "model";
+  if (choice.ema) {
+    key = choice.ema_decay == 0 ? "ema" : ema_key(choice.ema_decay);
+    if (key.empty()) {
+      std::string kept;
+      for (double d : config_.training.ema_decay_list()) kept += (kept.empty() ? "" : ", ") + c10::str(d);
+      throw Error("checkpoint " + path_ + " keeps EMA decays " + kept + "; " + c10::str(choice.ema_decay) +
+                  " is not one of them");
+    }
+  }
   torch::serialize::InputArchive sub;
-  const char* key = ema ? "ema" : "model";
   if (!archive_.try_read(key, sub)) throw Error("checkpoint " + path_ + " has no " + key + " weights");
   try {
     model.load(sub);

@@ -6,11 +6,11 @@
 
 namespace flowlab {
 
-SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config, bool ema,
+SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config, const WeightChoice& weights,
                                   torch::Device device) {
   SamplingModel m;
   m.model = make_backbone(config);
-  reader.load_weights(*m.model, ema);
+  reader.load_weights(*m.model, weights);
   m.model->to(device);
   if (config.compute.channels_last) to_channels_last(*m.model);
   m.model->eval();
@@ -18,8 +18,8 @@ SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config
   return m;
 }
 
-void SamplingCheckpoint::load(bool ema, torch::Device device) {
-  static_cast<SamplingModel&>(*this) = load_sampling_model(*reader, config, ema, device);
+void SamplingCheckpoint::load(const WeightChoice& weights, torch::Device device) {
+  static_cast<SamplingModel&>(*this) = load_sampling_model(*reader, config, weights, device);
   codec = std::make_shared<LatentCodec>(config.model, device, vae_file, allow_vae_mismatch);
 }
 

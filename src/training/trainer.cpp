@@ -141,7 +141,7 @@ Trainer::~Trainer() = default;
 
 void Trainer::save_sample_grid(const std::string& path) {
   const auto& s = config_.sampling;
-  auto& model = *state_.ema_model;
+  auto& model = *state_.ema_model();
   {
     // A reconstructing method: the first 8 training images over their reconstructions.
     torch::NoGradGuard no_grad;
@@ -203,8 +203,20 @@ void Trainer::start(const std::string& resume_from) {
       throw Error("checkpoint " + resume_from + " holds a " + reader.config().method.name + " " +
                   reader.config().model.type + " model; this run trains " + config_.method.name +
                   " " + config_.model.type);
+    if (reader.config().training.optimizer != tc.optimizer)
+      throw Error("checkpoint " + resume_from + " was trained with training.optimizer " +
+                  reader.config().training.optimizer + "; resume with the same, or start anew with --init_from");
     reader.load_weights(*state_.model, false);
-    reader.load_weights(*state_.ema_model, true);
+    for (auto& ema : state_.emas) {
+      if (reader.has_ema(ema->decay())) {
+        reader.load_weights(*ema->shadow(), WeightChoice{true, ema->decay()});
+      } else {
+        // An EMA the run did not keep before: from the current weights on.
+        load_named_weights(*ema->shadow(), named_weights(*state_.model), "the model");
+        spdlog::warn("checkpoint {} keeps no EMA of decay {}; that EMA starts from the current weights",
+                     resume_from, ema->decay());
+      }
+    }
     reader.load_optimizer(*state_.optimizer);
     reader.load_method_state(method_);
     reader.restore_rng();
@@ -213,7 +225,9 @@ void Trainer::start(const std::string& resume_from) {
   }
   // Every process starts from rank 0's weights.
   std::vector<torch::Tensor> weights;
-  for (auto* m : {state_.model.get(), state_.ema_model.get()}) {
+  std::vector<Backbone*> models{state_.model.get()};
+  for (auto& ema : state_.emas) models.push_back(ema->shadow().get());
+  for (auto* m : models) {
     for (const auto& p : m->parameters()) weights.push_back(p.data());
     for (const auto& b : m->buffers()) weights.push_back(b);
   }
@@ -265,9 +279,11 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   TrainResult result;
   std::string last_figures, last_eval;  // the progress line's latest loss and FID
   auto save_as = [&](const std::string& path) {
+    std::vector<Backbone*> emas;
+    for (auto& ema : state_.emas) emas.push_back(ema->shadow().get());
     if (main)
-      save_checkpoint(path, {config_, state_.step, data_.class_names, *state_.model, *state_.ema_model,
-                             *state_.optimizer, &method_});
+      save_checkpoint(path, {config_, state_.step, data_.class_names, *state_.model, emas, *state_.optimizer,
+                             &method_});
   };
   auto save = [&] {
     save_as(last_path);
@@ -281,7 +297,15 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     if (!resume_from.empty()) best_fid = best_logged_fid(tc.output_dir + "/metrics.jsonl", state_.step);
   }
   auto evaluate = [&] {
-    auto record = evaluator->evaluate(method_, *state_.ema_model, state_.step);
+    auto record = evaluator->evaluate(method_, *state_.ema_model(), state_.step);
+    // Every further EMA scored on the same noise: fid_ema_DECAY (and kid_mean_ema_DECAY, ...).
+    for (size_t i = 1; i < state_.emas.size(); ++i) {
+      auto more = evaluator->evaluate(method_, *state_.emas[i]->shadow(), state_.step);
+      const auto suffix = "_ema_" + c10::str(state_.emas[i]->decay());
+      for (const char* key : {"fid", "kid_mean", "kid_std"})
+        if (more.contains(key)) record[key + suffix] = more[key];
+      record["eval_seconds"] = record["eval_seconds"].get<double>() + more["eval_seconds"].get<double>();
+    }
     double fid = record["fid"].get<double>();
     if (main) {
       metrics->write(record);
@@ -368,8 +392,12 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     return result;
   }
   if (main) {
-    export_weights(tc.output_dir + "/weights_ema.pt", *state_.ema_model);
-    export_weights_safetensors(tc.output_dir + "/weights_ema.safetensors", *state_.ema_model, config_);
+    // The first EMA as weights_ema.*, every further one as weights_ema_DECAY.*.
+    for (size_t i = 0; i < state_.emas.size(); ++i) {
+      const auto stem = tc.output_dir + "/weights_ema" + (i == 0 ? "" : "_" + c10::str(state_.emas[i]->decay()));
+      export_weights(stem + ".pt", *state_.emas[i]->shadow());
+      export_weights_safetensors(stem + ".safetensors", *state_.emas[i]->shadow(), config_);
+    }
   }
   if (tc.sample_every > 0 && tc.final_grid) {
     save_sample_grid(tc.output_dir + "/samples/final.png");

@@ -3,6 +3,7 @@
 #include "flowlab/models/memory_format.h"
 #include "flowlab/recipe.h"
 #include "flowlab/training/label_dropout.h"
+#include "flowlab/training/muon.h"
 
 namespace flowlab {
 
@@ -12,27 +13,43 @@ TrainingState make_training_state(const Config& config, torch::Device device,
   TrainingState s;
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   s.model = make_backbone(config);
-  s.ema_model = make_backbone(config);
+  std::vector<BackbonePtr> shadows;
+  for (size_t i = 0; i < tc.ema_decay_list().size(); ++i) shadows.push_back(make_backbone(config));
   if (init) init(*s.model);
   s.model->to(device);
-  s.ema_model->to(device);
-  s.ema = std::make_unique<Ema>(s.model, s.ema_model, tc.ema_decay, tc.ema_warmup);
-  s.optimizer = std::make_unique<torch::optim::AdamW>(
-      s.model->parameters(),
-      torch::optim::AdamWOptions(tc.lr).betas({tc.beta1, tc.beta2}).weight_decay(tc.weight_decay));
+  for (size_t i = 0; i < shadows.size(); ++i) {
+    shadows[i]->to(device);
+    s.emas.push_back(std::make_unique<Ema>(s.model, shadows[i], tc.ema_decay_list()[i], tc.ema_warmup));
+  }
+  auto adamw = torch::optim::AdamWOptions(tc.lr).betas({tc.beta1, tc.beta2}).weight_decay(tc.weight_decay);
+  if (tc.optimizer == "muon") {
+    auto split = split_for_muon(*s.model);
+    s.optimizer = std::make_unique<Muon>(
+        split.matrices, MuonOptions(tc.muon_lr).momentum(tc.muon_momentum).weight_decay(tc.weight_decay),
+        split.others, adamw);
+  } else {
+    s.optimizer = std::make_unique<torch::optim::AdamW>(s.model->parameters(), adamw);
+  }
   s.params = s.model->parameters();
   return s;
 }
 
 void use_channels_last(TrainingState& state) {
   to_channels_last(*state.model);
-  to_channels_last(*state.ema_model);
+  for (auto& ema : state.emas) to_channels_last(*ema->shadow());
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const TrainingConfig& training) {
+  for (auto& group : optimizer.param_groups()) {
+    const bool muon = dynamic_cast<const MuonOptions*>(&group.options()) != nullptr;
+    group.options().set_lr(muon ? lr * training.muon_lr / training.lr : lr);
+  }
 }
 
 TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, const Config& config,
                      double lr, StepRandom& rng, const GradientAverager& average) {
   state.model->train();
-  for (auto& group : state.optimizer->param_groups()) group.options().set_lr(lr);
+  set_learning_rate(*state.optimizer, lr, config.training);
   const int64_t parts = config.training.accumulate;
   TrainStep step;
   if (parts == 1) {
@@ -63,7 +80,8 @@ TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, c
     }
     step.update = apply_gradients(*state.optimizer, state.params, loss, config.training.grad_clip, average);
   }
-  if (step.update.applied) state.ema->update(state.step + 1);
+  if (step.update.applied)
+    for (auto& ema : state.emas) ema->update(state.step + 1);
   method.after_step();
   ++state.step;
   return step;

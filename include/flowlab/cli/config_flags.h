@@ -32,6 +32,11 @@ void add_autoencoder_flag(cxxopts::Options& options);
 void add_latent_model_flags(cxxopts::Options& options);
 void set_latent_model_flags(SamplingCheckpoint& checkpoint, const cxxopts::ParseResult& args);
 
+// --no_ema and --ema DECAY for the commands that sample a checkpoint, and the weights they pick
+// (one clear line when both are given).
+void add_weight_flags(cxxopts::Options& options);
+WeightChoice weight_choice(const cxxopts::ParseResult& args);
+
 // Adds each binding as a string-valued flag, plus --config and --set when with_config_file.
 void add_config_flags(cxxopts::Options& options, const std::vector<FlagBinding>& bindings,
                       bool with_config_file = true);

@@ -40,4 +40,25 @@ class FullPrecisionScope {
   bool cuda_was_enabled_;
 };
 
+// This thread's autocast settings, to run code later as it runs now (a block recomputed in the
+// backward pass: models/activation_checkpoint.h).
+struct AutocastState {
+  bool cpu_enabled = false, cuda_enabled = false;
+  at::ScalarType cpu_dtype = at::kBFloat16, cuda_dtype = at::kHalf;
+  static AutocastState current();
+};
+
+// `state` while alive, then the settings from before; clears autocast's cache of cast weights on
+// exit like the outermost AutocastScope.
+class RestoredAutocast {
+ public:
+  explicit RestoredAutocast(const AutocastState& state);
+  ~RestoredAutocast();
+  RestoredAutocast(const RestoredAutocast&) = delete;
+  RestoredAutocast& operator=(const RestoredAutocast&) = delete;
+
+ private:
+  AutocastState previous_;
+};
+
 }  // namespace flowlab

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "flowlab/models/jet.h"
 
@@ -33,12 +34,25 @@ class Backbone : public torch::nn::Module {
   virtual std::string second_time_module() const { return ""; }
   virtual void zero_second_time() {}
 
+  // The layers that read the input and write the output, as parameter-name prefixes ("conv_in"):
+  // optimizers that treat hidden weight matrices apart (Muon) leave these to AdamW. None: every
+  // weight is hidden.
+  virtual std::vector<std::string> input_output_layers() const { return {}; }
+
+  // model.checkpointing: while gradients are recorded, each block's activations are recomputed
+  // in the backward pass instead of kept (models/activation_checkpoint.h).
+  void set_checkpointing(bool on) { checkpointing_ = on; }
+  bool checkpointing() const { return checkpointing_; }
+
   // Registry key ("tiny_unet", ...), stored in checkpoints.
   virtual std::string type_name() const = 0;
   virtual int64_t num_classes() const = 0;
   int64_t null_label() const { return num_classes(); }
 
   int64_t parameter_count() const;
+
+ private:
+  bool checkpointing_ = false;
 };
 
 using BackbonePtr = std::shared_ptr<Backbone>;

@@ -107,6 +107,7 @@ class DiT : public Backbone {
   }
   std::string type_name() const override { return "dit"; }
   int64_t num_classes() const override { return options_.num_classes; }
+  std::vector<std::string> input_output_layers() const override { return {"patch_embed", "final_linear"}; }
   const DiTOptions& options() const { return options_; }
 
  private:

@@ -90,6 +90,7 @@ class TinyUNet : public Backbone {
     return takes_interval() ? "tiny_unet_meanflow" : "tiny_unet";
   }
   int64_t num_classes() const override { return options_.num_classes; }
+  std::vector<std::string> input_output_layers() const override { return {"conv_in", "out_conv"}; }
 
  protected:
   // Adds a conditioning vector (N, cond_dim) for subclasses with more inputs.

@@ -13,7 +13,8 @@
 namespace flowlab {
 
 // Version 1: keys format_version, config (YAML text), step, class_names, model/, ema/,
-// optimizer/, rng_cpu [, rng_cuda] [, method/ (a method's own state)].
+// optimizer/, rng_cpu [, rng_cuda] [, method/ (a method's own state)] [, ema_1/, ema_2/, ...:
+// the EMAs of training.ema_decays after the first, in its order].
 constexpr int64_t kCheckpointFormat = 1;
 
 struct TrainingSnapshot {
@@ -21,9 +22,15 @@ struct TrainingSnapshot {
   int64_t step;
   const std::vector<std::string>& class_names;
   Backbone& model;
-  Backbone& ema;
+  std::vector<Backbone*> emas;  // in config.training.ema_decay_list() order
   torch::optim::Optimizer& optimizer;
   const Method* method = nullptr;  // its own state, when it has any
+};
+
+// Which weights of a checkpoint: the raw model's, or an EMA by its decay.
+struct WeightChoice {
+  bool ema = true;
+  double ema_decay = 0;  // 0: the first of the run's EMA decays
 };
 
 void save_checkpoint(const std::string& path, const TrainingSnapshot& snapshot);
@@ -40,8 +47,12 @@ class CheckpointReader {
   const std::vector<std::string>& class_names() const { return class_names_; }
   const std::string& path() const { return path_; }
 
-  // Weights into a model built from config(); `ema` picks the EMA weights.
-  void load_weights(Backbone& model, bool ema);
+  // Weights into a model built from config(); `ema` picks the (first) EMA's weights.
+  void load_weights(Backbone& model, bool ema) { load_weights(model, WeightChoice{ema, 0}); }
+  // Throws Error naming the decays the checkpoint keeps when `choice` asks for another.
+  void load_weights(Backbone& model, const WeightChoice& choice);
+  // Whether the checkpoint keeps an EMA of this decay.
+  bool has_ema(double decay) const;
   void load_optimizer(torch::optim::Optimizer& optimizer);
   // The method's own state, when the checkpoint holds one and the method has any.
   void load_method_state(Method& method);
@@ -49,6 +60,8 @@ class CheckpointReader {
 
  private:
   void read_header();  // format version, config, step, class names
+  // The archive key of the EMA of `decay` ("ema", "ema_1", ...); "" when there is none.
+  std::string ema_key(double decay) const;
 
   std::string path_;
   torch::serialize::InputArchive archive_;

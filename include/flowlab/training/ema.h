@@ -14,6 +14,7 @@ class Ema {
   // min(decay, (1 + step) / (10 + step)) with warm-up, else decay.
   double decay_at(int64_t step) const;
   const BackbonePtr& shadow() const { return shadow_; }
+  double decay() const { return decay_; }
 
  private:
   std::vector<torch::Tensor> model_params_, shadow_params_;

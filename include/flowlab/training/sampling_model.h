@@ -18,15 +18,15 @@ struct SamplingModel {
 };
 
 // `config`: the checkpoint's config with the command's sampling overrides; the model section must
-// be the checkpoint's. `ema` picks the EMA weights.
-SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config, bool ema,
+// be the checkpoint's. `weights`: the raw ones or an EMA's.
+SamplingModel load_sampling_model(CheckpointReader& reader, const Config& config, const WeightChoice& weights,
                                   torch::Device device);
 
 // A checkpoint opened for sampling, in two steps so that the process can join its job in between
 // (dist/runtime.h's ProcessRuntime needs the config, the weights need the device):
 //   auto checkpoint = open_for_sampling(path, overrides);
 //   ProcessRuntime runtime(checkpoint.config);
-//   checkpoint.load(ema, runtime.device());
+//   checkpoint.load(weights, runtime.device());
 struct SamplingCheckpoint : SamplingModel {
   std::unique_ptr<CheckpointReader> reader;
   Config config;  // the checkpoint's, the command's overrides on top, checked
@@ -36,8 +36,8 @@ struct SamplingCheckpoint : SamplingModel {
   bool allow_vae_mismatch = false;
   std::shared_ptr<LatentCodec> codec;  // by load(); the identity for a pixel model
 
-  // Builds the model with the EMA (or raw) weights and the method, and a latent model's autoencoder.
-  void load(bool ema, torch::Device device);
+  // Builds the model with the chosen weights and the method, and a latent model's autoencoder.
+  void load(const WeightChoice& weights, torch::Device device);
   // Samples as images: a latent model's through its autoencoder, a pixel model's unchanged.
   torch::Tensor to_pixels(const torch::Tensor& samples) const { return codec->decode(samples); }
 };

@@ -48,7 +48,7 @@ class Trainer {
   TrainResult run(const std::string& resume_from = "", int64_t stop_at = 0);
 
   const BackbonePtr& model() const { return state_.model; }
-  const BackbonePtr& ema_model() const { return state_.ema_model; }
+  const BackbonePtr& ema_model() const { return state_.ema_model(); }
   // The optimizer of the last run(); null before.
   torch::optim::Optimizer* optimizer() const { return state_.optimizer.get(); }
   torch::Device device() const { return device_; }

@@ -21,15 +21,18 @@
 namespace flowlab {
 
 struct TrainingState {
-  BackbonePtr model, ema_model;
-  std::unique_ptr<Ema> ema;
-  std::unique_ptr<torch::optim::AdamW> optimizer;
-  std::vector<torch::Tensor> params;  // the model's, in the optimizer's order
+  BackbonePtr model;
+  // One per training.ema_decay_list(), in its order; the first is the one sampled by default.
+  std::vector<std::unique_ptr<Ema>> emas;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;  // AdamW, or Muon (training/muon.h)
+  std::vector<torch::Tensor> params;  // the model's
   int64_t step = 0;                   // steps taken, skipped ones included
+
+  const BackbonePtr& ema_model() const { return emas.front()->shadow(); }
 };
 
-// The model and its EMA copy built from config (seeded by training.seed); `init`, when given,
-// sees the model before both move to `device`; then AdamW with training's settings.
+// The model and its EMA copies built from config (seeded by training.seed); `init`, when given,
+// sees the model before they move to `device`; then the optimizer with training's settings.
 TrainingState make_training_state(const Config& config, torch::Device device,
                                   const std::function<void(Backbone&)>& init = nullptr);
 
@@ -42,9 +45,13 @@ struct TrainStep {
   std::map<std::string, torch::Tensor> metrics;  // the method's own figures
 };
 
+// The schedule's learning rate: lr for AdamW's parameters and, in proportion, for Muon's
+// (training.muon_lr at the schedule's peak).
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const TrainingConfig& training);
+
 // One step: labels dropped to the null class with training.cfg_dropout, the learning rate set to
-// lr, the method's loss, backward, `average`, clipping and the update (optimizer_step), the EMA
-// update when the step was applied, the method's own after_step(), and step + 1.
+// lr (set_learning_rate), the method's loss, backward, `average`, clipping and the update (optimizer_step), the EMA
+// updates when the step was applied, the method's own after_step(), and step + 1.
 TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, const Config& config,
                      double lr, StepRandom& rng, const GradientAverager& average = nullptr);
 
