@@ -8,8 +8,11 @@
 #             (configs/quickstart.yaml, 16 timed steps after 2 warm-up steps);
 #   compute:  fp32 against compute.precision bf16 and compute.channels_last, training and sampling
 #             rows for CFM and MeanFlow (batch 128, 5 timed steps, 64 samples).
+#   checkpointing: CFM training without and with model.checkpointing, TinyUNet (configs/quickstart.yaml,
+#             batch 128, 8 timed steps);
+#   checkpointing_dit: the same for DiT-S/2 on 32x32 images (batch 32, 3 timed steps).
 # Run scripts/test.sh first (it builds the app).
-# Usage: [ROUNDS=N] scripts/bench_options.sh meanflow|accumulate|compute [--device cuda] [any benchmark flag]
+# Usage: [ROUNDS=N] scripts/bench_options.sh SET [--device cuda] [any benchmark flag]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SET=${1:-}
@@ -35,7 +38,17 @@ case "$SET" in
     OPTION=([fp32]="" [bf16]="--precision bf16" [channels_last]="--channels_last true")
     ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 5 --num_samples 64 --sample_batch_size 64
           --suite train,sample --methods cfm,meanflow "$@");;
-  *) echo "usage: [ROUNDS=N] scripts/bench_options.sh meanflow|accumulate|compute [benchmark flags]" >&2; exit 2;;
+  checkpointing|checkpointing_dit)
+    VARIANTS=(plain checkpointed)
+    OPTION=([plain]="" [checkpointed]="--set model.checkpointing=true")
+    if [[ $SET == checkpointing ]]; then
+      ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 8 --warmup 2 --suite train --methods cfm "$@")
+    else
+      ARGS=(--config configs/quickstart.yaml --model dit --variant DiT-S/2 --image_size 32 --batch_size 32 --steps 3
+            --warmup 1 --suite train --methods cfm "$@")
+    fi;;
+  *) echo "usage: [ROUNDS=N] scripts/bench_options.sh meanflow|accumulate|compute|checkpointing|checkpointing_dit" \
+          "[benchmark flags]" >&2; exit 2;;
 esac
 OUT=bench/$SET
 rm -rf "$OUT" && mkdir -p "$OUT"

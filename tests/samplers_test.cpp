@@ -5,6 +5,7 @@
 #include "flowlab/sampling/guidance.h"
 #include "flowlab/training/label_dropout.h"
 #include "flowlab/sampling/samplers.h"
+#include "flowlab/sampling/time_grids.h"
 
 using namespace flowlab;
 
@@ -69,14 +70,57 @@ TEST(Samplers, Rk45MeetsItsToleranceAndSpendsMoreWorkOnTighterOnes) {
   EXPECT_GT(a.accepted, 0);
 }
 
-TEST(Samplers, IntegrateOdeCountsEvaluations) {
-  EXPECT_EQ(integrate_ode("euler", field, start(), 10, 1e-3, 1e-3).nfe, 10);
-  EXPECT_EQ(integrate_ode("heun", field, start(), 10, 1e-3, 1e-3).nfe, 20);
-  EXPECT_EQ(integrate_ode("midpoint", field, start(), 10, 1e-3, 1e-3).nfe, 20);
-  auto r = integrate_ode("rk45", field, start(), 10, 1e-4, 1e-4);
+TEST(Samplers, SampleFlowCountsEvaluations) {
+  auto with = [](const std::string& sampler, double tolerance = 1e-3) {
+    SamplingConfig s;
+    s.sampler = sampler;
+    s.steps = 10;
+    s.rtol = s.atol = tolerance;
+    return s;
+  };
+  EXPECT_EQ(sample_flow(with("euler"), field, start()).nfe, 10);
+  EXPECT_EQ(sample_flow(with("heun"), field, start()).nfe, 20);
+  EXPECT_EQ(sample_flow(with("midpoint"), field, start()).nfe, 20);
+  EXPECT_EQ(sample_flow(with("sde"), field, start()).nfe, 10);
+  auto r = sample_flow(with("rk45", 1e-4), field, start());
   EXPECT_GT(r.nfe, 7);
   EXPECT_LT(endpoint_error(r.x), 1e-3);
-  EXPECT_ANY_THROW(integrate_ode("nope", field, start(), 10, 1e-3, 1e-3));
+  EXPECT_ANY_THROW(sample_flow(with("nope"), field, start()));
+}
+
+// The grids against their closed forms: SD3's shift at s = 3 maps 0.75, 0.5, 0.25 to 0.9, 0.75,
+// 0.5; EDM's three noise levels for 4 steps are 80, (80^(1/7) + (0.002^(1/7) - 80^(1/7)) / 2)^7
+// and 0.002, at t = sigma / (1 + sigma) (the values from Python's floats).
+TEST(Samplers, EveryTimeGridMatchesItsClosedForm) {
+  auto expect_grid = [](const std::vector<double>& got, const std::vector<double>& want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << i;
+  };
+  expect_grid(time_grid("uniform", 4), {1.0, 0.75, 0.5, 0.25, 0.0});
+  expect_grid(time_grid("shift", 4, 3.0), {1.0, 0.9, 0.75, 0.5, 0.0});
+  expect_grid(time_grid("edm", 4), {1.0, 0.987654320987654, 0.715522700922591, 0.00199600798403194, 0.0});
+  expect_grid(time_grid("edm", 1), {1.0, 0.0});
+  for (const auto& schedule : schedule_names())
+    for (int steps : {1, 2, 7, 50}) {
+      auto g = time_grid(schedule, steps);
+      ASSERT_EQ(g.size(), static_cast<size_t>(steps) + 1);
+      EXPECT_EQ(g.front(), 1.0);
+      EXPECT_EQ(g.back(), 0.0);
+      for (int i = 0; i < steps; ++i) EXPECT_GT(g[i], g[i + 1]) << schedule << " " << steps;
+    }
+  EXPECT_ANY_THROW(time_grid("karras", 4));
+}
+
+// The error ratio as the steps double from 64 to 128 is near 4 on every grid (2 would be first
+// order): 3.99 (uniform), 3.80 (edm, whose first step, from t = 1 to sigma_max, does not shrink)
+// and 3.51 (shift, still approaching 4 from below there).
+TEST(Samplers, HeunConvergesAtSecondOrderOnEveryGrid) {
+  for (const auto& schedule : schedule_names()) {
+    auto error = [&](int steps) { return endpoint_error(heun_sample(field, start(), time_grid(schedule, steps))); };
+    double e1 = error(64), e2 = error(128);
+    EXPECT_LT(e2, 1e-4) << schedule;
+    EXPECT_NEAR(e1 / e2, 4.0, 0.6) << schedule;
+  }
 }
 
 TEST(Samplers, HookSeesEveryStepTimeAndCanReplaceTheState) {

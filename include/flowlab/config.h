@@ -191,9 +191,17 @@ struct EvalConfig {
 };
 
 struct SamplingConfig {
-  // cfm: euler | heun | midpoint | rk45; ddpm: ddpm | ddim; meanflow: meanflow
+  // cfm: euler | heun | midpoint | rk45 | sde; ddpm: ddpm | ddim; meanflow: meanflow
   std::string sampler = "euler";
   int steps = 50;
+  // The fixed-step flow and MeanFlow samplers' time grid: uniform | edm | shift
+  // (sampling/time_grids.h); shift: SD3's s for the shift grid.
+  std::string schedule = "uniform";
+  double shift = 3.0;
+  // The sde sampler's diffusion coefficient (sampling/sde_sampler.h): constant | sigma | linear |
+  // SBDM, times sde_norm.
+  std::string sde_diffusion = "sigma";
+  double sde_norm = 1.0;
   double cfg_scale = 3.0;
   // CFG only while t is in [cfg_t_min, cfg_t_max] (the guidance interval, Kynkaanniemi et al.
   // 2024); the conditional prediction alone elsewhere. [0, 1] = every step.

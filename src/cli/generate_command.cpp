@@ -15,6 +15,8 @@
 #include "flowlab/io/npz.h"
 #include "flowlab/recipe.h"
 #include "flowlab/sampling/generation_batches.h"
+#include "flowlab/sampling/samplers.h"
+#include "flowlab/sampling/time_grids.h"
 #include "flowlab/sampling/trajectory.h"
 #include "flowlab/training/sampling_model.h"
 
@@ -25,7 +27,8 @@ std::vector<FlagBinding> sampling_flags() {
   return {
       {"num_samples", "sampling.num_samples", "images to generate"},
       {"steps", "sampling.steps", "solver steps (NFE per step depends on the sampler)"},
-      {"sampler", "sampling.sampler", "cfm: euler, heun, midpoint, rk45; ddpm: ddpm, ddim; meanflow: meanflow"},
+      {"sampler", "sampling.sampler", "by the checkpoint's method; see the list below"},
+      {"schedule", "sampling.schedule", "time grid of the fixed-step samplers: uniform, edm, shift"},
       {"cfg_scale", "sampling.cfg_scale", "classifier-free guidance scale (1 = off)"},
       {"cfg_t_min", "sampling.cfg_t_min", "guide only the steps with t >= this (t = 1 is noise)"},
       {"cfg_t_max", "sampling.cfg_t_max", "guide only the steps with t <= this"},
@@ -33,6 +36,18 @@ std::vector<FlagBinding> sampling_flags() {
       {"rtol", "sampling.rtol", "rk45 relative tolerance"},
       {"atol", "sampling.atol", "rk45 absolute tolerance"},
   };
+}
+
+// The samplers of every method and the time grids, one line each, after the flags.
+std::string sampling_help() {
+  return "\nSamplers (--sampler), by the checkpoint's method.\ncfm:\n" + sampler_help() +
+         "ddpm:\n"
+         "  ddpm      ancestral sampling (Ho et al. 2020) over sampling.steps of the noise schedule\n"
+         "  ddim      DDIM (Song et al. 2021), deterministic at ddpm.eta = 0\n"
+         "meanflow:\n"
+         "  meanflow  x <- x - (t - r) u(x, r, t) over the grid's intervals, 1 NFE each (1 step: one-step "
+         "generation)\n"
+         "\nTime grids (--schedule) of the cfm samplers but rk45 and of meanflow:\n" + schedule_help();
 }
 
 // Labels for `n` samples: one class, one row per class, or classes in turn.
@@ -102,7 +117,7 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
 int generate_command(int argc, char** argv) {
   std::vector<FlagBinding> bindings;
   auto options = generate_options(bindings);
-  auto args = parse_command_line(options, argc, argv);
+  auto args = parse_command_line(options, argc, argv, sampling_help());
   if (!args) return 0;
   if (!args->count("checkpoint")) throw Error("--checkpoint is required (a last.pt from a training run)");
 

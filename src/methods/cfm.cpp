@@ -29,8 +29,7 @@ SampleOutput CfmMethod::sample(Backbone& model, const torch::Tensor& noise, cons
                                const torch::Tensor& labels) { return model.forward(x, t, labels); };
   auto velocity = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale,
                                            {sampling.cfg_t_min, sampling.cfg_t_max});
-  auto result = integrate_ode(sampling.sampler, velocity, noise, sampling.steps, sampling.rtol,
-                              sampling.atol, hook);
+  auto result = sample_flow(sampling, velocity, noise, hook);
   return {result.x, result.nfe};
 }
 

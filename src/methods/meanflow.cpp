@@ -7,6 +7,7 @@
 #include "flowlab/methods/time_sampling.h"
 #include "flowlab/models/autocast.h"
 #include "flowlab/sampling/guidance.h"
+#include "flowlab/sampling/time_grids.h"
 
 namespace flowlab {
 namespace {
@@ -149,7 +150,7 @@ SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise,
   auto guided = interval_guidance(net, y, model.null_label(), sampling.cfg_scale,
                                   {sampling.cfg_t_min, sampling.cfg_t_max});
   SampleOutput out;
-  out.x = mean_flow_sample(guided, noise, uniform_time_grid(sampling.steps), hook);
+  out.x = mean_flow_sample(guided, noise, time_grid(sampling.schedule, sampling.steps, sampling.shift), hook);
   out.nfe = sampling.steps;
   return out;
 }

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "flowlab/error.h"
+#include "flowlab/sampling/sde_sampler.h"
+#include "flowlab/sampling/time_grids.h"
 
 namespace flowlab {
 namespace {
@@ -145,27 +147,40 @@ AdaptiveResult rk45_sample(const VelocityFn& v, torch::Tensor x, const AdaptiveO
   return result;
 }
 
-std::vector<std::string> sampler_names() { return {"euler", "heun", "midpoint", "rk45"}; }
+std::vector<std::string> sampler_names() { return {"euler", "heun", "midpoint", "rk45", "sde"}; }
 
-OdeResult integrate_ode(const std::string& sampler, const VelocityFn& v, torch::Tensor x, int steps,
-                        double rtol, double atol, const StepHook& hook) {
+std::string sampler_help() {
+  return "  euler     explicit Euler, first order, 1 NFE per step\n"
+         "  heun      Heun (Karras et al. 2022), second order, 2 NFE per step\n"
+         "  midpoint  explicit midpoint, second order, 2 NFE per step\n"
+         "  rk45      adaptive Dormand-Prince 5(4) to sampling.rtol and atol (steps ignored)\n"
+         "  sde       Euler-Maruyama on SiT's reverse SDE, diffusion sampling.sde_diffusion (constant, sigma, "
+         "linear, SBDM) times sde_norm, 1 NFE per step\n";
+}
+
+OdeResult sample_flow(const SamplingConfig& sampling, const VelocityFn& v, torch::Tensor x, const StepHook& hook) {
   OdeResult result;
   VelocityFn counted = [&](const torch::Tensor& xs, const torch::Tensor& t) {
     ++result.nfe;
     return v(xs, t);
   };
-  auto times = uniform_time_grid(steps);
+  const auto& sampler = sampling.sampler;
+  if (sampler == "rk45") {
+    AdaptiveOptions options;
+    options.rtol = sampling.rtol;
+    options.atol = sampling.atol;
+    result.x = rk45_sample(counted, x, options, hook).x;
+    return result;
+  }
+  auto times = time_grid(sampling.schedule, sampling.steps, sampling.shift);
   if (sampler == "euler") {
     result.x = euler_sample(counted, x, times, hook);
   } else if (sampler == "heun") {
     result.x = heun_sample(counted, x, times, hook);
   } else if (sampler == "midpoint") {
     result.x = midpoint_sample(counted, x, times, hook);
-  } else if (sampler == "rk45") {
-    AdaptiveOptions options;
-    options.rtol = rtol;
-    options.atol = atol;
-    result.x = rk45_sample(counted, x, options, hook).x;
+  } else if (sampler == "sde") {
+    result.x = sde_sample(counted, x, times, sampling.sde_diffusion, sampling.sde_norm, hook);
   } else {
     std::string known;
     for (const auto& n : sampler_names()) known += " " + n;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "flowlab/config.h"
+
 namespace flowlab {
 
 // x: (N, C, H, W), t: (N,) -> dx/dt, shaped like x.
@@ -62,17 +64,19 @@ struct AdaptiveResult {
 AdaptiveResult rk45_sample(const VelocityFn& v, torch::Tensor x, const AdaptiveOptions& options,
                            const StepHook& hook = nullptr);
 
-// Names accepted by integrate_ode and `sampling.sampler`.
+// Names accepted by sample_flow and `sampling.sampler`, and one line each for --help.
 std::vector<std::string> sampler_names();
+std::string sampler_help();
 
 struct OdeResult {
   torch::Tensor x;
   int64_t nfe = 0;
 };
 
-// Runs the named sampler from t = 1 to t = 0 (fixed-step samplers use `steps` uniform steps;
-// rk45 uses rtol/atol) and counts the velocity evaluations.
-OdeResult integrate_ode(const std::string& sampler, const VelocityFn& v, torch::Tensor x, int steps,
-                        double rtol, double atol, const StepHook& hook = nullptr);
+// Runs sampling.sampler from t = 1 to t = 0 and counts the velocity evaluations: the fixed-step
+// samplers (euler, heun, midpoint, sde) over time_grid(sampling.schedule, sampling.steps,
+// sampling.shift), rk45 to sampling.rtol / atol.
+OdeResult sample_flow(const SamplingConfig& sampling, const VelocityFn& v, torch::Tensor x,
+                      const StepHook& hook = nullptr);
 
 }  // namespace flowlab

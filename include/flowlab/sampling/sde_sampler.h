@@ -1,0 +1,36 @@
+// SDE sampling of a velocity model (SiT, Ma et al. 2024, Sec. 3.3): the reverse-time SDE whose
+// marginals are the flow's, integrated by Euler-Maruyama.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "flowlab/sampling/samplers.h"
+
+namespace flowlab {
+
+// The score of the linear path x_t = (1 - t) x_0 + t eps from its velocity v = eps - x_0: then
+// x_t = eps - (1 - t) v, so E[eps | x_t] = x_t + (1 - t) E[v | x_t], and with
+// s = grad log p_t = -E[eps | x_t] / t (Gaussian noise of standard deviation t),
+//   s(x, t) = -(x + (1 - t) v(x, t)) / t.
+// x, v: (N, ...); t > 0.
+torch::Tensor score_from_velocity(const torch::Tensor& x, const torch::Tensor& v, double t);
+
+// SiT's diffusion coefficients w(t) (its `diffusion_form`), times `norm`, in flowlab's time (t = 1
+// noise; SiT's code runs the other way): constant: 1; sigma: sigma_t = t; linear: t (SiT's
+// 1 - t; on the linear path the same as sigma); SBDM: t / (1 - t) (score-based diffusion's,
+// unbounded at t = 1).
+double sde_diffusion(const std::string& form, double t, double norm = 1.0);
+std::vector<std::string> sde_diffusion_names();
+
+// Euler-Maruyama on dx = [v - (w / 2) s] dt + sqrt(w) dW from times[0] = 1 down the grid, dt < 0:
+//   x <- x - h (v - (w / 2) s) + sqrt(w h) z,  h = t - t_next, z ~ N(0, I)
+// (the probability-flow ODE's step plus a Langevin step of size w h / 2). The last step takes no
+// noise, as SiT's sampler does, so the result is the denoised mean. w is taken at the step's
+// start, except SBDM's on the first step (unbounded at t = 1), taken at its end. One NFE per step;
+// z from the default generator.
+torch::Tensor sde_sample(const VelocityFn& v, torch::Tensor x, const std::vector<double>& times,
+                         const std::string& diffusion, double norm = 1.0, const StepHook& hook = nullptr);
+
+}  // namespace flowlab

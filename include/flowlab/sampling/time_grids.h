@@ -1,0 +1,25 @@
+// Time grids of the fixed-step samplers (sampling.schedule): steps + 1 times from t = 1 (noise)
+// down to t = 0 (data).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace flowlab {
+
+// Karras et al. 2022's noise levels (EDM, Eq. 5): `count` sigmas from sigma_max down to
+// sigma_min, evenly spaced in sigma^(1 / rho). One level is sigma_max.
+std::vector<double> karras_sigmas(int count, double sigma_min = 0.002, double sigma_max = 80.0, double rho = 7.0);
+
+// uniform: evenly spaced.
+// edm: t = 1, then karras_sigmas(steps - 1) mapped to flow time by sigma = t / (1 - t), i.e.
+//   t = sigma / (1 + sigma) (0.988 down to 0.002), then t = 0: short steps near the data, where
+//   the path bends, and a first step from pure noise to sigma_max.
+// shift: the uniform grid through SD3's time shift t' = s t / (1 + (s - 1) t) (Esser et al.
+//   2024, Sec. 5.3.2), s = `shift`; s > 1 spends more steps near the noise.
+std::vector<double> time_grid(const std::string& schedule, int steps, double shift = 3.0);
+
+// The names time_grid takes, and one line each for --help.
+std::vector<std::string> schedule_names();
+std::string schedule_help();
+
+}  // namespace flowlab

@@ -1,0 +1,46 @@
+#include "flowlab/sampling/time_grids.h"
+
+#include <cmath>
+
+#include "flowlab/error.h"
+#include "flowlab/sampling/samplers.h"
+
+namespace flowlab {
+
+std::vector<double> karras_sigmas(int count, double sigma_min, double sigma_max, double rho) {
+  std::vector<double> sigmas;
+  const double first = std::pow(sigma_max, 1.0 / rho), last = std::pow(sigma_min, 1.0 / rho);
+  for (int i = 0; i < count; ++i) {
+    double fraction = count == 1 ? 0.0 : static_cast<double>(i) / (count - 1);
+    sigmas.push_back(std::pow(first + fraction * (last - first), rho));
+  }
+  return sigmas;
+}
+
+std::vector<double> time_grid(const std::string& schedule, int steps, double shift) {
+  if (steps < 1) throw Error("sampling.steps must be at least 1, got " + std::to_string(steps));
+  if (schedule == "uniform") return uniform_time_grid(steps);
+  if (schedule == "shift") {
+    auto times = uniform_time_grid(steps);
+    for (auto& t : times) t = shift * t / (1 + (shift - 1) * t);
+    return times;
+  }
+  if (schedule == "edm") {
+    std::vector<double> times{1.0};
+    for (double sigma : karras_sigmas(steps - 1)) times.push_back(sigma / (1 + sigma));
+    times.push_back(0.0);
+    return times;
+  }
+  throw Error("sampling.schedule must be uniform, edm or shift, got " + schedule);
+}
+
+std::vector<std::string> schedule_names() { return {"uniform", "edm", "shift"}; }
+
+std::string schedule_help() {
+  return "  uniform   evenly spaced times\n"
+         "  edm       Karras et al.'s rho = 7 noise levels, 80 to 0.002, as t = sigma / (1 + sigma): short steps "
+         "near the data\n"
+         "  shift     SD3's t' = s t / (1 + (s - 1) t), s = sampling.shift (3): more steps near the noise\n";
+}
+
+}  // namespace flowlab
