@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache git pkg-config
   libtorch-dev libyaml-cpp-dev libcxxopts-dev libspdlog-dev libfmt-dev
   libstb-dev nlohmann-json3-dev libgtest-dev zlib1g-dev libopenblas0-pthread libgloo-dev
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler libgif-dev
   python3 python3-numpy python3-protobuf python3-crc32c
 )
 # Optional extras: golden-value generators, weight export check, plots.

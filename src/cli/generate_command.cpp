@@ -12,6 +12,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
+#include "flowlab/io/gif.h"
 #include "flowlab/io/npz.h"
 #include "flowlab/recipe.h"
 #include "flowlab/sampling/generation_batches.h"
@@ -105,6 +106,8 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       cxxopts::value<std::string>(), "FILE")(
       "trajectory", "also write trajectory.png: the first 8 samples at K+1 times from t=1 to 0",
       cxxopts::value<int>()->default_value("0"), "K")(
+      "gif", "with --trajectory K: also write the K+1 times as an animated GIF, the first 8 samples "
+             "from noise to image", cxxopts::value<std::string>(), "FILE")(
       "set", "override a sampling key, e.g. --set sampling.rtol=1e-4 (repeatable)",
       cxxopts::value<std::vector<std::string>>(), "KEY=VALUE")("h,help", "show this help");
   add_latent_model_flags(options);
@@ -154,6 +157,13 @@ int generate_command(int argc, char** argv) {
   }
   int trajectory_points = (*args)["trajectory"].as<int>();
   TrajectoryRecorder trajectory;
+  std::string gif_path = args->count("gif") ? (*args)["gif"].as<std::string>() : "";
+  if (!gif_path.empty()) {
+    if (trajectory_points < 1) throw Error("--gif needs --trajectory K (its K + 1 frames)");
+    check_gif_available();
+    auto parent = std::filesystem::path(gif_path).parent_path().string();
+    check_directory_creatable(parent.empty() ? "." : parent);
+  }
 
   auto t0 = std::chrono::steady_clock::now();
   auto [all, nfe] = generate(checkpoint, labels, static_cast<uint64_t>((*args)["seed"].as<int64_t>()),
@@ -182,6 +192,16 @@ int generate_command(int argc, char** argv) {
   if (trajectory_points > 0)
     save_grid(output_dir + "/trajectory.png", checkpoint.to_pixels(trajectory.strip(trajectory_points).to(runtime.device())).cpu(),
               trajectory_points + 1);
+  if (!gif_path.empty()) {
+    // Each frame one row of the samples, enlarged to at least 256 pixels across.
+    std::vector<torch::Tensor> frames;
+    for (const auto& states : trajectory.frames(trajectory_points)) {
+      auto row = make_grid(checkpoint.to_pixels(states.to(runtime.device())).cpu(), states.size(0));
+      const int64_t scale = std::max<int64_t>(1, (256 + row.size(2) - 1) / row.size(2));
+      frames.push_back(float_to_uint8(row.repeat_interleave(scale, 1).repeat_interleave(scale, 2)));
+    }
+    write_gif(gif_path, frames);
+  }
   const auto& s = config.sampling;
   double rate = static_cast<double>(n) / seconds;
   std::cout << "wrote " << grid_path << ": " << n << " images, sampler " << s.sampler << ", NFE "

@@ -16,8 +16,11 @@ class TrajectoryRecorder {
   // Records the first rows of `noise`; the hook records them after every step and returns the
   // state unchanged.
   StepHook start(const torch::Tensor& noise);
-  // (rows * (points + 1), C, H, W), row-major: `points` + 1 recorded states per row, evenly
-  // spaced over the run, the first the noise and the last the sample.
+  // `points` + 1 recorded states, each (rows, C, H, W), evenly spaced over the run: the first
+  // the noise, the last the samples.
+  std::vector<torch::Tensor> frames(int points) const;
+  // The same as one image batch (rows * (points + 1), C, H, W), row-major: one row per sample,
+  // one column per time.
   torch::Tensor strip(int points) const;
 
  private:
