@@ -197,9 +197,7 @@ TEST(Cli, OneRecipeTrainsEveryMethodAndEachSamplesWithItsOwnSampler) {
   for (const std::string method : {"ddpm", "meanflow"}) {
     SCOPED_TRACE(method);
     auto run = d / method;
-    auto trained = run_command(app("train_" + method) + " --config " + FLOWLAB_CONFIGS_DIR +
-                               "/quickstart.yaml --steps 2 --batch_size 8 --threads 1 " +
-                               "--set model.base_channels=8 --set training.sample_every=0 --output_dir " + run);
+    auto trained = train_quickstart("train_" + method, run, 2);
     ASSERT_EQ(trained.exit_code, 0) << trained.output;
     EXPECT_NE(trained.output.find("method.name is cfm in the recipe; this program trains " + method),
               std::string::npos) << trained.output;
@@ -213,9 +211,7 @@ TEST(Cli, OneRecipeTrainsEveryMethodAndEachSamplesWithItsOwnSampler) {
 TEST(Cli, GenerateWritesTheSamplesAsTheAdmEvaluationSuiteReadsThem) {
   TempDir d;
   auto run = d / "run";
-  auto trained = run_command(app("train_cfm") + " --config " + FLOWLAB_CONFIGS_DIR +
-                             "/quickstart.yaml --steps 2 --batch_size 8 --threads 1 " +
-                             "--set model.base_channels=8 --set training.sample_every=0 --output_dir " + run);
+  auto trained = train_quickstart("train_cfm", run, 2);
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   auto sampled = run_command(app("generate_samples") + " --checkpoint " + run + "/last.pt" +
                              " --num_samples 6 --steps 2 --threads 1 --save_individual --npz " + d / "samples.npz" +

@@ -76,11 +76,8 @@ TEST(Ema, EachOfSeveralDecaysIsTheEmaOfARunWithThatDecayAlone) {
 
 TEST(Ema, SamplingPicksAnEmaByItsDecay) {
   TempDir dir;
-  auto trained = run_command(app("train_cfm") + " --config " + FLOWLAB_CONFIGS_DIR +
-                             "/quickstart.yaml --steps 3 --batch_size 8 --threads 1 --set model.base_channels=8" +
-                             " --lr 0.01 --set training.sample_every=0 --set training.ema_decays=[0.5,0.9] --set training.ema_warmup=false" +
-                             " --output_dir " +
-                             (dir / "run"));
+  auto trained = train_quickstart("train_cfm", dir / "run", 3,
+                                  "--lr 0.01 --set training.ema_decays=[0.5,0.9] --set training.ema_warmup=false");
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   auto generate = [&](const std::string& flags, const std::string& out) {
     return run_command(app("generate_samples") + " --checkpoint " + (dir / "run/last.pt") +

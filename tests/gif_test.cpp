@@ -87,9 +87,7 @@ TEST(Gif, FramesReadBackWithTheirDelaysAndLooping) {
 TEST(Gif, GenerateWritesOneFramePerTrajectoryTime) {
   TempDir d;
   auto run = d / "run";
-  auto trained = run_command(app("train_cfm") + " --config " + FLOWLAB_CONFIGS_DIR +
-                             "/quickstart.yaml --steps 2 --batch_size 8 --threads 1 " +
-                             "--set model.base_channels=8 --set training.sample_every=0 --output_dir " + run);
+  auto trained = train_quickstart("train_cfm", run, 2);
   ASSERT_EQ(trained.exit_code, 0) << trained.output;
   auto generate = app("generate_samples") + " --checkpoint " + run + "/last.pt --num_samples 8 --steps 4 --threads 1" +
                   " --output_dir " + (d / "samples");

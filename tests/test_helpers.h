@@ -85,6 +85,15 @@ std::string error_of(F&& f) {
 
 inline std::string app(const std::string& name) { return std::string(FLOWLAB_APPS_DIR) + "/" + name; }
 
+// A seconds-long real run of `program` (train_cfm, train_ddpm, ...) on the quickstart recipe cut
+// down (base 8, batch 8, no grids) into output_dir; `flags` are appended.
+inline CommandResult train_quickstart(const std::string& program, const std::string& output_dir, int steps,
+                                      const std::string& flags = "") {
+  return run_command(app(program) + " --config " + FLOWLAB_CONFIGS_DIR + "/quickstart.yaml --steps " +
+                     std::to_string(steps) + " --batch_size 8 --threads 1 --set model.base_channels=8" +
+                     " --set training.sample_every=0 --output_dir " + output_dir + " " + flags);
+}
+
 // Starts an app binary with arguments, stdout and stderr appended to `log`, with this process's
 // environment plus `extra_env` ("NAME=value"); returns its pid.
 inline pid_t spawn(const std::vector<std::string>& args, const std::string& log,
