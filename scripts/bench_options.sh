@@ -8,6 +8,7 @@
 #             (configs/quickstart.yaml, 16 timed steps after 2 warm-up steps);
 #   compute:  fp32 against compute.precision bf16 and compute.channels_last, training and sampling
 #             rows for CFM and MeanFlow (batch 128, 5 timed steps, 64 samples).
+#   optimizer: CFM training with AdamW and with Muon (configs/quickstart.yaml, batch 128, 30 timed steps);
 #   checkpointing: CFM training without and with model.checkpointing, TinyUNet (configs/quickstart.yaml,
 #             batch 128, 8 timed steps);
 #   checkpointing_dit: the same for DiT-S/2 on 32x32 images (batch 32, 3 timed steps).
@@ -38,6 +39,10 @@ case "$SET" in
     OPTION=([fp32]="" [bf16]="--precision bf16" [channels_last]="--channels_last true")
     ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 5 --num_samples 64 --sample_batch_size 64
           --suite train,sample --methods cfm,meanflow "$@");;
+  optimizer)
+    VARIANTS=(adamw muon)
+    OPTION=([adamw]="--set training.optimizer=adamw" [muon]="--set training.optimizer=muon")
+    ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 30 --warmup 2 --suite train --methods cfm "$@");;
   checkpointing|checkpointing_dit)
     VARIANTS=(plain checkpointed)
     OPTION=([plain]="" [checkpointed]="--set model.checkpointing=true")
@@ -47,8 +52,8 @@ case "$SET" in
       ARGS=(--config configs/quickstart.yaml --model dit --variant DiT-S/2 --image_size 32 --batch_size 32 --steps 3
             --warmup 1 --suite train --methods cfm "$@")
     fi;;
-  *) echo "usage: [ROUNDS=N] scripts/bench_options.sh meanflow|accumulate|compute|checkpointing|checkpointing_dit" \
-          "[benchmark flags]" >&2; exit 2;;
+  *) echo "usage: [ROUNDS=N] scripts/bench_options.sh meanflow|accumulate|compute|optimizer|checkpointing|" \
+          "checkpointing_dit [benchmark flags]" >&2; exit 2;;
 esac
 OUT=bench/$SET
 rm -rf "$OUT" && mkdir -p "$OUT"
