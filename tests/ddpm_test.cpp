@@ -96,7 +96,7 @@ TEST(Ddpm, ExactEpsilonOracleReturnsThePointWithEverySampler) {
     config.eta = 0.5;
     DdpmMethod ddpm(config);
     OnePointEpsilon oracle(target, ddpm.schedule());
-    for (const char* sampler : {"ddpm", "ddim"}) {
+    for (const char* sampler : {"ddpm", "ddim", "dpmpp_2m"}) {
       SamplingConfig s;
       s.sampler = sampler;
       s.steps = 25;

@@ -45,6 +45,7 @@ std::string sampling_help() {
          "ddpm:\n"
          "  ddpm      ancestral sampling (Ho et al. 2020) over sampling.steps of the noise schedule\n"
          "  ddim      DDIM (Song et al. 2021), deterministic at ddpm.eta = 0\n"
+         "  dpmpp_2m  DPM-Solver++(2M) (Lu et al. 2022), data prediction, second order, for 10 to 20 steps\n"
          "meanflow:\n"
          "  meanflow  x <- x - (t - r) u(x, r, t) over the grid's intervals, 1 NFE each (1 step: one-step "
          "generation)\n"

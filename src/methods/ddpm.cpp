@@ -4,6 +4,7 @@
 
 #include "flowlab/error.h"
 #include "flowlab/sampling/diffusion_samplers.h"
+#include "flowlab/sampling/dpm_solver.h"
 #include "flowlab/sampling/guidance.h"
 
 namespace flowlab {
@@ -30,8 +31,8 @@ LossOutput DdpmMethod::loss(Backbone& model, const torch::Tensor& x, const torch
 
 SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                                 const SamplingConfig& sampling, const StepHook& hook) {
-  if (sampling.sampler != "ddpm" && sampling.sampler != "ddim")
-    throw Error("sampler '" + sampling.sampler + "' does not apply to a DDPM model (use ddpm or ddim)");
+  if (sampling.sampler != "ddpm" && sampling.sampler != "ddim" && sampling.sampler != "dpmpp_2m")
+    throw Error("sampler '" + sampling.sampler + "' does not apply to a DDPM model (use ddpm, ddim or dpmpp_2m)");
   c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   const int64_t T = schedule_.steps();
   ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
@@ -51,8 +52,12 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
     return d;
   };
   auto path = diffusion_step_path(T, sampling.steps, sampling.resample_jump, sampling.resample_repeats);
-  out.x = sampling.sampler == "ddpm" ? ddpm_ancestral_sample(denoise, schedule_, noise, path, hook)
-                                     : ddim_sample(denoise, schedule_, noise, path, config_.eta, hook);
+  if (sampling.sampler == "ddpm")
+    out.x = ddpm_ancestral_sample(denoise, schedule_, noise, path, hook);
+  else if (sampling.sampler == "ddim")
+    out.x = ddim_sample(denoise, schedule_, noise, path, config_.eta, hook);
+  else
+    out.x = dpm_solver_pp_2m_diffusion(denoise, schedule_, noise, path, hook);
   return out;
 }
 
@@ -64,7 +69,7 @@ torch::Tensor DdpmMethod::noised(const torch::Tensor& x0, const torch::Tensor& e
 MethodEntry ddpm_entry() {
   MethodEntry e;
   e.name = "ddpm";
-  e.samplers = {"ddpm", "ddim"};
+  e.samplers = {"ddpm", "ddim", "dpmpp_2m"};
   e.resamples = true;
   e.inpaint_replacement = "fresh";  // measured better than the sample's own noise (README)
   e.flags = {{"timesteps", "ddpm.timesteps", "diffusion steps T"}};

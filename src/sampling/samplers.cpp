@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "flowlab/error.h"
+#include "flowlab/sampling/dpm_solver.h"
 #include "flowlab/sampling/sde_sampler.h"
 #include "flowlab/sampling/time_grids.h"
 
@@ -147,7 +148,7 @@ AdaptiveResult rk45_sample(const VelocityFn& v, torch::Tensor x, const AdaptiveO
   return result;
 }
 
-std::vector<std::string> sampler_names() { return {"euler", "heun", "midpoint", "rk45", "sde"}; }
+std::vector<std::string> sampler_names() { return {"euler", "heun", "midpoint", "rk45", "sde", "dpmpp_2m"}; }
 
 std::string sampler_help() {
   return "  euler     explicit Euler, first order, 1 NFE per step\n"
@@ -155,7 +156,8 @@ std::string sampler_help() {
          "  midpoint  explicit midpoint, second order, 2 NFE per step\n"
          "  rk45      adaptive Dormand-Prince 5(4) to sampling.rtol and atol (steps ignored)\n"
          "  sde       Euler-Maruyama on SiT's reverse SDE, diffusion sampling.sde_diffusion (constant, sigma, "
-         "linear, SBDM) times sde_norm, 1 NFE per step\n";
+         "linear, SBDM) times sde_norm, 1 NFE per step\n"
+         "  dpmpp_2m  DPM-Solver++(2M) (Lu et al. 2022) on alpha = 1 - t, sigma = t, second order, 1 NFE per step\n";
 }
 
 OdeResult sample_flow(const SamplingConfig& sampling, const VelocityFn& v, torch::Tensor x, const StepHook& hook) {
@@ -179,6 +181,8 @@ OdeResult sample_flow(const SamplingConfig& sampling, const VelocityFn& v, torch
     result.x = heun_sample(counted, x, times, hook);
   } else if (sampler == "midpoint") {
     result.x = midpoint_sample(counted, x, times, hook);
+  } else if (sampler == "dpmpp_2m") {
+    result.x = dpm_solver_pp_2m_flow(counted, x, times, hook);
   } else if (sampler == "sde") {
     result.x = sde_sample(counted, x, times, sampling.sde_diffusion, sampling.sde_norm, hook);
   } else {
