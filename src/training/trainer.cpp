@@ -25,6 +25,13 @@
 namespace flowlab {
 namespace {
 
+// Every EMA copy of the model, in training.ema_decays order.
+std::vector<Backbone*> ema_shadows(const TrainingState& state) {
+  std::vector<Backbone*> shadows;
+  for (const auto& ema : state.emas) shadows.push_back(ema->shadow().get());
+  return shadows;
+}
+
 // The figures of one logging interval, summed on the device so steps need no host sync.
 class IntervalFigures {
  public:
@@ -226,7 +233,7 @@ void Trainer::start(const std::string& resume_from) {
   // Every process starts from rank 0's weights.
   std::vector<torch::Tensor> weights;
   std::vector<Backbone*> models{state_.model.get()};
-  for (auto& ema : state_.emas) models.push_back(ema->shadow().get());
+  for (auto* shadow : ema_shadows(state_)) models.push_back(shadow);
   for (auto* m : models) {
     for (const auto& p : m->parameters()) weights.push_back(p.data());
     for (const auto& b : m->buffers()) weights.push_back(b);
@@ -279,11 +286,9 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   TrainResult result;
   std::string last_figures, last_eval;  // the progress line's latest loss and FID
   auto save_as = [&](const std::string& path) {
-    std::vector<Backbone*> emas;
-    for (auto& ema : state_.emas) emas.push_back(ema->shadow().get());
     if (main)
-      save_checkpoint(path, {config_, state_.step, data_.class_names, *state_.model, emas, *state_.optimizer,
-                             &method_});
+      save_checkpoint(path, {config_, state_.step, data_.class_names, *state_.model, ema_shadows(state_),
+                             *state_.optimizer, &method_});
   };
   auto save = [&] {
     save_as(last_path);
