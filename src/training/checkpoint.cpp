@@ -10,6 +10,13 @@
 #include "flowlab/io/zip.h"
 
 namespace flowlab {
+namespace {
+
+// The archive key of the i-th EMA of training.ema_decay_list(): "ema" for the first, as in
+// checkpoints from before several EMAs.
+std::string ema_archive_key(size_t i) { return i == 0 ? std::string("ema") : "ema_" + std::to_string(i); }
+
+}  // namespace
 
 void save_checkpoint(const std::string& path, const TrainingSnapshot& s) {
   torch::serialize::OutputArchive archive;
@@ -26,7 +33,7 @@ void save_checkpoint(const std::string& path, const TrainingSnapshot& s) {
   for (size_t i = 0; i < s.emas.size(); ++i) {
     torch::serialize::OutputArchive ema_archive;
     s.emas[i]->save(ema_archive);
-    archive.write(i == 0 ? std::string("ema") : "ema_" + std::to_string(i), ema_archive);
+    archive.write(ema_archive_key(i), ema_archive);
   }
   archive.write("optimizer", optimizer_archive);
   if (s.method && s.method->has_state()) {
@@ -86,7 +93,7 @@ void CheckpointReader::read_header() {
 std::string CheckpointReader::ema_key(double decay) const {
   const auto decays = config_.training.ema_decay_list();
   for (size_t i = 0; i < decays.size(); ++i)
-    if (std::abs(decays[i] - decay) <= 1e-12) return i == 0 ? std::string("ema") : "ema_" + std::to_string(i);
+    if (std::abs(decays[i] - decay) <= 1e-12) return ema_archive_key(i);
   return "";
 }
 

@@ -21,14 +21,6 @@ torch::Tensor clip_gradients(const std::vector<torch::Tensor>& params, double ma
 
 }  // namespace
 
-StepOutcome optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
-                           const torch::Tensor& loss, double grad_clip,
-                           const GradientAverager& average) {
-  optimizer.zero_grad();
-  loss.backward();
-  return apply_gradients(optimizer, params, loss.detach(), grad_clip, average);
-}
-
 StepOutcome apply_gradients(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
                             const torch::Tensor& loss, double grad_clip, const GradientAverager& average) {
   StepOutcome outcome;

@@ -13,13 +13,14 @@ TrainingState make_training_state(const Config& config, torch::Device device,
   TrainingState s;
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   s.model = make_backbone(config);
+  const auto decays = tc.ema_decay_list();
   std::vector<BackbonePtr> shadows;
-  for (size_t i = 0; i < tc.ema_decay_list().size(); ++i) shadows.push_back(make_backbone(config));
+  for (size_t i = 0; i < decays.size(); ++i) shadows.push_back(make_backbone(config));
   if (init) init(*s.model);
   s.model->to(device);
-  for (size_t i = 0; i < shadows.size(); ++i) {
+  for (size_t i = 0; i < decays.size(); ++i) {
     shadows[i]->to(device);
-    s.emas.push_back(std::make_unique<Ema>(s.model, shadows[i], tc.ema_decay_list()[i], tc.ema_warmup));
+    s.emas.push_back(std::make_unique<Ema>(s.model, shadows[i], decays[i], tc.ema_warmup));
   }
   auto adamw = torch::optim::AdamWOptions(tc.lr).betas({tc.beta1, tc.beta2}).weight_decay(tc.weight_decay);
   if (tc.optimizer == "muon") {
@@ -50,36 +51,30 @@ TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, c
                      double lr, StepRandom& rng, const GradientAverager& average) {
   state.model->train();
   set_learning_rate(*state.optimizer, lr, config.training);
+  // K micro-batches (training.accumulate; 1: the whole batch), each one's mean loss over K so that
+  // their gradients sum to the whole batch's mean; then one update.
   const int64_t parts = config.training.accumulate;
+  const int64_t rows = batch.images.size(0) / parts;
   TrainStep step;
-  if (parts == 1) {
-    auto labels = drop_labels(batch.labels, config.training.cfg_dropout, state.model->null_label(), rng);
-    auto out = method.loss(*state.model, batch.images, labels, rng);
-    step = {optimizer_step(*state.optimizer, state.params, out.loss, config.training.grad_clip, average),
-            out.metrics};
-  } else {
-    // Micro-batches: each one's mean loss over `parts` sums to the whole batch's mean.
-    state.optimizer->zero_grad();
-    const int64_t rows = batch.images.size(0) / parts;
-    torch::Tensor loss;
-    for (int64_t k = 0; k < parts; ++k) {
-      auto micro_rng = rng.micro_batch(k, parts);
-      auto images = batch.images.slice(0, k * rows, (k + 1) * rows);
-      auto labels = drop_labels(batch.labels.slice(0, k * rows, (k + 1) * rows), config.training.cfg_dropout,
-                                state.model->null_label(), micro_rng);
-      auto out = method.loss(*state.model, images, labels, micro_rng);
-      (out.loss / static_cast<double>(parts)).backward();
-      auto part_loss = out.loss.detach() / static_cast<double>(parts);
-      loss = loss.defined() ? loss + part_loss : part_loss;
-      for (const auto& [name, value] : out.metrics) {
-        auto part = value.detach() / static_cast<double>(parts);
-        auto it = step.metrics.find(name);
-        if (it == step.metrics.end()) step.metrics[name] = part;
-        else it->second = it->second + part;
-      }
+  state.optimizer->zero_grad();
+  torch::Tensor loss;
+  for (int64_t k = 0; k < parts; ++k) {
+    auto micro_rng = rng.micro_batch(k, parts);
+    auto images = batch.images.slice(0, k * rows, (k + 1) * rows);
+    auto labels = drop_labels(batch.labels.slice(0, k * rows, (k + 1) * rows), config.training.cfg_dropout,
+                              state.model->null_label(), micro_rng);
+    auto out = method.loss(*state.model, images, labels, micro_rng);
+    (out.loss / static_cast<double>(parts)).backward();
+    auto part_loss = out.loss.detach() / static_cast<double>(parts);
+    loss = loss.defined() ? loss + part_loss : part_loss;
+    for (const auto& [name, value] : out.metrics) {
+      auto part = value.detach() / static_cast<double>(parts);
+      auto it = step.metrics.find(name);
+      if (it == step.metrics.end()) step.metrics[name] = part;
+      else it->second = it->second + part;
     }
-    step.update = apply_gradients(*state.optimizer, state.params, loss, config.training.grad_clip, average);
   }
+  step.update = apply_gradients(*state.optimizer, state.params, loss, config.training.grad_clip, average);
   if (step.update.applied)
     for (auto& ema : state.emas) ema->update(state.step + 1);
   method.after_step();

@@ -17,11 +17,6 @@ struct StepOutcome {
 // Averages gradients and the loss over processes, in place (dist::World::allreduce_mean).
 using GradientAverager = std::function<void(std::vector<torch::Tensor>& grads_and_loss)>;
 
-// zero_grad, backward of `loss`, then apply_gradients.
-StepOutcome optimizer_step(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
-                           const torch::Tensor& loss, double grad_clip,
-                           const GradientAverager& average = nullptr);
-
 // The update from the gradients already accumulated: `average` (when given; every gradient
 // defined, the loss last), clipping to a global norm of grad_clip (0 = off), then the optimizer
 // step if loss and gradient norm are finite. One host sync, for that check. loss: detached.
