@@ -14,6 +14,7 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/npz.h"
 #include "flowlab/io/safetensors.h"
+#include "flowlab/io/torch_file.h"
 #include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
 
@@ -73,6 +74,11 @@ void checkpoint(const uint8_t* data, size_t size) {
   rejecting_cleanly([&] { CheckpointReader reader(path); });
 }
 
+// A torch.save file from anywhere: published checkpoints come from the internet.
+void torch_file(const uint8_t* data, size_t size) {
+  rejecting_cleanly([&] { read_torch_bytes(std::vector<uint8_t>(data, data + size), "input"); });
+}
+
 void safetensors(const uint8_t* data, size_t size) {
   rejecting_cleanly([&] { parse_safetensors(std::string(reinterpret_cast<const char*>(data), size), "input"); });
 }
@@ -103,7 +109,8 @@ const std::vector<NamedTarget>& targets() {
   static const std::vector<NamedTarget> all = {{"config", config}, {"cifar", cifar},
                                                {"idx", idx},       {"npz", npz},
                                                {"checkpoint", checkpoint}, {"image", image},
-                                               {"safetensors", safetensors}, {"latents", latents}};
+                                               {"safetensors", safetensors}, {"latents", latents},
+                                               {"torch_file", torch_file}};
   return all;
 }
 

@@ -3,6 +3,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/safetensors.h"
+#include "flowlab/io/torch_file.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
@@ -93,20 +94,55 @@ TEST(Checkpoint, TruncatedRandomForeignAndNewerFilesAreClearErrors) {
 
 TEST(Checkpoint, ExportedWeightsAreANameToTensorDict) {
   auto run = train_briefly();
-  auto path = run->dir / "weights_ema.pt";
-  ASSERT_TRUE(std::filesystem::exists(path));
-  auto bytes = read_file_bytes(path);
-  auto value = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
-  ASSERT_TRUE(value.isGenericDict());
-  auto dict = value.toGenericDict();
+  auto value = read_torch_file(run->dir / "weights_ema.pt");
+  auto dict = state_dict_of(value, "weights_ema.pt");
   auto params = run->ema->named_parameters();
-  EXPECT_EQ(dict.size(), params.size());
+  EXPECT_EQ(dict.size(), params.size() + run->ema->named_buffers().size());
   for (const auto& p : params) {
-    ASSERT_TRUE(dict.contains(p.key())) << p.key();
-    EXPECT_TRUE(torch::equal(dict.at(p.key()).toTensor(), p.value())) << p.key();
+    ASSERT_TRUE(dict.count(p.key())) << p.key();
+    EXPECT_TRUE(torch::equal(dict.at(p.key()), p.value())) << p.key();
   }
-  EXPECT_TRUE(dict.contains("class_embed.weight"));
-  EXPECT_TRUE(dict.contains("down.0.res.0.conv1.weight"));
+  EXPECT_TRUE(dict.count("class_embed.weight"));
+  EXPECT_TRUE(dict.count("down.0.res.0.conv1.weight"));
+}
+
+// PyTorch 2.6 and later load with weights_only=True unless told otherwise: both the weight export
+// and the checkpoint must load that way, with no warning, and agree with the safetensors export.
+TEST(Checkpoint, PythonLoadsTheExportAndTheCheckpointWithWeightsOnly) {
+  if (run_command("/usr/bin/python3 -c 'import torch, numpy'").exit_code != 0)
+    GTEST_SKIP() << "needs /usr/bin/python3 with python3-torch (FLOWLAB_SETUP_PYTHON=1 scripts/setup.sh)";
+  auto run = train_briefly();
+  auto r = run_command("/usr/bin/python3 " + std::string(FLOWLAB_SCRIPTS_DIR) + "/check_torch_load.py " +
+                       run->dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("equal to weights_ema.safetensors: True"), std::string::npos) << r.output;
+}
+
+// Checkpoints written before format 2 (LibTorch's own archive) still resume and sample.
+TEST(Checkpoint, FormatOneCheckpointsStillRead) {
+  auto run = train_briefly();
+  auto old_path = run->dir / "format1.pt";
+  {
+    torch::serialize::OutputArchive archive, model_archive, ema_archive, optimizer_archive;
+    archive.write("format_version", torch::tensor(int64_t{1}));
+    archive.write("config", c10::IValue(config_to_yaml(run->config)));
+    archive.write("step", torch::tensor(int64_t{3}));
+    run->model->save(model_archive);
+    run->ema->save(ema_archive);
+    archive.write("model", model_archive);
+    archive.write("ema", ema_archive);
+    auto method = make_method(run->config);
+    auto optimizer = torch::optim::AdamW(run->model->parameters());
+    optimizer.save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+    archive.save_to(old_path);
+  }
+  CheckpointReader reader(old_path);
+  EXPECT_EQ(reader.step(), 3);
+  auto ema = make_backbone(reader.config());
+  reader.load_weights(*ema, true);
+  auto e = ema->parameters(), f = run->ema->parameters();
+  for (size_t i = 0; i < e.size(); ++i) EXPECT_TRUE(torch::equal(e[i], f[i]));
 }
 
 // Resuming reads the checkpoint onto the training device: every weight, EMA weight and AdamW
@@ -188,4 +224,38 @@ TEST(Checkpoint, EmaWeightsAsSafetensorsStartANewRun) {
   wrong["class_embed.weight"] = torch::zeros({2, 2});
   EXPECT_NE(error_of([&] { load_named_weights(*trainer.model(), wrong, "w.safetensors"); }).find("has shape"),
             std::string::npos);
+}
+
+// config.yaml and the checkpoint record what ran: every `auto` and derived default resolved, so
+// the recorded config trains the same run whatever defaults the version that reads it has.
+TEST(Checkpoint, TheRecordedConfigHoldsResolvedValuesAndTrainsTheSameRun) {
+  TempDir first_dir, second_dir;
+  auto data = tiny_dataset(8);
+  auto config = tiny_config(first_dir.path());
+  config.data.dataset = "mnist";  // auto: no flips (a mirrored digit is another glyph)
+  config.data.data_dir = first_dir.path();  // named only: the trainer is handed the images
+  config.data.random_flip = "auto";
+  config.data.fit = "auto";
+  config.training.steps = 3;
+  auto method = make_method(config);
+  Trainer first(config, data, *method);
+  first.run();
+
+  const auto text = read_file_text(first_dir / "config.yaml");
+  Config recorded;
+  apply_config_text(recorded, text);
+  EXPECT_EQ(recorded.data.random_flip, "false") << text;
+  EXPECT_EQ(recorded.data.fit, "resize");  // MNIST's choice below 28 pixels
+  EXPECT_EQ(recorded.eval.sampler, config.sampling.sampler);
+  EXPECT_EQ(recorded.eval.steps, config.sampling.steps);
+  EXPECT_EQ(recorded.eval.cfg_scale, config.sampling.cfg_scale);
+  EXPECT_EQ(recorded.eval.reference, "mnist-train");
+  EXPECT_EQ(config_to_yaml(CheckpointReader(first_dir / "last.pt").config()), text);
+
+  recorded.training.output_dir = second_dir.path();
+  auto second_method = make_method(recorded);
+  Trainer second(recorded, data, *second_method);
+  second.run();
+  auto p = first.model()->parameters(), q = second.model()->parameters();
+  for (size_t i = 0; i < p.size(); ++i) EXPECT_TRUE(torch::equal(p[i], q[i]));
 }

@@ -126,6 +126,9 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
   auto pickled = torch::pickle_save(c10::IValue(weights));
   write_bytes(d / "inception_wrong.pt", std::vector<uint8_t>(pickled.begin(), pickled.end()));
   write_npz(d / "no_mu.npz", {{"features", torch::zeros({4, 8})}});
+  write_npy(d / "noise_3x16x16.npy", torch::zeros({2, 3, 16, 16}));  // the checkpoints sample 3x8x8
+  write_npy(d / "noise.npy", torch::zeros({2, 3, 8, 8}));
+  write_npy(d / "labels_5.npy", torch::zeros({5}, torch::kInt64));
   write_text(d / "a_file", "x");
   auto fid = app("evaluate_fid") + " --output " + (d / "fid.json") + " ";
 
@@ -179,6 +182,13 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
       {"unknown benchmark part", app("benchmark") + " --suite train,speed --output " + (d / "b.json"),
        "--suite speed", d / "b.json"},
       {"benchmark of an unknown method", app("benchmark") + " --methods cfm,gan", "gan", ""},
+      {"noise of another shape", generate + cfm + " --noise " + (d / "noise_3x16x16.npy"), "the model samples float32 (N, 3, 8, 8)", out},
+      {"labels of another length", generate + cfm + " --noise " + (d / "noise.npy") + " --labels " +
+           (d / "labels_5.npy"), "2 samples need int64 (2,)", out},
+      {"import of a text file", app("import_checkpoint") + " --format dit --weights " + (d / "a_file") +
+           " --output " + (d / "imported.pt"), "not a torch.save file", d / "imported.pt"},
+      {"import in an unknown format", app("import_checkpoint") + " --format ldm --weights " + (d / "a_file") +
+           " --output " + (d / "imported.pt"), "use dit, sit or repa", d / "imported.pt"},
   };
   if (!torch::cuda::is_available())
     cases.push_back({"--device cuda without CUDA", train + "--device cuda", "--device cuda", out});
@@ -235,4 +245,33 @@ TEST(Cli, GenerateWritesTheSamplesAsTheAdmEvaluationSuiteReadsThem) {
   std::string labels;
   for (int64_t i = 0; i < 6; ++i) labels += (i ? ", " : "") + std::to_string(i % classes);
   EXPECT_NE(numpy.output.find("uint8 (6, 16, 16, 3) [" + labels + "]"), std::string::npos) << numpy.output;
+}
+
+// --noise and --labels fix what is sampled; --raw is the sampler's output on exactly that noise.
+TEST(Cli, GivenNoiseAndLabelsGiveTheRawSamplesOfThatNoise) {
+  TempDir d;
+  auto checkpoint = train_checkpoint(d / "run", "cfm");
+  torch::manual_seed(5);
+  auto noise = torch::randn({3, 3, 8, 8});
+  auto labels = torch::tensor({0, 1, 3}, torch::kInt64);
+  write_npy(d / "noise.npy", noise);
+  write_npy(d / "labels.npy", labels);
+  auto r = run_command(app("generate_samples") + " --checkpoint " + checkpoint + " --noise " + (d / "noise.npy") +
+                       " --labels " + (d / "labels.npy") + " --raw " + (d / "raw.npy") + " --steps 5 --output_dir " +
+                       (d / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 images"), std::string::npos) << r.output;
+  auto raw = read_npy(d / "raw.npy");
+
+  CheckpointReader reader(checkpoint);
+  auto config = reader.config();
+  config.sampling.steps = 5;
+  auto model = make_backbone(config);
+  reader.load_weights(*model, true);
+  model->eval();
+  auto method = make_method(config);
+  auto expected = method->sample(*model, noise, labels, config.sampling).x;
+  EXPECT_TRUE(torch::allclose(raw, expected, 1e-5, 1e-6));
+  auto other = method->sample(*model, noise, torch::tensor({2, 2, 2}, torch::kInt64), config.sampling).x;
+  EXPECT_FALSE(torch::allclose(raw, other, 1e-5, 1e-6));  // the labels were used
 }

@@ -4,6 +4,7 @@
 
 #include "flowlab/methods/ddpm.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/sampling/diffusion_samplers.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"
 #include "tiny_problem.h"
@@ -63,6 +64,37 @@ TEST(Ddpm, RespacedStepsSpanOneToT) {
   EXPECT_EQ(respaced_steps(10, 10).size(), 10u);
   EXPECT_EQ(respaced_steps(200, 50).front(), 1);
   EXPECT_EQ(respaced_steps(200, 50).back(), 200);
+}
+
+// improved diffusion's space_timesteps(T, "N"): a running sum of (T - 1) / (N - 1), rounded half
+// to even as Python's round does; flowlab's steps are its indices plus one.
+TEST(Ddpm, RespacingRoundsAsImprovedDiffusionDoes) {
+  // 10 / 4 = 2.5: 0, 2.5, 5, 7.5, 10 -> 0, 2, 5, 8, 10 (half away from zero gave 3 and 8).
+  EXPECT_EQ(respaced_steps(11, 5), (std::vector<int64_t>{1, 3, 6, 9, 11}));
+  auto dit = respaced_steps(1000, 250);  // DiT's 250 steps: round(k * 999 / 249)
+  ASSERT_EQ(dit.size(), 250u);
+  for (int64_t k : {0, 1, 25, 83, 124, 249}) EXPECT_EQ(dit[k], 1 + std::llround(k * 999.0 / 249)) << k;
+}
+
+// A learned variance: the ancestral step's noise has variance exp(f log beta + (1 - f) log
+// posterior variance) for the network's fraction f (improved DDPM, Eq. 15), between the two.
+TEST(Ddpm, LearnedRangeAncestralStepsHaveTheInterpolatedVariance) {
+  auto schedule = NoiseSchedule::linear(1000);
+  const int64_t t = 100, s = 50;  // a respaced step
+  const double ab_t = schedule.alpha_bar(t), ab_s = schedule.alpha_bar(s);
+  const double beta = 1 - ab_t / ab_s, posterior = NoiseSchedule::posterior(ab_t, ab_s).variance;
+  for (double f : {0.0, 0.3, 1.0}) {
+    DenoiseFn zero_mean = [&](const torch::Tensor& x, int64_t) {
+      // x0 = 0 and x = 0: the step's mean is 0, so the sample is the noise alone.
+      Denoised d{torch::zeros_like(x), torch::zeros_like(x), torch::full_like(x, f)};
+      return d;
+    };
+    torch::manual_seed(0);
+    auto x = ddpm_ancestral_sample(zero_mean, schedule, torch::zeros({200000}), {t, s});
+    double expected = std::exp(f * std::log(beta) + (1 - f) * std::log(posterior));
+    EXPECT_NEAR(x.var().item<double>() / expected, 1.0, 0.01) << f;
+  }
+  EXPECT_GT(beta / posterior, 1.01);  // the two ends differ, so the check can fail
 }
 
 namespace {

@@ -172,9 +172,46 @@ TEST(Inpainting, ScoresTheImagesAsSavedClampedAndQuantised) {
   EXPECT_TRUE(torch::allclose(run.inpainted.masked_select(hole), expected.masked_select(hole), 0, 1e-6));
   EXPECT_TRUE(torch::equal(run.inpainted, uint8_to_float(float_to_uint8(run.inpainted))));
   auto a = (run.inpainted + 1) / 2, b = (original + 1) / 2, region = 1 - run.masks;
-  EXPECT_TRUE(torch::allclose(run.hole_nmse, nmse(a, b, region)));
-  EXPECT_TRUE(torch::allclose(run.hole_psnr, psnr(a, b, region)));
-  EXPECT_TRUE(torch::allclose(run.nmse, nmse(a, b)));  // (SSIM needs more than 8x8 pixels)
+  EXPECT_TRUE(torch::allclose(run.hole_mse, mse(a, b, region)));
+  EXPECT_TRUE(torch::allclose(run.hole_energy, mse(torch::zeros_like(b), b, region)));
+  EXPECT_TRUE(torch::allclose(run.mse, mse(a, b)));  // (SSIM needs more than 8x8 pixels)
+}
+
+// A hole filled exactly has an infinite PSNR, and a black reference hole a 0/0 NMSE; the set's
+// scores stay finite: PSNR of the mean MSE, NMSE of the mean MSE over the mean energy.
+TEST(Inpainting, ScoresStayFiniteWhenHolesAreExactOrBlack) {
+  // An oracle whose point is the images themselves fills every hole exactly.
+  auto images = float_to_uint8(class_images());
+  CfmMethod cfm(MethodConfig{});
+  SamplingConfig s;
+  s.steps = 10;
+  s.cfg_scale = 1.0;
+  PointOracle oracle(uint8_to_float(images));
+  auto exact = run_inpainting(cfm, oracle, images, torch::zeros({4}, torch::kInt64), "center", "clean", s, 0,
+                              torch::kCPU);
+  auto scores = inpainting_scores(exact, torch::zeros({4}, torch::kInt64), {"all"});
+  EXPECT_EQ(scores["hole_psnr"].get<double>(), kPsnrCeiling);  // the per-image mean was inf
+  EXPECT_EQ(scores["hole_nmse"].get<double>(), 0.0);
+  EXPECT_EQ(scores["exact_holes"].get<int64_t>(), 4);
+
+  // Four images: exact and black; 0.01 and 0.04 against energy 0.25; 0.02 against a black hole.
+  InpaintingRun run;
+  auto v = [](std::vector<double> x) { return torch::tensor(x, torch::kFloat64); };
+  run.mse = run.hole_mse = v({0, 0.01, 0.04, 0.02});
+  run.energy = run.hole_energy = v({0, 0.25, 0.25, 0});
+  run.ssim = run.hole_ssim = v({1, 0.5, 0.5, 0.8});
+  auto classes = torch::tensor({0, 1, 1, 2}, torch::kInt64);
+  auto all = inpainting_scores(run, classes, {"exact", "good", "black"});
+  EXPECT_NEAR(all["hole_psnr"].get<double>(), 10 * std::log10(1 / 0.0175), 1e-12);
+  EXPECT_NEAR(all["hole_nmse"].get<double>(), 0.0175 / 0.125, 1e-12);
+  EXPECT_NEAR(all["hole_ssim"].get<double>(), 0.7, 1e-12);
+  EXPECT_EQ(all["exact_holes"].get<int64_t>(), 1);
+  const auto& per_class = all["per_class"];
+  EXPECT_EQ(per_class[0]["hole_psnr"].get<double>(), kPsnrCeiling);
+  EXPECT_EQ(per_class[0]["hole_nmse"].get<double>(), 0.0);
+  EXPECT_NEAR(per_class[1]["hole_nmse"].get<double>(), 0.1, 1e-12);
+  EXPECT_TRUE(per_class[2]["hole_nmse"].is_null());  // error against a black reference: undefined
+  EXPECT_NEAR(per_class[2]["hole_psnr"].get<double>(), 10 * std::log10(1 / 0.02), 1e-12);
 }
 
 TEST(Inpainting, DdpmNoisedStateIsTheForwardProcess) {

@@ -12,6 +12,7 @@
 
 #include "flowlab/methods/registry.h"
 #include "flowlab/recipe.h"
+#include "flowlab/stop_signal.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"
@@ -45,6 +46,31 @@ class PoisonedMethod : public Method {
   std::set<int64_t> poisoned_;
   bool all_;
   int64_t calls_ = 0;
+};
+
+// CFM whose first sampling run asks the process to stop (as SIGTERM does) at its second step and
+// counts the steps it runs after that.
+class StopMidSampleMethod : public Method {
+ public:
+  explicit StopMidSampleMethod(MethodPtr inner) : inner_(std::move(inner)) {}
+  std::string name() const override { return inner_->name(); }
+  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y, StepRandom& rng) override {
+    return inner_->loss(model, x, y, rng);
+  }
+  SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
+                      const SamplingConfig& s, const StepHook& hook) override {
+    StepHook counting = [&](const torch::Tensor& x, double t) {
+      if (++steps == 2 && !requested) requested = true, request_stop();
+      else if (requested) ++steps_after_request;
+      return hook ? hook(x, t) : x;
+    };
+    return inner_->sample(model, noise, y, s, counting);
+  }
+  int steps = 0, steps_after_request = 0;
+  bool requested = false;
+
+ private:
+  MethodPtr inner_;
 };
 
 bool all_finite(const Backbone& model) {
@@ -134,6 +160,29 @@ TEST(Reliability, SameSeedAndThreadsGiveIdenticalTrainingAndSamples) {
   EXPECT_FALSE(torch::equal(pa[0], third.model()->parameters()[0]));
 }
 
+// SIGTERM while a sample grid is drawn: the grid is abandoned at its next step and the run
+// checkpoints the step it had reached (a grid that ran on past the grace period lost the run).
+TEST(Reliability, AStopDuringASampleGridAbandonsItAndCheckpointsAtOnce) {
+  TempDir dir;
+  auto data = tiny_dataset(8);
+  auto config = tiny_config(dir.path());
+  config.training.steps = 20;
+  config.training.sample_every = 4;
+  config.sampling.steps = 50;
+  StopMidSampleMethod method(make_method(config));
+  clear_stop_request();
+  Trainer trainer(config, data, method);
+  auto result = trainer.run();
+  clear_stop_request();
+  EXPECT_TRUE(method.requested);
+  EXPECT_EQ(method.steps_after_request, 0);  // 48 before the fix
+  EXPECT_TRUE(result.stopped);
+  EXPECT_EQ(result.step, 4);
+  EXPECT_EQ(CheckpointReader(dir / "last.pt").step(), 4);
+  EXPECT_FALSE(std::filesystem::exists(dir / "samples/step_0000004.png"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "last.pt.tmp"));
+}
+
 TEST(Reliability, SigintWritesACheckpointAndResumeFinishes) {
   TempDir dir;
   auto args = small_quickstart(dir.path(), 100000);
@@ -154,6 +203,21 @@ TEST(Reliability, SigintWritesACheckpointAndResumeFinishes) {
   resume.push_back("--resume");
   EXPECT_EQ(wait_exit_code(spawn(resume, dir / "log.txt")), 0);
   EXPECT_EQ(CheckpointReader(dir / "last.pt").step(), stopped_at + 2);
+}
+
+// GNU timeout sends SIGTERM to the process and then to its process group: one stop request that
+// arrives twice. The second must not kill the run before its checkpoint (exit 143, no last.pt).
+TEST(Reliability, ARepeatedSigtermStillCheckpoints) {
+  TempDir dir;
+  auto args = small_quickstart(dir.path(), 100000);
+  auto pid = spawn(args, dir / "log.txt");
+  for (int i = 0; i < 600 && sum_of_field(dir / "metrics.jsonl", "step") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(pid, SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the first is handled by now
+  ::kill(pid, SIGTERM);
+  EXPECT_EQ(wait_exit_code(pid), 130);
+  EXPECT_GT(CheckpointReader(dir / "last.pt").step(), 0);
 }
 
 TEST(Reliability, SigkillAtRandomMomentsThenResumeReachesTheFinalStep) {

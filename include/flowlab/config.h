@@ -38,6 +38,14 @@ struct ModelConfig {
   double vae_scaling_factor = 1.0;
   double vae_shift_factor = 0.0;
   std::string time_pair = "t,t-r";  // two-time backbones: t,t-r | r,t
+  // A published network's conventions, set by import_checkpoint ("" = flowlab's own; DiT only):
+  //   dit:  time in as the DDPM step index 0..999 (flowlab's steps run 1..1000), epsilon out;
+  //   sit:  SiT's time 1 - t in (0 = noise), its velocity x - eps out (negated here);
+  //   repa: REPA's SiT, flowlab's time unscaled in, velocity eps - x out.
+  std::string convention;
+  // The last layer also predicts a variance (2 x in_channels outputs, as DiT and SiT release them):
+  // DDPM samples with it (ddpm.variance learned_range); flow methods drop it.
+  bool learn_sigma = false;
   // Gradient checkpointing: training reruns each residual, attention and transformer block in
   // the backward pass instead of keeping its activations (models/activation_checkpoint.h).
   bool checkpointing = false;
@@ -72,6 +80,9 @@ struct DdpmConfig {
   std::string prediction = "epsilon";  // epsilon | v | x0
   double eta = 0.0;                    // DDIM noise; 0 = deterministic
   bool clip_denoised = true;           // clamp the predicted x0 to [-1, 1] while sampling
+  // fixed_small: the posterior variance; learned_range: improved DDPM's interpolation between it
+  // and beta_t by the network's variance output (Nichol & Dhariwal 2021, Eq. 15; model.learn_sigma).
+  std::string variance = "fixed_small";
 };
 
 // MeanFlow (Geng et al. 2025). Defaults: the paper's CIFAR-10 setting as we read its appendix
@@ -156,10 +167,12 @@ struct TrainingConfig {
   int64_t log_every = 50;
   int64_t sample_every = 1000;  // 0 = off
   // A last grid when training ends (with sample_every > 0): 8 samples per class, up to 16 classes.
+  // Drawn only when the run reached at least sample_every steps, so a smoke run ends with its steps.
   bool final_grid = true;
   int64_t checkpoint_every = 1000;
-  // Every eval_every steps (and at the last) the EMA model is scored (the eval section) into
-  // metrics.jsonl, and best.pt keeps the checkpoint of the lowest FID. 0 = off.
+  // Every eval_every steps (and at the last, when the run reached eval_every steps) the EMA model is
+  // scored (the eval section) into metrics.jsonl, and best.pt keeps the checkpoint of the lowest
+  // FID. 0 = off.
   int64_t eval_every = 0;
   // TensorBoard event files in output_dir/tensorboard: every metrics.jsonl figure as a scalar
   // (train/..., eval/...) and every sample grid as an image.
@@ -207,6 +220,9 @@ struct SamplingConfig {
   // 2024); the conditional prediction alone elsewhere. [0, 1] = every step.
   double cfg_t_min = 0.0;
   double cfg_t_max = 1.0;
+  // CFG on the first cfg_channels channels of the network's output only, the conditional output on
+  // the rest; 0 = every channel. DiT's and SiT's released samplers guide 3 of the 4 latent channels.
+  int cfg_channels = 0;
   double rtol = 1e-3;  // rk45
   double atol = 1e-3;  // rk45
   int num_samples = 64;

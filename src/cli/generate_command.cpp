@@ -61,26 +61,65 @@ torch::Tensor make_labels(int64_t n, int64_t num_classes, int64_t class_label, b
   return torch::arange(n, torch::kInt64).remainder(num_classes);
 }
 
-// Every image for `labels`, batch by batch with each batch's noise from (seed, batch), the
-// processes of a job sharing the batches; every process gets all images. The trajectory, when
-// given, records the first batch.
-std::pair<torch::Tensor, int64_t> generate(const SamplingCheckpoint& checkpoint, const torch::Tensor& labels,
-                                           uint64_t seed, torch::Device device,
-                                           TrajectoryRecorder* trajectory) {
+struct Generated {
+  torch::Tensor images;  // (N, C, H, W) in [-1, 1]: decoded, clamped later
+  torch::Tensor raw;     // (N, C', H', W'): the sampler's output in the model's space
+  int64_t nfe = 0;
+};
+
+// Every image for `labels`, batch by batch with each batch's noise from (seed, batch) or from
+// `given_noise` (N, C, H, W) when defined, the processes of a job sharing the batches; every
+// process gets all images. The trajectory, when given, records the first batch.
+Generated generate(const SamplingCheckpoint& checkpoint, const torch::Tensor& labels, uint64_t seed,
+                   const torch::Tensor& given_noise, torch::Device device, TrajectoryRecorder* trajectory) {
   const auto& config = checkpoint.config;
   int64_t n = labels.size(0), c = config.model.in_channels, size = config.data.image_size;
-  std::vector<torch::Tensor> images;
-  int64_t nfe = 0;
+  std::vector<torch::Tensor> images, raw;
+  Generated out;
   for (const auto& batch : my_generation_batches(n, config.sampling.batch_size)) {
-    auto noise = generation_noise(seed, batch, c, size).to(device);
+    auto noise = (given_noise.defined() ? given_noise.slice(0, batch.start, batch.start + batch.count)
+                                        : generation_noise(seed, batch, c, size))
+                     .to(device);
     auto y = labels.slice(0, batch.start, batch.start + batch.count).to(device);
     StepHook hook = trajectory && batch.start == 0 ? trajectory->start(noise) : nullptr;
-    auto out = checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
-    nfe = out.nfe;
-    images.push_back(checkpoint.to_pixels(out.x).cpu());
+    auto sample = checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
+    out.nfe = sample.nfe;
+    raw.push_back(sample.x.cpu());
+    images.push_back(checkpoint.to_pixels(sample.x).cpu());
     spdlog::info("generated {}/{}", batch.start + batch.count, n);
   }
-  return {dist::world().gather_rows(torch::cat(images)), nfe};  // every process has a batch
+  out.images = dist::world().gather_rows(torch::cat(images));  // every process has a batch
+  out.raw = dist::world().gather_rows(torch::cat(raw));
+  return out;
+}
+
+// --noise FILE.npy: float32 (N, C, H, W) of the model's input shape.
+torch::Tensor read_noise(const std::string& path, const Config& config) {
+  auto noise = read_npy(path);
+  const std::vector<int64_t> shape = {config.model.in_channels, config.data.image_size, config.data.image_size};
+  if (noise.scalar_type() != torch::kFloat32 || noise.dim() != 4 || noise.size(0) < 1 ||
+      noise.sizes().slice(1) != c10::IntArrayRef(shape))
+    throw Error("--noise " + path + " holds " + c10::toString(noise.scalar_type()) + " " + c10::str(noise.sizes()) +
+                "; the model samples float32 (N, " + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " +
+                std::to_string(shape[2]) + ")");
+  return noise;
+}
+
+// --labels FILE.npy: int64 (N,), each a class of the model or its null label.
+torch::Tensor read_labels(const std::string& path, int64_t n, int64_t num_classes) {
+  auto labels = read_npy(path);
+  if (labels.scalar_type() != torch::kInt64 || labels.dim() != 1 || labels.size(0) != n)
+    throw Error("--labels " + path + " holds " + c10::toString(labels.scalar_type()) + " " + c10::str(labels.sizes()) +
+                "; " + std::to_string(n) + " samples need int64 (" + std::to_string(n) + ",)");
+  if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() > num_classes))
+    throw Error("--labels " + path + ": labels run from 0 to " + std::to_string(num_classes) + " (the null label)");
+  return labels;
+}
+
+// A file's folder must be writable before the long work.
+void check_output_file(const std::string& path) {
+  auto parent = std::filesystem::path(path).parent_path().string();
+  check_directory_creatable(parent.empty() ? "." : parent);
 }
 
 // generate_samples' flags; `bindings` gets those that set config keys.
@@ -105,6 +144,12 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       "npz", "also write the images as the ADM evaluation suite reads them: arr_0 uint8 (N, H, W, 3) "
              "(grey images repeated to three channels), arr_1 the int64 labels of a conditional model",
       cxxopts::value<std::string>(), "FILE")(
+      "noise", "the initial noise: a float32 .npy of shape (N, C, H, W); N sets the sample count",
+      cxxopts::value<std::string>(), "FILE")(
+      "labels", "the class of each sample: an int64 .npy of shape (N,) (the null label: unguided)",
+      cxxopts::value<std::string>(), "FILE")(
+      "raw", "also write the sampler's output in the model's space (latents before decoding, nothing "
+             "clamped) as a float32 .npy", cxxopts::value<std::string>(), "FILE")(
       "trajectory", "also write trajectory.png: the first 8 samples at K+1 times from t=1 to 0",
       cxxopts::value<int>()->default_value("0"), "K")(
       "gif", "with --trajectory K: also write the K+1 times as an animated GIF, the first 8 samples "
@@ -147,30 +192,37 @@ int generate_command(int argc, char** argv) {
                 std::to_string(num_classes) + " classes");
   bool class_grid = args->count("class_grid") > 0 && num_classes > 0;
   int64_t per_class = (*args)["samples_per_class"].as<int64_t>();
-  int64_t n = class_grid ? num_classes * per_class : config.sampling.num_samples;
-  auto labels = make_labels(n, num_classes, class_label, class_grid, per_class);
+  if (args->count("noise") && class_grid) throw Error("--noise sets the samples; --class_grid draws its own");
+  if (args->count("labels") && (class_grid || class_label >= 0))
+    throw Error("--labels gives every sample's class; leave out --class_grid and --class_label");
+  torch::Tensor noise;
+  if (args->count("noise")) noise = read_noise((*args)["noise"].as<std::string>(), config);
+  int64_t n = noise.defined() ? noise.size(0) : class_grid ? num_classes * per_class : config.sampling.num_samples;
+  auto labels = args->count("labels") ? read_labels((*args)["labels"].as<std::string>(), n, num_classes)
+                                      : make_labels(n, num_classes, class_label, class_grid, per_class);
   auto output_dir = (*args)["output_dir"].as<std::string>();
   if (world.is_main()) ensure_directory(output_dir);
   std::string npz_path = args->count("npz") ? (*args)["npz"].as<std::string>() : "";
-  if (!npz_path.empty()) {
-    auto parent = std::filesystem::path(npz_path).parent_path().string();
-    check_directory_creatable(parent.empty() ? "." : parent);
-  }
+  std::string raw_path = args->count("raw") ? (*args)["raw"].as<std::string>() : "";
+  for (const auto& path : {npz_path, raw_path})
+    if (!path.empty()) check_output_file(path);
   int trajectory_points = (*args)["trajectory"].as<int>();
   TrajectoryRecorder trajectory;
   std::string gif_path = args->count("gif") ? (*args)["gif"].as<std::string>() : "";
   if (!gif_path.empty()) {
     if (trajectory_points < 1) throw Error("--gif needs --trajectory K (its K + 1 frames)");
     check_gif_available();
-    auto parent = std::filesystem::path(gif_path).parent_path().string();
-    check_directory_creatable(parent.empty() ? "." : parent);
+    check_output_file(gif_path);
   }
 
   auto t0 = std::chrono::steady_clock::now();
-  auto [all, nfe] = generate(checkpoint, labels, static_cast<uint64_t>((*args)["seed"].as<int64_t>()),
-                             runtime.device(), trajectory_points > 0 ? &trajectory : nullptr);
+  auto generated = generate(checkpoint, labels, static_cast<uint64_t>((*args)["seed"].as<int64_t>()), noise,
+                            runtime.device(), trajectory_points > 0 ? &trajectory : nullptr);
+  const auto& all = generated.images;
+  const int64_t nfe = generated.nfe;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!world.is_main()) return 0;
+  if (!raw_path.empty()) write_npy(raw_path, generated.raw.to(torch::kFloat32));
 
   std::string grid_path = output_dir + (class_grid ? "/class_grid.png" : "/grid.png");
   if (class_grid) {

@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "flowlab/cli/commands.h"
@@ -21,7 +22,7 @@
 #include "flowlab/tasks/inpainting.h"
 #include "flowlab/tasks/masks.h"
 #include "flowlab/training/sampling_model.h"
-#include "flowlab/training/stop_signal.h"
+#include "flowlab/stop_signal.h"
 #include "flowlab/training/trainer.h"
 #include "flowlab/training/training_data.h"
 
@@ -117,14 +118,22 @@ void print_table_header() {
 }
 
 void print_table_row(const nlohmann::json& r) {
+  struct Column {
+    const char* key;
+    int width, precision;
+  };
+  static const Column columns[] = {{"nmse", 9, 4},      {"psnr", 9, 2},      {"ssim", 8, 3},
+                                   {"hole_nmse", 11, 4}, {"hole_psnr", 11, 2}, {"hole_ssim", 11, 3}};
   std::cout << std::left << std::setw(12) << r["model"].get<std::string>() << std::setw(13)
             << r["mask_type"].get<std::string>() << std::setw(9) << r["replacement"].get<std::string>()
-            << std::right << std::fixed << std::setprecision(4) << std::setw(9) << r["nmse"].get<double>()
-            << std::setprecision(2) << std::setw(9) << r["psnr"].get<double>()
-            << std::setprecision(3) << std::setw(8) << r["ssim"].get<double>()
-            << std::setprecision(4) << std::setw(11) << r["hole_nmse"].get<double>()
-            << std::setprecision(2) << std::setw(11) << r["hole_psnr"].get<double>()
-            << std::setprecision(3) << std::setw(11) << r["hole_ssim"].get<double>() << "\n";
+            << std::right;
+  for (const auto& c : columns) {
+    std::ostringstream cell;  // a null score (NMSE where every reference region is black): "-"
+    if (r[c.key].is_null()) cell << "-";
+    else cell << std::fixed << std::setprecision(c.precision) << r[c.key].get<double>();
+    std::cout << std::setw(c.width) << cell.str();
+  }
+  std::cout << "\n";
 }
 
 // One demo grid per mask type: one row per image, columns original | masked | each model and

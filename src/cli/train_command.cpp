@@ -14,7 +14,7 @@
 #include "flowlab/methods/registry.h"
 #include "flowlab/recipe.h"
 #include "flowlab/training/checkpoint.h"
-#include "flowlab/training/stop_signal.h"
+#include "flowlab/stop_signal.h"
 #include "flowlab/training/trainer.h"
 #include "flowlab/training/training_data.h"
 

@@ -109,7 +109,7 @@ Rule<std::string> one_of(std::vector<std::string> allowed) {
     for (const auto& a : allowed)
       if (v == a) return std::string();
     std::string msg = "must be one of:";
-    for (const auto& a : allowed) msg += " " + a;
+    for (const auto& a : allowed) msg += " " + (a.empty() ? std::string("\"\"") : a);
     return msg;
   };
 }
@@ -175,6 +175,8 @@ std::vector<Field> schema(Config& c) {
       make_field("model", "vae_shift_factor", m.vae_shift_factor),
       make_field("model", "time_pair", m.time_pair, one_of({"t,t-r", "r,t"})),
       make_field("model", "checkpointing", m.checkpointing),
+      make_field("model", "convention", m.convention, one_of({"", "dit", "sit", "repa"})),
+      make_field("model", "learn_sigma", m.learn_sigma),
 
       make_field("data", "dataset", d.dataset, named()),
       make_field("data", "data_dir", d.data_dir),
@@ -195,6 +197,7 @@ std::vector<Field> schema(Config& c) {
       make_field("ddpm", "prediction", dd.prediction, one_of({"epsilon", "v", "x0"})),
       make_field("ddpm", "eta", dd.eta, in_range(0.0, 1.0)),
       make_field("ddpm", "clip_denoised", dd.clip_denoised),
+      make_field("ddpm", "variance", dd.variance, one_of({"fixed_small", "learned_range"})),
 
       make_field("meanflow", "p_mean", mf.p_mean),
       make_field("meanflow", "p_std", mf.p_std, greater_than(0.0)),
@@ -275,6 +278,7 @@ std::vector<Field> schema(Config& c) {
       make_field("sampling", "cfg_scale", sa.cfg_scale, at_least(0.0)),
       make_field("sampling", "cfg_t_min", sa.cfg_t_min, in_range(0.0, 1.0)),
       make_field("sampling", "cfg_t_max", sa.cfg_t_max, in_range(0.0, 1.0)),
+      make_field("sampling", "cfg_channels", sa.cfg_channels, at_least(0)),
       make_field("sampling", "rtol", sa.rtol, greater_than(0.0)),
       make_field("sampling", "atol", sa.atol, greater_than(0.0)),
       make_field("sampling", "num_samples", sa.num_samples, greater_than(0)),

@@ -10,6 +10,7 @@
 #include "flowlab/eval/inception.h"
 #include "flowlab/io/progress.h"
 #include "flowlab/sampling/generation_batches.h"
+#include "flowlab/stop_signal.h"
 
 namespace flowlab {
 namespace {
@@ -101,6 +102,7 @@ FeatureSet dataset_features(FeatureExtractor& extractor, const Dataset& data, in
   Progress progress(label, data.size(), "img");
   double busy = 0;
   for (int64_t start = 0; start < data.size(); start += batch_size) {
+    throw_if_stop_requested(label);
     int64_t end = std::min(data.size(), start + batch_size);
     auto images = data.images.slice(0, start, end).to(device).to(torch::kFloat32) / 255.0;
     auto t0 = std::chrono::steady_clock::now();
@@ -124,11 +126,15 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
   int64_t mine = 0;
   for (const auto& b : batches) mine += b.count;
   Progress progress("generate + features", mine, "img");
+  StepHook stop_check = [](const torch::Tensor& x, double) {
+    throw_if_stop_requested("generation");
+    return x;
+  };
   for (const auto& batch : batches) {
     int64_t start = batch.start, count = batch.count;
     auto noise = generation_noise(seed, batch, c, size).to(device);
     auto t0 = std::chrono::steady_clock::now();
-    auto sample = method.sample(model, noise, labels.slice(0, start, start + count).to(device), s);
+    auto sample = method.sample(model, noise, labels.slice(0, start, start + count).to(device), s, stop_check);
     auto images = (((to_pixels ? to_pixels(sample.x) : sample.x) + 1) / 2).clamp(0, 1);
     if (device.is_cuda()) torch::cuda::synchronize();
     sampling += seconds_since(t0);

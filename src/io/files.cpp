@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "flowlab/error.h"
 
@@ -30,34 +31,54 @@ std::string read_file_text(const std::string& path) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-void write_file_atomic(const std::string& path, const void* data, size_t size) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw Error("cannot write " + tmp + ": " + std::strerror(errno));
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd_ < 0) throw Error("cannot write " + tmp_ + ": " + std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* data, size_t size) {
+  if (fd_ < 0) throw Error("cannot write " + tmp_ + ": already committed");
   const char* p = static_cast<const char*>(data);
   size_t left = size;
   while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
+    ssize_t n = ::write(fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error("cannot write " + tmp + ": " + std::strerror(err));
+      throw Error("cannot write " + tmp_ + ": " + std::strerror(errno));
     }
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error("cannot flush " + tmp + ": " + std::strerror(err));
+  written_ += size;
+}
+
+void AtomicFile::commit() {
+  int fd = fd_;
+  fd_ = -1;
+  int synced = ::fsync(fd), err = errno;
+  if (::close(fd) != 0 && synced == 0) synced = -1, err = errno;
+  if (synced != 0) {
+    ::unlink(tmp_.c_str());
+    throw Error("cannot flush " + tmp_ + ": " + std::strerror(err));
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
+    ::unlink(tmp_.c_str());
+    throw Error("cannot rename " + tmp_ + " to " + path_ + ": " + std::strerror(err));
   }
+}
+
+void write_file_atomic(const std::string& path, const void* data, size_t size) {
+  AtomicFile file(path);
+  file.write(data, size);
+  file.commit();
 }
 
 void write_file_atomic(const std::string& path, const std::string& text) {

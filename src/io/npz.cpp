@@ -1,7 +1,5 @@
 #include "flowlab/io/npz.h"
 
-#include <zlib.h>
-
 #include <cstring>
 
 #include "flowlab/error.h"
@@ -87,7 +85,7 @@ std::vector<uint8_t> make_npy(const torch::Tensor& tensor) {
     case torch::kFloat32: descr = "<f4"; break;
     case torch::kInt64: descr = "<i8"; break;
     case torch::kUInt8: descr = "|u1"; break;
-    default: throw Error("write_npz: unsupported dtype " + std::string(c10::toString(t.scalar_type())));
+    default: throw Error("numpy array: unsupported dtype " + std::string(c10::toString(t.scalar_type())));
   }
   std::string shape;
   for (auto d : t.sizes()) shape += std::to_string(d) + ", ";
@@ -105,10 +103,6 @@ std::vector<uint8_t> make_npy(const torch::Tensor& tensor) {
   return out;
 }
 
-void put(std::vector<uint8_t>& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back((v >> (8 * i)) & 0xff);
-}
-
 }  // namespace
 
 std::map<std::string, torch::Tensor> read_npz(const std::string& path) {
@@ -122,33 +116,22 @@ std::map<std::string, torch::Tensor> read_npz(const std::string& path) {
   return arrays;
 }
 
+torch::Tensor read_npy(const std::string& path) { return parse_npy(read_file_bytes(path), path); }
+
+void write_npy(const std::string& path, const torch::Tensor& array) {
+  auto npy = make_npy(array);
+  write_file_atomic(path, npy.data(), npy.size());
+}
+
 void write_npz(const std::string& path, const std::map<std::string, torch::Tensor>& arrays) {
-  std::vector<uint8_t> out, directory;
+  AtomicFile file(path);
+  ZipWriter zip(file);
   for (const auto& [key, tensor] : arrays) {
     auto npy = make_npy(tensor);
-    std::string name = key + ".npy";
-    uint32_t crc = crc32(0L, npy.data(), static_cast<uInt>(npy.size()));
-    uint64_t offset = out.size();
-    put(out, 0x04034b50, 4);
-    put(out, 20, 2), put(out, 0, 2), put(out, 0, 2), put(out, 0, 2), put(out, 0x21, 2);  // version, flags, stored, time, date
-    put(out, crc, 4), put(out, npy.size(), 4), put(out, npy.size(), 4);
-    put(out, name.size(), 2), put(out, 0, 2);
-    out.insert(out.end(), name.begin(), name.end());
-    out.insert(out.end(), npy.begin(), npy.end());
-    put(directory, 0x02014b50, 4);
-    put(directory, 20, 2), put(directory, 20, 2), put(directory, 0, 2), put(directory, 0, 2);
-    put(directory, 0, 2), put(directory, 0x21, 2);
-    put(directory, crc, 4), put(directory, npy.size(), 4), put(directory, npy.size(), 4);
-    put(directory, name.size(), 2), put(directory, 0, 2), put(directory, 0, 2);
-    put(directory, 0, 2), put(directory, 0, 2), put(directory, 0, 4), put(directory, offset, 4);
-    directory.insert(directory.end(), name.begin(), name.end());
+    zip.add(key + ".npy", npy.data(), npy.size());
   }
-  uint64_t directory_at = out.size();
-  out.insert(out.end(), directory.begin(), directory.end());
-  put(out, 0x06054b50, 4), put(out, 0, 2), put(out, 0, 2);
-  put(out, arrays.size(), 2), put(out, arrays.size(), 2);
-  put(out, directory.size(), 4), put(out, directory_at, 4), put(out, 0, 2);
-  write_file_atomic(path, out.data(), out.size());
+  zip.finish();
+  file.commit();
 }
 
 }  // namespace flowlab

@@ -28,7 +28,7 @@ SampleOutput CfmMethod::sample(Backbone& model, const torch::Tensor& noise, cons
   ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
                                const torch::Tensor& labels) { return model.forward(x, t, labels); };
   auto velocity = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale,
-                                           {sampling.cfg_t_min, sampling.cfg_t_max});
+                                           {sampling.cfg_t_min, sampling.cfg_t_max}, sampling.cfg_channels);
   auto result = sample_flow(sampling, velocity, noise, hook);
   return {result.x, result.nfe};
 }

@@ -23,7 +23,8 @@ LossOutput DdpmMethod::loss(Backbone& model, const torch::Tensor& x, const torch
   auto ab = schedule_.alpha_bar_at(t);
   auto eps = rng.randn_like(x);
   auto x_t = NoiseSchedule::q_sample(x, ab, eps);
-  auto pred = model.forward(x_t, t.to(torch::kFloat32) / static_cast<double>(T), y);
+  // A variance output (model.learn_sigma) is not trained: improved DDPM's L_vlb is not implemented.
+  auto pred = model.forward(x_t, t.to(torch::kFloat32) / static_cast<double>(T), y).slice(1, 0, x.size(1));
   LossOutput out;
   out.loss = torch::mse_loss(pred, prediction_.target(x, eps, ab));
   return out;
@@ -38,13 +39,15 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
   ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
                                const torch::Tensor& labels) { return model.forward(x, t, labels); };
   auto guided = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale,
-                                         {sampling.cfg_t_min, sampling.cfg_t_max});
+                                         {sampling.cfg_t_min, sampling.cfg_t_max}, sampling.cfg_channels);
   SampleOutput out;
   DenoiseFn denoise = [&](const torch::Tensor& x, int64_t t) {
     ++out.nfe;
     auto ab = torch::scalar_tensor(schedule_.alpha_bar(t), torch::kFloat64);
     auto time = torch::full({x.size(0)}, static_cast<double>(t) / T, x.options());
-    auto d = prediction_.denoised(x, guided(x, time), ab);
+    auto output = guided(x, time);  // (N, C, H, W), or (N, 2C, H, W) with a variance output
+    auto d = prediction_.denoised(x, output.slice(1, 0, x.size(1)), ab);
+    if (config_.variance == "learned_range") d.variance_fraction = (output.slice(1, x.size(1)) + 1) / 2;
     if (config_.clip_denoised) {
       d.x0 = d.x0.clamp(-1, 1);
       d.eps = (x - ab.sqrt() * d.x0) / (1 - ab).sqrt();

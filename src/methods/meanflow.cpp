@@ -148,7 +148,7 @@ SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise,
     return model.forward_interval(x, r, t, labels);
   };
   auto guided = interval_guidance(net, y, model.null_label(), sampling.cfg_scale,
-                                  {sampling.cfg_t_min, sampling.cfg_t_max});
+                                  {sampling.cfg_t_min, sampling.cfg_t_max}, sampling.cfg_channels);
   SampleOutput out;
   out.x = mean_flow_sample(guided, noise, time_grid(sampling.schedule, sampling.steps, sampling.shift), hook);
   out.nfe = sampling.steps;

@@ -145,6 +145,7 @@ DiT::DiT(const DiTOptions& options) : options_(options) {
   TORCH_CHECK(o.hidden_size % o.num_heads == 0 && o.hidden_size % 4 == 0, "DiT hidden size ",
               o.hidden_size, " must be a multiple of 4 and of the head count ", o.num_heads);
   detail::check_time_pair(o.time_pair);
+  const int64_t out_channels = o.learn_sigma ? 2 * o.in_channels : o.in_channels;
   int64_t dim = o.hidden_size, patch_features = o.patch_size * o.patch_size * o.in_channels;
   int64_t grid = o.image_size / o.patch_size;
 
@@ -176,11 +177,29 @@ DiT::DiT(const DiTOptions& options) : options_(options) {
   // adaLN-Zero: the final modulation and the output projection start at zero, so the network
   // outputs exactly zero at initialisation (Peebles & Xie 2023, Sec. 3.2).
   final_adaLN = register_module("final_adaLN", detail::zero_linear(dim, 2 * dim));
-  final_linear = register_module("final_linear", detail::zero_linear(dim, patch_features));
+  final_linear = register_module("final_linear",
+                                  detail::zero_linear(dim, o.patch_size * o.patch_size * out_channels));
+}
+
+torch::Tensor DiT::embedder_time(const torch::Tensor& t) const {
+  const auto& c = options_.convention;
+  if (c == "dit") return (torch::round(t * 1000) - 1) / 1000;  // the step index of T = 1,000
+  if (c == "sit") return (1 - t) / 1000;                      // SiT's time, unscaled
+  if (c == "repa") return t / 1000;                           // unscaled
+  return t;
+}
+
+Jet DiT::flowlab_output(const Jet& out) const {
+  const auto& o = options_;
+  if (o.convention == "dit") return out;  // epsilon [, variance]: the DDPM method reads both
+  auto first = [&](const torch::Tensor& a) { return o.learn_sigma ? a.slice(1, 0, o.in_channels) : a; };
+  if (o.convention == "sit") return jet::map(out, [&](const torch::Tensor& a) { return -first(a); });
+  return jet::map(out, first);
 }
 
 torch::Tensor DiT::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
-  return forward_with_cond(Jet(x), jet::add(t_embedder(Jet(t)), Jet(y_embedder(y)))).value;
+  auto c = jet::add(t_embedder(Jet(embedder_time(t))), Jet(y_embedder(y)));
+  return flowlab_output(forward_with_cond(Jet(x), c)).value;
 }
 
 Jet DiT::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) {
@@ -188,11 +207,12 @@ Jet DiT::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t
   auto c = jet::add(t_embedder(t), Jet(y_embedder(y)));
   // (t, t - r): the MeanFlow paper's DiT; (r, t): one shared embedder.
   c = jet::add(c, detail::second_time_embedding(options_.time_pair, t_embedder, interval_embedder, r, t));
-  return forward_with_cond(x, c);
+  return flowlab_output(forward_with_cond(x, c));
 }
 
 Jet DiT::forward_with_cond(const Jet& x, const Jet& c) {
-  const int64_t p = options_.patch_size, channels = options_.in_channels;
+  const int64_t p = options_.patch_size,
+                channels = options_.learn_sigma ? 2 * options_.in_channels : options_.in_channels;
   auto h = jet::linear(patch_embed, jet::map(x, [p](const torch::Tensor& a) { return patchify(a, p); }));
   h.value = h.value + pos_embed.to(x.value.dtype());
   for (auto& block : blocks) h = call_block(checkpointing(), block, h, c);
@@ -232,6 +252,8 @@ BackboneEntry dit_entry() {
     o.in_channels = c.model.in_channels;
     o.image_size = c.data.image_size;
     o.num_classes = c.model.num_classes;
+    o.convention = c.model.convention;
+    o.learn_sigma = c.model.learn_sigma;
     if (two_time) o.time_pair = c.model.time_pair;
     return std::make_shared<DiT>(o);
   };

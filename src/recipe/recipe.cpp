@@ -52,6 +52,15 @@ void validate(const Config& config) {
   if (config.model.checkpointing && config.model.type == "autoencoder_kl")
     throw Error("config: model.checkpointing applies to the generative backbones (tiny_unet, dit), not "
                 "autoencoder_kl");
+  const auto& m = config.model;
+  if ((!m.convention.empty() || m.learn_sigma) && m.type != "dit")
+    throw Error("config: model.convention and model.learn_sigma describe a published DiT or SiT "
+                "(model.type dit), not " + m.type);
+  if (!m.convention.empty() && method.two_time)
+    throw Error("config: model.convention " + m.convention + " is a one-time network's; method " + method.name +
+                " trains two times");
+  if (method.name == "ddpm" && config.ddpm.variance == "learned_range" && !m.learn_sigma)
+    throw Error("config: ddpm.variance learned_range needs a network with a variance output (model.learn_sigma)");
   if (method.check) method.check(config);
   if (backbone.check) backbone.check(config);
 }

@@ -31,11 +31,12 @@ torch::Tensor walk(const DenoiseFn& denoise, const NoiseSchedule& schedule, torc
 
 std::vector<int64_t> respaced_steps(int64_t total, int64_t count) {
   count = std::clamp<int64_t>(count, 1, total);
+  if (count == 1) return {total};
   std::vector<int64_t> steps;
-  for (int64_t k = 0; k < count; ++k) {
-    double position = count == 1 ? static_cast<double>(total)
-                                 : 1.0 + static_cast<double>(total - 1) * k / (count - 1);
-    int64_t t = std::llround(position);
+  const double stride = static_cast<double>(total - 1) / static_cast<double>(count - 1);
+  double position = 0;  // summed, as improved diffusion sums it, so every rounding agrees
+  for (int64_t k = 0; k < count; ++k, position += stride) {
+    int64_t t = 1 + static_cast<int64_t>(std::nearbyint(position));  // half to even, as Python's round
     if (steps.empty() || t != steps.back()) steps.push_back(t);
   }
   return steps;
@@ -72,7 +73,11 @@ torch::Tensor ddpm_ancestral_sample(const DenoiseFn& denoise, const NoiseSchedul
   Update update = [](const torch::Tensor& x, const Denoised& d, double ab_t, double ab_s, bool last) {
     auto post = NoiseSchedule::posterior(ab_t, ab_s);
     auto mean = post.coef_x0 * d.x0 + post.coef_xt * x;
-    return last ? mean : mean + std::sqrt(post.variance) * torch::randn_like(x);
+    if (last) return mean;
+    if (!d.variance_fraction.defined()) return mean + std::sqrt(post.variance) * torch::randn_like(x);
+    const double beta = 1 - ab_t / ab_s;  // of the (respaced) step t -> s
+    auto log_variance = d.variance_fraction * std::log(beta) + (1 - d.variance_fraction) * std::log(post.variance);
+    return mean + torch::exp(0.5 * log_variance) * torch::randn_like(x);
   };
   return walk(denoise, schedule, std::move(x), path, update, hook);
 }

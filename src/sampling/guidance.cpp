@@ -1,13 +1,19 @@
 #include "flowlab/sampling/guidance.h"
 
+#include <algorithm>
+
 namespace flowlab {
 
 namespace {
 
-// out: (2N, ...) conditional then null halves -> null + scale * (conditional - null).
-torch::Tensor guided_mix(const torch::Tensor& out, double scale) {
+// out: (2N, C', ...) conditional then null halves -> null + scale * (conditional - null) on the
+// first `channels` channels (0: the input's C), the conditional half on the rest (a variance output).
+torch::Tensor guided_mix(const torch::Tensor& out, double scale, int64_t channels, int64_t input_channels) {
   auto chunks = out.chunk(2, 0);
-  return chunks[1] + scale * (chunks[0] - chunks[1]);
+  auto mixed = chunks[1] + scale * (chunks[0] - chunks[1]);
+  const int64_t k = std::min(channels > 0 ? channels : input_channels, out.size(1));
+  if (k == out.size(1)) return mixed;
+  return torch::cat({mixed.slice(1, 0, k), chunks[0].slice(1, k)}, 1);
 }
 
 // (N,) bool: the rows whose time is inside the interval.
@@ -33,30 +39,35 @@ torch::Tensor guided_inside(const torch::Tensor& t, const GuidanceInterval& inte
 }  // namespace
 
 VelocityFn classifier_free_guidance(ConditionalFn f, torch::Tensor y, int64_t null_label, double scale,
-                                    GuidanceInterval interval) {
+                                    GuidanceInterval interval, int64_t channels) {
   if (scale == 1.0 || null_label == 0) {
     return [f, y](const torch::Tensor& x, const torch::Tensor& t) { return f(x, t, y); };
   }
   auto y2 = torch::cat({y, torch::full_like(y, null_label)});
-  return [f, y, y2, scale, interval](const torch::Tensor& x, const torch::Tensor& t) {
+  return [f, y, y2, scale, interval, channels](const torch::Tensor& x, const torch::Tensor& t) {
     return guided_inside(
-        t, interval, [&] { return guided_mix(f(torch::cat({x, x}), torch::cat({t, t}), y2), scale); },
+        t, interval,
+        [&] { return guided_mix(f(torch::cat({x, x}), torch::cat({t, t}), y2), scale, channels, x.size(1)); },
         [&] { return f(x, t, y); });
   };
 }
 
 AverageVelocityFn interval_guidance(IntervalConditionalFn f, torch::Tensor y, int64_t null_label, double scale,
-                                    GuidanceInterval interval) {
+                                    GuidanceInterval interval, int64_t channels) {
   if (scale == 1.0 || null_label == 0) {
     return [f, y](const torch::Tensor& x, const torch::Tensor& r, const torch::Tensor& t) {
       return f(x, r, t, y);
     };
   }
   auto y2 = torch::cat({y, torch::full_like(y, null_label)});
-  return [f, y, y2, scale, interval](const torch::Tensor& x, const torch::Tensor& r, const torch::Tensor& t) {
+  return [f, y, y2, scale, interval, channels](const torch::Tensor& x, const torch::Tensor& r,
+                                                const torch::Tensor& t) {
     return guided_inside(
         t, interval,
-        [&] { return guided_mix(f(torch::cat({x, x}), torch::cat({r, r}), torch::cat({t, t}), y2), scale); },
+        [&] {
+          return guided_mix(f(torch::cat({x, x}), torch::cat({r, r}), torch::cat({t, t}), y2), scale, channels,
+                            x.size(1));
+        },
         [&] { return f(x, r, t, y); });
   };
 }

@@ -1,6 +1,7 @@
 #include "flowlab/tasks/inpainting.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
@@ -31,17 +32,26 @@ namespace {
 
 nlohmann::json means(const InpaintingRun& run, const torch::Tensor& rows) {
   auto m = [&](const torch::Tensor& v) { return v.index_select(0, rows).mean().item<double>(); };
-  return {{"n", rows.size(0)},          {"nmse", m(run.nmse)},
-          {"psnr", m(run.psnr)},        {"ssim", m(run.ssim)},
-          {"hole_nmse", m(run.hole_nmse)}, {"hole_psnr", m(run.hole_psnr)},
-          {"hole_ssim", m(run.hole_ssim)}};
+  auto psnr_of = [](double mean_mse) { return std::min(kPsnrCeiling, -10.0 * std::log10(mean_mse)); };
+  auto nmse_of = [](double mean_mse, double mean_energy) -> nlohmann::json {
+    if (mean_energy > 0) return mean_mse / mean_energy;
+    return mean_mse == 0 ? nlohmann::json(0.0) : nlohmann::json(nullptr);  // every reference region black
+  };
+  return {{"n", rows.size(0)},
+          {"nmse", nmse_of(m(run.mse), m(run.energy))},
+          {"psnr", psnr_of(m(run.mse))},
+          {"ssim", m(run.ssim)},
+          {"hole_nmse", nmse_of(m(run.hole_mse), m(run.hole_energy))},
+          {"hole_psnr", psnr_of(m(run.hole_mse))},
+          {"hole_ssim", m(run.hole_ssim)},
+          {"exact_holes", (run.hole_mse.index_select(0, rows) == 0).sum().item<int64_t>()}};
 }
 
 }  // namespace
 
 nlohmann::json inpainting_scores(const InpaintingRun& run, const torch::Tensor& classes,
                                  const std::vector<std::string>& class_names) {
-  auto all = means(run, torch::arange(run.nmse.size(0)));
+  auto all = means(run, torch::arange(run.mse.size(0)));
   nlohmann::json per_class = nlohmann::json::array();
   for (int64_t k = 0; k < static_cast<int64_t>(class_names.size()); ++k) {
     auto rows = (classes == k).nonzero().squeeze(1);
@@ -103,11 +113,11 @@ InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tenso
   // describe what a user sees (methods can overshoot the range).
   run.inpainted = uint8_to_float(float_to_uint8(torch::cat(parts)));
   auto a = (run.inpainted + 1) / 2, b = (run.original + 1) / 2, hole = 1 - run.masks;
-  run.nmse = nmse(a, b);
-  run.psnr = psnr(a, b);
+  run.mse = mse(a, b);
+  run.energy = mse(torch::zeros_like(b), b);
   run.ssim = ssim(a, b);
-  run.hole_nmse = nmse(a, b, hole);
-  run.hole_psnr = psnr(a, b, hole);
+  run.hole_mse = mse(a, b, hole);
+  run.hole_energy = mse(torch::zeros_like(b), b, hole);
   run.hole_ssim = ssim(a, b, hole);
   return run;
 }

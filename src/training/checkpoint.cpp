@@ -2,12 +2,15 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 
 #include "flowlab/error.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/safetensors.h"
+#include "flowlab/io/torch_file.h"
 #include "flowlab/io/zip.h"
+#include "flowlab/strings.h"
 
 namespace flowlab {
 namespace {
@@ -18,76 +21,132 @@ std::string ema_archive_key(size_t i) { return i == 0 ? std::string("ema") : "em
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const TrainingSnapshot& s) {
+namespace {
+
+std::string archive_bytes(const std::function<void(torch::serialize::OutputArchive&)>& fill) {
   torch::serialize::OutputArchive archive;
-  archive.write("format_version", torch::tensor(kCheckpointFormat));
-  archive.write("config", c10::IValue(config_to_yaml(s.config)));
-  archive.write("step", torch::tensor(s.step));
-  c10::List<std::string> names;
-  for (const auto& n : s.class_names) names.push_back(n);
-  archive.write("class_names", c10::IValue(names));
-  torch::serialize::OutputArchive model_archive, optimizer_archive;
-  s.model.save(model_archive);
-  s.optimizer.save(optimizer_archive);
-  archive.write("model", model_archive);
-  for (size_t i = 0; i < s.emas.size(); ++i) {
-    torch::serialize::OutputArchive ema_archive;
-    s.emas[i]->save(ema_archive);
-    archive.write(ema_archive_key(i), ema_archive);
-  }
-  archive.write("optimizer", optimizer_archive);
-  if (s.method && s.method->has_state()) {
-    torch::serialize::OutputArchive method_archive;
-    s.method->save_state(method_archive);
-    archive.write("method", method_archive);
-  }
-  archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
-  if (torch::cuda::is_available())
-    archive.write("rng_cuda", at::globalContext().defaultGenerator(torch::kCUDA).get_state());
+  fill(archive);
   std::ostringstream bytes;
   archive.save_to(bytes);
-  write_file_atomic(path, bytes.str());
+  return bytes.str();
 }
 
-CheckpointReader::CheckpointReader(const std::string& path, torch::Device device) : path_(path) {
+torch::serialize::InputArchive archive_of(const torch::Tensor& bytes, torch::Device device) {
+  torch::serialize::InputArchive archive;
+  auto data = tensor_bytes(bytes);
+  archive.load_from(data.data(), data.size(), device);
+  return archive;
+}
+
+// A flowlab checkpoint of format 1 is LibTorch's own archive (a TorchScript module); format 2 is a
+// torch.save file.
+bool is_libtorch_archive(const std::vector<uint8_t>& bytes, const std::string& path) {
+  for (const auto& m : zip_members(bytes, path))
+    if (ends_with(m.name, "/constants.pkl")) return true;
+  return false;
+}
+
+}  // namespace
+
+namespace {
+
+// A checkpoint's entries before its weights: format, step, config, class names.
+class CheckpointEntries {
+ public:
+  CheckpointEntries(const Config& config, int64_t step, const std::vector<std::string>& class_names) {
+    add("format_version", PickleValue::integer(kCheckpointFormat));
+    add("step", PickleValue::integer(step));
+    add("config", PickleValue::string(config_to_yaml(config)));
+    std::vector<PickleValue> names;
+    for (const auto& n : class_names) names.push_back(PickleValue::string(n));
+    add("class_names", PickleValue::list(std::move(names)));
+  }
+  void add(const std::string& key, PickleValue value) { entries_.emplace_back(PickleValue::string(key), std::move(value)); }
+  void write(const std::string& path) { write_torch_file(path, PickleValue::dict(std::move(entries_))); }
+
+ private:
+  std::vector<PickleValue::Entry> entries_;
+};
+
+}  // namespace
+
+void save_weights_checkpoint(const std::string& path, const Config& config,
+                             const std::map<std::string, torch::Tensor>& weights) {
+  CheckpointEntries entries(config, 0, {});
+  entries.add("model", state_dict_value(weights));
+  entries.add("ema", state_dict_value(weights));
+  entries.write(path);
+}
+
+void save_checkpoint(const std::string& path, const TrainingSnapshot& s) {
+  CheckpointEntries entries(s.config, s.step, s.class_names);
+  auto add = [&](const std::string& key, PickleValue value) { entries.add(key, std::move(value)); };
+  add("model", state_dict_value(named_weights(s.model)));
+  for (size_t i = 0; i < s.emas.size(); ++i) add(ema_archive_key(i), state_dict_value(named_weights(*s.emas[i])));
+  add("optimizer", PickleValue::tensor(bytes_tensor(archive_bytes([&](auto& a) { s.optimizer.save(a); }))));
+  if (s.method && s.method->has_state())
+    add("method", PickleValue::tensor(bytes_tensor(archive_bytes([&](auto& a) { s.method->save_state(a); }))));
+  add("rng_cpu", PickleValue::tensor(at::detail::getDefaultCPUGenerator().get_state()));
+  if (torch::cuda::is_available())
+    add("rng_cuda", PickleValue::tensor(at::globalContext().defaultGenerator(torch::kCUDA).get_state()));
+  entries.write(path);
+}
+
+CheckpointReader::CheckpointReader(const std::string& path, torch::Device device) : path_(path), device_(device) {
   if (!std::filesystem::is_regular_file(path)) throw Error("checkpoint " + path + " does not exist");
-  // LibTorch's reader does not check the zip checksums and can crash on corrupt bytes; checking
-  // them first turns truncation and bit rot into a clear error.
   try {
-    verify_zip_checksums(read_file_bytes(path), "checkpoint " + path);
-    archive_.load_from(path, device);
+    auto bytes = read_file_bytes(path);
+    // LibTorch's reader does not check the zip checksums and can crash on corrupt bytes; checking
+    // them first turns truncation and bit rot into a clear error.
+    verify_zip_checksums(bytes, "checkpoint " + path);
+    if (is_libtorch_archive(bytes, path)) {
+      archive_.load_from(path, device);
+      libtorch_archive_ = true;
+    } else {
+      contents_ = read_torch_bytes(bytes, "checkpoint " + path);
+    }
   } catch (const std::exception& e) {
     throw Error("checkpoint " + path + " is not a readable checkpoint (truncated, corrupt, or not "
                 "written by flowlab): " + one_line_message(e));
   }
   try {
     read_header();
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
     throw Error("checkpoint " + path + " is malformed: " + one_line_message(e));
   }
 }
 
+const PickleValue* CheckpointReader::entry(const std::string& key) const { return contents_.find(key); }
+
 void CheckpointReader::read_header() {
   const auto& path = path_;
-  torch::Tensor format;
-  if (!archive_.try_read("format_version", format))
-    throw Error("checkpoint " + path + " has no format_version: not a flowlab checkpoint "
-                "(for plain weight files use them from Python)");
-  int64_t version = format.item<int64_t>();
-  if (version > kCheckpointFormat)
-    throw Error("checkpoint " + path + " has format " + std::to_string(version) +
-                ", newer than this build reads (" + std::to_string(kCheckpointFormat) +
-                "); update flowlab");
-  c10::IValue config_text;
-  if (!archive_.try_read("config", config_text) || !config_text.isString())
-    throw Error("checkpoint " + path + " has no config");
-  apply_config_text(config_, config_text.toStringRef());
-  torch::Tensor step;
-  archive_.read("step", step);
-  step_ = step.item<int64_t>();
-  c10::IValue names;
-  if (archive_.try_read("class_names", names) && names.isList())
-    for (const auto& n : names.toListRef()) class_names_.push_back(n.toStringRef());
+  auto check_version = [&](int64_t version) {
+    if (version > kCheckpointFormat)
+      throw Error("checkpoint " + path + " has format " + std::to_string(version) +
+                  ", newer than this build reads (" + std::to_string(kCheckpointFormat) + "); update flowlab");
+  };
+  const std::string foreign = "checkpoint " + path + " has no format_version: not a flowlab checkpoint "
+                              "(for plain weight files use them from Python)";
+  std::string config_text;
+  if (libtorch_archive_) {
+    torch::Tensor format, step;
+    if (!archive_.try_read("format_version", format)) throw Error(foreign);
+    check_version(format.item<int64_t>());
+    c10::IValue text, names;
+    if (archive_.try_read("config", text) && text.isString()) config_text = text.toStringRef();
+    if (archive_.try_read("step", step)) step_ = step.item<int64_t>();
+    if (archive_.try_read("class_names", names) && names.isList())
+      for (const auto& n : names.toListRef()) class_names_.push_back(n.toStringRef());
+  } else {
+    if (!contents_.is(PickleValue::Kind::Dict) || !entry("format_version")) throw Error(foreign);
+    check_version(entry("format_version")->as_int());
+    if (auto text = entry("config"); text && text->is(PickleValue::Kind::String)) config_text = text->as_string();
+    if (auto step = entry("step")) step_ = step->as_int();
+    if (auto names = entry("class_names"))
+      for (const auto& n : names->items()) class_names_.push_back(n.as_string());
+  }
+  if (config_text.empty()) throw Error("checkpoint " + path + " has no config");
+  apply_config_text(config_, config_text);
 }
 
 std::string CheckpointReader::ema_key(double decay) const {
@@ -110,36 +169,65 @@ void CheckpointReader::load_weights(Backbone& model, const WeightChoice& choice)
                   " is not one of them");
     }
   }
+  const std::string missing = "checkpoint " + path_ + " has no " + key + " weights";
+  const std::string misfit = "checkpoint " + path_ + ": " + key + " weights do not fit model.type " + config_.model.type;
+  if (!libtorch_archive_) {
+    if (!entry(key)) throw Error(missing);
+    try {
+      load_named_weights(model, state_dict_of(*entry(key), key), "the " + key + " weights");
+    } catch (const Error& e) {
+      throw Error(misfit + ": " + e.what());
+    }
+    return;
+  }
   torch::serialize::InputArchive sub;
-  if (!archive_.try_read(key, sub)) throw Error("checkpoint " + path_ + " has no " + key + " weights");
+  if (!archive_.try_read(key, sub)) throw Error(missing);
   try {
     model.load(sub);
   } catch (const c10::Error& e) {
-    throw Error("checkpoint " + path_ + ": " + key + " weights do not fit model.type " +
-                config_.model.type + ": " + one_line_message(e));
+    throw Error(misfit + ": " + one_line_message(e));
   }
 }
 
 void CheckpointReader::load_optimizer(torch::optim::Optimizer& optimizer) {
+  const std::string missing = "checkpoint " + path_ + " has no optimizer state";
+  if (!libtorch_archive_) {
+    if (!entry("optimizer")) throw Error(missing);
+    auto archive = archive_of(entry("optimizer")->as_tensor(), device_);
+    optimizer.load(archive);
+    return;
+  }
   torch::serialize::InputArchive sub;
-  if (!archive_.try_read("optimizer", sub))
-    throw Error("checkpoint " + path_ + " has no optimizer state");
+  if (!archive_.try_read("optimizer", sub)) throw Error(missing);
   optimizer.load(sub);
 }
 
 void CheckpointReader::load_method_state(Method& method) {
+  if (!method.has_state()) return;
+  if (!libtorch_archive_) {
+    if (!entry("method")) return;
+    auto archive = archive_of(entry("method")->as_tensor(), device_);
+    method.load_state(archive);
+    return;
+  }
   torch::serialize::InputArchive sub;
-  if (method.has_state() && archive_.try_read("method", sub)) method.load_state(sub);
+  if (archive_.try_read("method", sub)) method.load_state(sub);
 }
 
 void CheckpointReader::restore_rng() {
-  torch::Tensor state;
   // Generator states are CPU byte tensors, whatever device the archive was read onto.
-  if (archive_.try_read("rng_cpu", state)) {
+  auto state_of = [&](const std::string& key, torch::Tensor& state) {
+    if (libtorch_archive_) return archive_.try_read(key, state);
+    if (!entry(key)) return false;
+    state = entry(key)->as_tensor();
+    return true;
+  };
+  torch::Tensor state;
+  if (state_of("rng_cpu", state)) {
     auto gen = at::detail::getDefaultCPUGenerator();
     gen.set_state(state.cpu());
   }
-  if (torch::cuda::is_available() && archive_.try_read("rng_cuda", state)) {
+  if (torch::cuda::is_available() && state_of("rng_cuda", state)) {
     auto gen = at::globalContext().defaultGenerator(torch::kCUDA);
     gen.set_state(state.cpu());
   }
@@ -180,10 +268,7 @@ void export_weights_safetensors(const std::string& path, Backbone& model, const 
 }
 
 void export_weights(const std::string& path, Backbone& model) {
-  c10::Dict<std::string, at::Tensor> dict;
-  for (const auto& [name, tensor] : named_weights(model)) dict.insert(name, tensor);
-  auto bytes = torch::pickle_save(c10::IValue(dict));
-  write_file_atomic(path, bytes.data(), bytes.size());
+  write_torch_file(path, state_dict_value(named_weights(model)));
 }
 
 }  // namespace flowlab

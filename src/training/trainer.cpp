@@ -14,12 +14,14 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/metrics.h"
 #include "flowlab/io/progress.h"
+#include "flowlab/eval/reference.h"
 #include "flowlab/io/tensorboard.h"
+#include "flowlab/models/dit.h"
 #include "flowlab/recipe.h"
+#include "flowlab/stop_signal.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/initial_weights.h"
 #include "flowlab/training/lr_schedule.h"
-#include "flowlab/training/stop_signal.h"
 #include "flowlab/training/training_eval.h"
 
 namespace flowlab {
@@ -86,6 +88,12 @@ class IntervalFigures {
   std::chrono::steady_clock::time_point start_;
 };
 
+// Whether a periodic job (evaluation) runs after `step`: every `every` steps, and at the last
+// step when the run reached at least one interval.
+bool due(int64_t step, int64_t every, int64_t total) {
+  return every > 0 && (step % every == 0 || (step == total && step >= every));
+}
+
 std::string step_file_name(int64_t step) {
   char name[64];
   std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(step));
@@ -117,6 +125,20 @@ void fit_model_to_data(Config& config, const Dataset& data) {
   }
 }
 
+void record_resolved_defaults(Config& config, const Dataset& data) {
+  auto& d = config.data;
+  d.random_flip = random_flip_enabled(d, data) ? "true" : "false";
+  d.fit = resolved_fit(d);
+  auto& e = config.eval;
+  if (e.sampler.empty()) e.sampler = config.sampling.sampler;
+  if (e.steps == 0) e.steps = config.sampling.steps;
+  if (e.cfg_scale < 0) e.cfg_scale = config.sampling.cfg_scale;
+  if (e.reference.empty()) e.reference = training_set_reference(d);
+  auto& m = config.model;
+  if (m.type == "dit" && m.variant.empty() && m.hidden_size == 0 && m.depth == 0 && m.patch_size == 0)
+    m.variant = kDefaultDiTSize;
+}
+
 void check_batch_splits(int64_t batch_size, int processes, int accumulate) {
   if (batch_size % processes != 0)
     throw Error("training.batch_size = " + std::to_string(batch_size) + " (the global batch) does not split "
@@ -139,6 +161,7 @@ void check_model_fits_data(const Config& trained, const Dataset& data) {
 Trainer::Trainer(Config config, const Dataset& data, Method& method)
     : config_(std::move(config)), data_(data), method_(method), device_(torch::kCPU) {
   fit_model_to_data(config_, data);
+  record_resolved_defaults(config_, data);
   validate(config_);
   device_ = resolve_device(config_.training.device);
   if (config_.training.tensorboard) TensorBoardWriter::check_available();
@@ -180,6 +203,7 @@ void Trainer::save_sample_grid(const std::string& path) {
   // Progress by sampling time, from t = 1 (noise) to 0.
   Progress progress("sample grid (" + std::to_string(n) + " images)", 100, "%");
   StepHook show = [&](const torch::Tensor& x, double t) {
+    throw_if_stop_requested("the sample grid");
     if (world.is_main()) progress.update(std::llround(100 * (1 - t)));
     return x;
   };
@@ -377,12 +401,19 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       std::snprintf(buf, sizeof(buf), "loss %.4f lr %.2e", record["loss"].get<double>(), lr);
       last_figures = buf;
     }
-    if (evaluator && (state_.step % tc.eval_every == 0 || state_.step == total)) evaluate();
-    if (main) progress->update(state_.step * tc.batch_size, last_figures + last_eval);
-    if (tc.sample_every > 0 && state_.step % tc.sample_every == 0 && state_.step < total) {
-      const auto grid = tc.output_dir + step_file_name(state_.step);
-      save_sample_grid(grid);
-      if (tensorboard) tensorboard->add_png("samples", read_file_bytes(grid), state_.step);
+    // A stop request abandons an evaluation or a grid at its next sampling step; the checkpoint
+    // below the loop is written at once.
+    try {
+      if (evaluator && due(state_.step, tc.eval_every, total)) evaluate();
+      if (main) progress->update(state_.step * tc.batch_size, last_figures + last_eval);
+      if (tc.sample_every > 0 && state_.step % tc.sample_every == 0 && state_.step < total) {
+        const auto grid = tc.output_dir + step_file_name(state_.step);
+        save_sample_grid(grid);
+        if (tensorboard) tensorboard->add_png("samples", read_file_bytes(grid), state_.step);
+      }
+    } catch (const StopRequested& stop) {
+      spdlog::warn("step {}: {}; abandoned", state_.step, stop.what());
+      stop_agreed = true;
     }
     if (state_.step % tc.checkpoint_every == 0 && state_.step < total) save();
   }
@@ -404,9 +435,15 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       export_weights_safetensors(stem + ".safetensors", *state_.emas[i]->shadow(), config_);
     }
   }
-  if (tc.sample_every > 0 && tc.final_grid) {
-    save_sample_grid(tc.output_dir + "/samples/final.png");
-    if (tensorboard) tensorboard->add_png("samples", read_file_bytes(tc.output_dir + "/samples/final.png"), state_.step);
+  // The last grid only after a run long enough to reach one sample_every interval: a short
+  // smoke run is not kept waiting for a picture (generate_samples draws one from last.pt).
+  if (tc.final_grid && tc.sample_every > 0 && state_.step >= tc.sample_every) {
+    try {
+      save_sample_grid(tc.output_dir + "/samples/final.png");
+      if (tensorboard) tensorboard->add_png("samples", read_file_bytes(tc.output_dir + "/samples/final.png"), state_.step);
+    } catch (const StopRequested& stop) {
+      spdlog::warn("{}; abandoned (the checkpoint and weights are written)", stop.what());
+    }
   }
   if (main)
     spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", state_.step,

@@ -13,5 +13,6 @@ int inpaint_command(int argc, char** argv);
 int benchmark_command(int argc, char** argv);
 int evaluate_vae_command(int argc, char** argv);
 int encode_latents_command(int argc, char** argv);
+int import_checkpoint_command(int argc, char** argv);
 
 }  // namespace flowlab

@@ -15,6 +15,26 @@ std::string read_file_text(const std::string& path);
 void write_file_atomic(const std::string& path, const void* data, size_t size);
 void write_file_atomic(const std::string& path, const std::string& text);
 
+// The same, written piece by piece: write() appends to "<path>.tmp", commit() flushes, fsyncs and
+// renames it over `path`. Destroyed without commit() (an exception, a stop), it removes the
+// temporary file and leaves `path` as it was.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t size);
+  uint64_t size() const { return written_; }
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+  uint64_t written_ = 0;
+};
+
 // Throws Error unless `path` is a writable directory or could be created as one: for commands
 // that check their output before long work, without creating anything yet.
 void check_directory_creatable(const std::string& path);

@@ -49,6 +49,9 @@ struct DiTOptions {
   // "" = one time; "t,t-r" embeds t and t - r with two embedders (MeanFlow's DiT);
   // "r,t" embeds r and t with one shared embedder.
   std::string time_pair;
+  // A published network's time and output conventions (model.convention): "", dit, sit, repa.
+  std::string convention;
+  bool learn_sigma = false;  // 2 x in_channels outputs: the second half a variance
 };
 
 DiTOptions dit_options(const DiTSize& size);
@@ -112,6 +115,10 @@ class DiT : public Backbone {
 
  private:
   Jet forward_with_cond(const Jet& x, const Jet& c);
+  // The input of the time embedder, whose sinusoid takes 1000 x it, for flowlab's time t (N,).
+  torch::Tensor embedder_time(const torch::Tensor& t) const;
+  // The network's output (N, out channels, H, W) in flowlab's convention.
+  Jet flowlab_output(const Jet& out) const;
 
   DiTOptions options_;
   torch::nn::Linear patch_embed{nullptr}, final_linear{nullptr}, final_adaLN{nullptr};

@@ -15,11 +15,17 @@ namespace flowlab {
 // The network's estimates of clean data and noise at a state.
 struct Denoised {
   torch::Tensor x0, eps;
+  // A network that predicts its variance (improved DDPM's learned range, Nichol & Dhariwal 2021,
+  // Eq. 15): f in [0, 1] per element, the ancestral step's log variance f log(beta) + (1 - f)
+  // log(posterior variance). Undefined: the posterior variance.
+  torch::Tensor variance_fraction;
 };
 // x at integer step t in 1..T -> its Denoised.
 using DenoiseFn = std::function<Denoised(const torch::Tensor& x, int64_t t)>;
 
-// `count` steps from {1..T}, evenly spaced, ascending, always including 1 and T.
+// `count` steps from {1..T}, evenly spaced, ascending, always including 1 and T: improved
+// diffusion's space_timesteps(T, "count"), whose 0-based steps are a running sum of
+// (T - 1) / (count - 1) rounded half to even.
 std::vector<int64_t> respaced_steps(int64_t total, int64_t count);
 
 // The order in which the sampler visits levels levels..0 (level i >= 1: the i-th respaced step,

@@ -38,9 +38,13 @@ struct InpaintingRun {
   // (N, C, H, W) in [-1, 1], (N, 1, H, W), CPU; inpainted as saved (clamped, 8-bit levels)
   torch::Tensor original, masks, inpainted;
   torch::Tensor labels;                      // (N,)
-  // (N,) float64: over the whole image and over the filled region (mask == 0).
-  torch::Tensor nmse, psnr, ssim, hole_nmse, hole_psnr, hole_ssim;
+  // (N,) float64 on images in [0, 1], over the whole image and over the filled region (mask == 0):
+  // the mean squared error, the reference's mean square (its energy) and SSIM.
+  torch::Tensor mse, energy, ssim, hole_mse, hole_energy, hole_ssim;
 };
+
+// The PSNR reported for a set whose every image is reconstructed exactly (infinite otherwise).
+constexpr double kPsnrCeiling = 100.0;
 
 // Inpaints `images` (uint8 (N, C, H, W)) with masks of `mask_type` (seeded by `seed` and the
 // image index), in batches of sampling.batch_size, and scores the results. labels: the class
@@ -49,8 +53,14 @@ struct InpaintingRun {
 // does: the known pixels are encoded (posterior means), a latent cell is known only where all of
 // its pixels are (so no hole pixel is ever kept from the encoding), the known latents re-enter
 // each step as in pixel space, and the decoded result gets the known pixels pasted back.
-// A run's mean scores ({n, nmse, psnr, ssim, hole_nmse, hole_psnr, hole_ssim}) over all images,
-// and under "per_class" over each class's (classes: (N,) dataset labels; empty names: none).
+// A run's scores ({n, nmse, psnr, ssim, hole_nmse, hole_psnr, hole_ssim, exact_holes}) over all
+// images, and under "per_class" over each class's (classes: (N,) dataset labels; empty names:
+// none). They stay finite when holes are filled exactly or are black, as MNIST's often are:
+//   psnr = 10 log10(1 / mean_i MSE_i), the PSNR of the set's mean squared error rather than the
+//          mean of per-image PSNRs (infinite once one image is exact); kPsnrCeiling when all are;
+//   nmse = mean_i MSE_i / mean_i E_i, with E_i the reference's mean square over the region (null
+//          only when every reference region is black);
+//   ssim = mean_i SSIM_i; exact_holes counts the images whose hole has no error.
 nlohmann::json inpainting_scores(const InpaintingRun& run, const torch::Tensor& classes,
                                  const std::vector<std::string>& class_names);
 

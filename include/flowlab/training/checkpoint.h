@@ -7,15 +7,21 @@
 #include <string>
 
 #include "flowlab/config.h"
+#include "flowlab/io/pickle.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/models/backbone.h"
 
 namespace flowlab {
 
-// Version 1: keys format_version, config (YAML text), step, class_names, model/, ema/,
-// optimizer/, rng_cpu [, rng_cuda] [, method/ (a method's own state)] [, ema_1/, ema_2/, ...:
-// the EMAs of training.ema_decays after the first, in its order].
-constexpr int64_t kCheckpointFormat = 1;
+// Version 2: a torch.save file (io/torch_file.h), so that torch.load(path, weights_only=True)
+// reads it in Python; a dict of
+//   format_version: 2, step: int, config: the resolved config as YAML text, class_names: [str],
+//   model: {name: tensor}, ema: {name: tensor} [, ema_1, ema_2, ...: the EMAs of
+//   training.ema_decays after the first, in its order],
+//   optimizer: uint8 tensor, LibTorch's archive of the optimizer state [, method: likewise, a
+//   method's own state], rng_cpu: uint8 tensor [, rng_cuda].
+// Version 1 held the same keys in LibTorch's own archive (a TorchScript module); it is still read.
+constexpr int64_t kCheckpointFormat = 2;
 
 struct TrainingSnapshot {
   const Config& config;
@@ -34,6 +40,11 @@ struct WeightChoice {
 };
 
 void save_checkpoint(const std::string& path, const TrainingSnapshot& snapshot);
+// A checkpoint of weights alone (an imported network): step 0, `weights` as both model and EMA,
+// no optimizer state, so it samples, evaluates and starts runs (training.init_from) but does not
+// resume.
+void save_weights_checkpoint(const std::string& path, const Config& config,
+                             const std::map<std::string, torch::Tensor>& weights);
 
 class CheckpointReader {
  public:
@@ -63,15 +74,21 @@ class CheckpointReader {
   // The archive key of the EMA of `decay` ("ema", "ema_1", ...); "" when there is none.
   std::string ema_key(double decay) const;
 
+  // A format-2 checkpoint's top-level entry; null when absent.
+  const PickleValue* entry(const std::string& key) const;
+
   std::string path_;
-  torch::serialize::InputArchive archive_;
+  torch::Device device_;
+  bool libtorch_archive_ = false;          // format 1
+  torch::serialize::InputArchive archive_;  // format 1
+  PickleValue contents_;                    // format 2
   Config config_;
   int64_t step_ = 0;
   std::vector<std::string> class_names_;
 };
 
-// Writes {parameter or buffer name: tensor} with torch::pickle_save; Python reads it with
-// torch.load(path, weights_only=False) and can pass it to load_state_dict of an equivalent module.
+// Writes {parameter or buffer name: tensor} as torch.save does; Python reads it with
+// torch.load(path, weights_only=True) and can pass it to load_state_dict of an equivalent module.
 void export_weights(const std::string& path, Backbone& model);
 // The same weights as safetensors, with the run's config (YAML) and model type as metadata.
 void export_weights_safetensors(const std::string& path, Backbone& model, const Config& config);

@@ -26,6 +26,13 @@ struct TrainResult {
 // line for each change; for a latent dataset also data.image_size and the autoencoder (model.vae,
 // its SHA-256 and scaling).
 void fit_model_to_data(Config& config, const Dataset& data);
+// Writes over every `auto` and derived default the value it resolves to for this dataset, so that
+// config.yaml and the checkpoint record what ran and a later version's defaults cannot change a
+// resumed run: data.random_flip (true | false), data.fit, eval.sampler, eval.steps, eval.cfg_scale
+// and eval.reference (from the sampling section and the dataset), a DiT's default variant.
+// Left as given: training.threads (the machine's), eval.inception_weights (a path on it) and
+// training.epochs (steps follow from the dataset's size).
+void record_resolved_defaults(Config& config, const Dataset& data);
 // Throws unless the global batch splits evenly over `processes`, and each process's rows into
 // `accumulate` micro-batches. The programs check it before the processes meet, so no rank waits
 // for one that has already stopped.
