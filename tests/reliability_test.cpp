@@ -88,6 +88,15 @@ std::vector<std::string> small_quickstart(const std::string& dir, int64_t steps)
           "--set", "model.base_channels=8"};
 }
 
+// A long small_quickstart run in `dir`, returned once it has trained (metrics.jsonl gets its first
+// line at step 1).
+pid_t spawn_training(const std::string& dir) {
+  auto pid = spawn(small_quickstart(dir, 100000), dir + "/log.txt");
+  for (int i = 0; i < 600 && sum_of_field(dir + "/metrics.jsonl", "step") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return pid;
+}
+
 }  // namespace
 
 TEST(Reliability, NonFiniteStepsAreSkippedAndCounted) {
@@ -185,11 +194,7 @@ TEST(Reliability, AStopDuringASampleGridAbandonsItAndCheckpointsAtOnce) {
 
 TEST(Reliability, SigintWritesACheckpointAndResumeFinishes) {
   TempDir dir;
-  auto args = small_quickstart(dir.path(), 100000);
-  auto pid = spawn(args, dir / "log.txt");
-  // Wait for training to begin (metrics.jsonl gets its first line at step 1).
-  for (int i = 0; i < 600 && sum_of_field(dir / "metrics.jsonl", "step") == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto pid = spawn_training(dir.path());
   ::kill(pid, SIGINT);
   EXPECT_EQ(wait_exit_code(pid), 130);
   std::ifstream log(dir / "log.txt");
@@ -209,10 +214,7 @@ TEST(Reliability, SigintWritesACheckpointAndResumeFinishes) {
 // arrives twice. The second must not kill the run before its checkpoint (exit 143, no last.pt).
 TEST(Reliability, ARepeatedSigtermStillCheckpoints) {
   TempDir dir;
-  auto args = small_quickstart(dir.path(), 100000);
-  auto pid = spawn(args, dir / "log.txt");
-  for (int i = 0; i < 600 && sum_of_field(dir / "metrics.jsonl", "step") == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto pid = spawn_training(dir.path());
   ::kill(pid, SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the first is handled by now
   ::kill(pid, SIGTERM);
