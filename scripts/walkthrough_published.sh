@@ -31,8 +31,9 @@ for name, seed in [("dit", 1), ("sit", 2)]:
 EOF
 
 step "2. an 8x autoencoder (4 latent channels) for 128x128 images, trained 2 steps"
-"$BIN/train_vae" --config configs/vae_mnist.yaml --dataset shapes --set data.num_images=16 --image_size 128 --steps 2 --batch_size 2 \
-  --set vae.ch=16 --set training.sample_every=0 --threads 2 --output_dir "$WORK/vae" 2>&1 | tail -1
+"$BIN/train_vae" --config configs/vae_mnist.yaml --dataset shapes --set data.num_images=16 --set data.image_size=128 --steps 2 --batch_size 2 \
+  --set vae.ch=16 --set "vae.ch_mult=[1,2,4,4]" --set training.sample_every=0 --threads 2 \
+  --output_dir "$WORK/vae" 2>&1 | tail -1
 
 step "3. import"
 for f in dit sit; do
@@ -52,7 +53,7 @@ done
 
 step "5. FID (hashed Inception weights: a smoke test) of 8 SiT samples against 4 others"
 "$BIN/evaluate_fid" --checkpoint "$WORK/sit.pt" --num_samples 8 --steps 5 --random_weights \
-  --reference "$WORK/sit_euler/images" --output "$WORK/fid.json" 2>&1 | tail -2
+  --reference "$WORK/sit_euler/images" --output "$WORK/fid.json" 2>&1 | grep -E "protocol|FID|overall"
 
 step "6. inpaint a 128x128 image through the latents (one of the SiT samples)"
 "$BIN/inpaint" demo --checkpoint "$WORK/sit.pt" --image "$WORK/sit_euler/images/00000.png" --num_samples 2 \
@@ -61,10 +62,11 @@ step "6. inpaint a 128x128 image through the latents (one of the SiT samples)"
 step "7. fine-tune 3 steps: train_ddpm from DiT, train_cfm from SiT (shapes, encoded by the autoencoder)"
 model_flags=(--model dit --set model.hidden_size=384 --set model.depth=12
              --set model.num_heads=6 --set model.patch_size=2 --set model.learn_sigma=true
-             --dataset shapes --set data.num_images=16 --image_size 16 --set model.vae="$WORK/vae/weights_ema.safetensors"
+             --dataset shapes --set data.num_images=16 --set data.image_size=16 --set model.vae="$WORK/vae/weights_ema.safetensors"
              --steps 3 --batch_size 4 --threads 2 --set training.sample_every=0)
 "$BIN/train_ddpm" "${model_flags[@]}" --set model.convention=dit --set ddpm.schedule=linear \
-  --set ddpm.variance=learned_range --set training.init_from="$WORK/dit.pt" --output_dir "$WORK/ft_dit" 2>&1 | tail -1
+  --set ddpm.variance=learned_range --set training.init_from="$WORK/dit.pt" --output_dir "$WORK/ft_dit" 2>&1 |
+  grep -E "initialised|done"
 "$BIN/train_cfm" "${model_flags[@]}" --set model.convention=sit \
-  --set training.init_from="$WORK/sit.pt" --output_dir "$WORK/ft_sit" 2>&1 | tail -1
+  --set training.init_from="$WORK/sit.pt" --output_dir "$WORK/ft_sit" 2>&1 | grep -E "initialised|done"
 echo; echo "walkthrough done: $WORK"
