@@ -22,7 +22,7 @@ def main():
     run_dir = sys.argv[1]
     with open(os.path.join(run_dir, "config.yaml")) as f:
         config = yaml.safe_load(f)
-    weights = torch.load(os.path.join(run_dir, "weights_ema.pt"), weights_only=False)  # 2.6+ default refuses it
+    weights = torch.load(os.path.join(run_dir, "weights_ema.pt"), weights_only=True)
     if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         sys.exit("weights_ema.pt is not a {name: tensor} dict")
     print(f"{len(weights)} tensors, {sum(v.numel() for v in weights.values()):,} values")

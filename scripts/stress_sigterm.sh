@@ -7,12 +7,14 @@
 #   - resume (--resume) to exactly the weights of an uninterrupted run.
 # The recipe draws a sample grid every 5 steps (40 sampling steps), so SIGTERM lands in grids,
 # steps, checkpoint writes, the final export and the final grid alike.
-# Usage: scripts/stress_sigterm.sh [runs, default 30] [grace seconds, default 15]
+# Usage: scripts/stress_sigterm.sh [runs, default 30] [grace seconds, default 15] [first run, default 1]
+#   (runs FIRST..RUNS, each with its own random moment: two machines or cores can share the 30)
 # Needs a build (scripts/build.sh) and python3 (the weight comparison).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-30}
 GRACE=${2:-15}
+FIRST=${3:-1}
 TRAIN=${FLOWLAB_BUILD_DIR:-build}/apps/train_cfm
 WORK=$(mktemp -d /tmp/flowlab_sigterm_XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -41,7 +43,7 @@ echo "reference: ${duration} s, EMA weights $expected"
 
 failures=0
 fail() { echo "  FAIL: $*"; failures=$((failures + 1)); }
-for ((i = 1; i <= RUNS; i++)); do
+for ((i = FIRST; i <= RUNS; i++)); do
   dir="$WORK/run$i"
   # A moment anywhere in the run, from its start to a little past its end.
   at=$(python3 -c "import random; random.seed($i); print(round(random.uniform(0.05, 1.05) * $duration, 2))")
@@ -69,5 +71,5 @@ for ((i = 1; i <= RUNS; i++)); do
   [[ "$got" == "$expected" ]] || fail "resumed to other weights ($got)"
   rm -rf "$dir"
 done
-echo "$((RUNS - failures)) passed, $failures failed"
+echo "$((RUNS - FIRST + 1 - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]

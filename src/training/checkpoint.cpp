@@ -19,10 +19,6 @@ namespace {
 // checkpoints from before several EMAs.
 std::string ema_archive_key(size_t i) { return i == 0 ? std::string("ema") : "ema_" + std::to_string(i); }
 
-}  // namespace
-
-namespace {
-
 std::string archive_bytes(const std::function<void(torch::serialize::OutputArchive&)>& fill) {
   torch::serialize::OutputArchive archive;
   fill(archive);
@@ -45,10 +41,6 @@ bool is_libtorch_archive(const std::vector<uint8_t>& bytes, const std::string& p
     if (ends_with(m.name, "/constants.pkl")) return true;
   return false;
 }
-
-}  // namespace
-
-namespace {
 
 // A checkpoint's entries before its weights: format, step, config, class names.
 class CheckpointEntries {
