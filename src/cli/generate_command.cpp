@@ -63,15 +63,17 @@ torch::Tensor make_labels(int64_t n, int64_t num_classes, int64_t class_label, b
 
 struct Generated {
   torch::Tensor images;  // (N, C, H, W) in [-1, 1]: decoded, clamped later
-  torch::Tensor raw;     // (N, C', H', W'): the sampler's output in the model's space
+  torch::Tensor raw;     // (N, C', H', W'): the sampler's output in the model's space, when kept
   int64_t nfe = 0;
 };
 
 // Every image for `labels`, batch by batch with each batch's noise from (seed, batch) or from
 // `given_noise` (N, C, H, W) when defined, the processes of a job sharing the batches; every
-// process gets all images. The trajectory, when given, records the first batch.
+// process gets all images, and with keep_raw the sampler's outputs. The trajectory, when given,
+// records the first batch.
 Generated generate(const SamplingCheckpoint& checkpoint, const torch::Tensor& labels, uint64_t seed,
-                   const torch::Tensor& given_noise, torch::Device device, TrajectoryRecorder* trajectory) {
+                   const torch::Tensor& given_noise, bool keep_raw, torch::Device device,
+                   TrajectoryRecorder* trajectory) {
   const auto& config = checkpoint.config;
   int64_t n = labels.size(0), c = config.model.in_channels, size = config.data.image_size;
   std::vector<torch::Tensor> images, raw;
@@ -84,12 +86,12 @@ Generated generate(const SamplingCheckpoint& checkpoint, const torch::Tensor& la
     StepHook hook = trajectory && batch.start == 0 ? trajectory->start(noise) : nullptr;
     auto sample = checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
     out.nfe = sample.nfe;
-    raw.push_back(sample.x.cpu());
+    if (keep_raw) raw.push_back(sample.x.cpu());
     images.push_back(checkpoint.to_pixels(sample.x).cpu());
     spdlog::info("generated {}/{}", batch.start + batch.count, n);
   }
   out.images = dist::world().gather_rows(torch::cat(images));  // every process has a batch
-  out.raw = dist::world().gather_rows(torch::cat(raw));
+  if (keep_raw) out.raw = dist::world().gather_rows(torch::cat(raw));
   return out;
 }
 
@@ -217,7 +219,7 @@ int generate_command(int argc, char** argv) {
 
   auto t0 = std::chrono::steady_clock::now();
   auto generated = generate(checkpoint, labels, static_cast<uint64_t>((*args)["seed"].as<int64_t>()), noise,
-                            runtime.device(), trajectory_points > 0 ? &trajectory : nullptr);
+                            !raw_path.empty(), runtime.device(), trajectory_points > 0 ? &trajectory : nullptr);
   const auto& all = generated.images;
   const int64_t nfe = generated.nfe;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -604,17 +604,17 @@ class Pickler {
     for (auto v : values) write_int(v);
     out_ += 't';
   }
-  // torch._utils._rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())
+  // torch._utils._rebuild_tensor_v2(storage, 0, size, row-major strides, False, OrderedDict())
   void write_tensor(const torch::Tensor& t) {
-    if (!t.is_contiguous() || t.storage_offset() != 0)
-      throw Error("pickle: a tensor must be contiguous at storage offset 0");
+    std::vector<int64_t> strides(t.dim(), 1);
+    for (int64_t d = t.dim() - 2; d >= 0; --d) strides[d] = strides[d + 1] * t.size(d + 1);
     write_global("torch._utils", "_rebuild_tensor_v2");
     out_ += '(';
     write(storage_id_(t));
     out_ += 'Q';
     write_int(0);
     write_sequence(t.sizes().vec());
-    write_sequence(t.strides().vec());
+    write_sequence(strides);
     out_ += '\x89';
     write_global("collections", "OrderedDict");
     out_ += ")R";

@@ -60,36 +60,13 @@ PickleValue read_torch_bytes(const std::vector<uint8_t>& bytes, const std::strin
 PickleValue read_torch_file(const std::string& path) { return read_torch_bytes(read_file_bytes(path), path); }
 
 void write_torch_file(const std::string& path, const PickleValue& value) {
+  // Each tensor is its own storage: its elements, row-major, on the CPU.
   std::vector<torch::Tensor> storages;
   auto storage_id = [&](const torch::Tensor& t) {
-    storages.push_back(t);
+    storages.push_back(t.detach().cpu().contiguous());
     return storage_persistent_id(t.scalar_type(), std::to_string(storages.size() - 1), t.numel());
   };
-  // Tensors are pickled as contiguous CPU copies, so each is its own storage at offset 0.
-  std::function<PickleValue(const PickleValue&)> contiguous = [&](const PickleValue& v) -> PickleValue {
-    using K = PickleValue::Kind;
-    switch (v.kind()) {
-      case K::Tensor: {
-        auto t = v.as_tensor().detach().cpu().contiguous();
-        if (t.storage_offset() != 0 || t.numel() != static_cast<int64_t>(t.storage().nbytes() / t.element_size()))
-          t = t.clone();
-        return PickleValue::tensor(t);
-      }
-      case K::List:
-      case K::Tuple: {
-        std::vector<PickleValue> items;
-        for (const auto& item : v.items()) items.push_back(contiguous(item));
-        return v.is(K::List) ? PickleValue::list(std::move(items)) : PickleValue::tuple(std::move(items));
-      }
-      case K::Dict: {
-        std::vector<PickleValue::Entry> entries;
-        for (const auto& [key, item] : v.entries()) entries.emplace_back(key, contiguous(item));
-        return PickleValue::dict(std::move(entries));
-      }
-      default: return v;
-    }
-  };
-  auto data = pickle(contiguous(value), storage_id);
+  auto data = pickle(value, storage_id);
   AtomicFile file(path);
   ZipWriter zip(file, 64);
   zip.add("archive/data.pkl", data.data(), data.size());

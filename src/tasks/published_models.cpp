@@ -117,6 +117,12 @@ Architecture read_architecture(const std::map<std::string, torch::Tensor>& tenso
   return a;
 }
 
+void check_format(const std::string& format) {
+  const auto& formats = published_formats();
+  if (std::find(formats.begin(), formats.end(), format) == formats.end())
+    throw Error("--format " + format + ": use dit, sit or repa");
+}
+
 // The sampling protocol each paper reports its FID with (docs/published-models.md).
 void set_method(Config& c, const std::string& format, bool learn_sigma) {
   auto& s = c.sampling;
@@ -163,15 +169,6 @@ const std::vector<std::string>& published_formats() {
   return formats;
 }
 
-namespace {
-
-void check_format(const std::string& format) {
-  const auto& formats = published_formats();
-  if (std::find(formats.begin(), formats.end(), format) == formats.end())
-    throw Error("--format " + format + ": use dit, sit or repa");
-}
-
-}  // namespace
 
 ImportedModel import_published_model(const ImportRequest& request) {
   check_format(request.format);

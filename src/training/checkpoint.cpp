@@ -88,10 +88,10 @@ CheckpointReader::CheckpointReader(const std::string& path, torch::Device device
   if (!std::filesystem::is_regular_file(path)) throw Error("checkpoint " + path + " does not exist");
   try {
     auto bytes = read_file_bytes(path);
-    // LibTorch's reader does not check the zip checksums and can crash on corrupt bytes; checking
-    // them first turns truncation and bit rot into a clear error.
-    verify_zip_checksums(bytes, "checkpoint " + path);
     if (is_libtorch_archive(bytes, path)) {
+      // LibTorch's reader does not check the zip checksums and can crash on corrupt bytes; checking
+      // them first turns truncation and bit rot into a clear error (read_torch_bytes checks its own).
+      verify_zip_checksums(bytes, "checkpoint " + path);
       archive_.load_from(path, device);
       libtorch_archive_ = true;
     } else {

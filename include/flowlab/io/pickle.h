@@ -86,8 +86,8 @@ PickleValue unpickle(const uint8_t* data, size_t size,
                      const std::string& what);
 
 // Writes `value` as protocol 2, a tensor as torch.save does: torch._utils._rebuild_tensor_v2 over
-// the storage that `storage_id` names (its persistent id). The tensor handed to storage_id is the
-// one pickled; it must be contiguous, at storage offset 0.
+// the storage that `storage_id` names (its persistent id), read as the tensor's elements in
+// row-major order from offset 0; the caller stores them so.
 std::string pickle(const PickleValue& value, const std::function<PickleValue(const torch::Tensor&)>& storage_id);
 
 }  // namespace flowlab
