@@ -8,7 +8,8 @@ a two-layer MLP, a class table whose last row is the null class, adaLN-Zero bloc
 scale and gate for attention and then for the MLP, a final adaLN layer, unpatchify) under the
 parameter names of the authors' released state dicts. The samplers follow the papers: DDIM
 (Song et al. 2021) over improved diffusion's respaced steps (Nichol & Dhariwal 2021), and Euler
-steps of SiT's probability-flow ODE in SiT's time (0 = noise, 1 = data).
+steps of SiT's probability-flow ODE and Euler-Maruyama steps of its reverse SDE (Ma et al. 2024,
+Sec. 3.3) in SiT's time (0 = noise, 1 = data).
 
 Writes tests/fixtures/published/:
   dit.pt, sit.pt, repa.pt  state dicts (learned variance for dit and sit; repa has no variance and
@@ -23,6 +24,8 @@ Writes tests/fixtures/published/:
     dit_forward, sit_forward, repa_forward: the networks' outputs at those inputs (repa at 1 - sit_times)
     dit_ddim, dit_ddim_cfg: DDIM over 10 respaced steps from noise, without and with CFG 1.5 on 3 channels
     sit_euler, sit_euler_cfg: 10 Euler steps from noise, without and with CFG 1.5 on 3 channels
+    sit_sde_cfg: SiT's SDE protocol at 10 steps (9 noisy, a last noise-free step of 0.04), CFG 1.5
+                 on 3 channels, its noise from torch.manual_seed(5)
 """
 import math
 import os
@@ -183,6 +186,25 @@ def euler(net, noise, labels, steps, scale):
     return x
 
 
+def sit_sde(net, noise, labels, steps, scale, last_step=0.04):
+    """SiT's SDE sampler in SiT's time on the linear path x_t = t x + (1 - t) eps: steps - 1
+    Euler-Maruyama steps over linspace(0, 1 - last_step, steps) with the "sigma" diffusion
+    D = 1 - t, drift v + D score (score = (t v - x) / (1 - t)) and noise sqrt(2 D dt) z, then one
+    noise-free step of last_step along the drift. z = torch.randn of x's shape per noisy step."""
+    times = torch.linspace(0, 1 - last_step, steps)
+    dt = (times[1] - times[0]).item()
+
+    def drift(x, t):
+        v = guided(net, x, torch.full((x.shape[0],), t), labels, scale)[:, :CHANNELS]
+        return v + (1 - t) * (t * v - x) / (1 - t)
+
+    x = noise
+    for t in times[:-1].tolist():
+        z = torch.randn(x.shape)
+        x = x + drift(x, t) * dt + math.sqrt(2 * (1 - t) * dt) * z
+    return x + drift(x, times[-1].item()) * last_step
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = os.path.join(root, "tests", "fixtures", "published")
@@ -203,6 +225,8 @@ def main():
             "dit_ddim": ddim(dit, noise, labels, 10, 1.0), "dit_ddim_cfg": ddim(dit, noise, labels, 10, 1.5),
             "sit_euler": euler(sit, noise, labels, 10, 1.0), "sit_euler_cfg": euler(sit, noise, labels, 10, 1.5),
         }
+        torch.manual_seed(5)
+        golden["sit_sde_cfg"] = sit_sde(sit, noise, labels, 10, 1.5)
     torch.save(golden, os.path.join(out, "golden.pt"))
     xl2 = Network(True, **XL2)
     with open(os.path.join(out, "xl2_keys.txt"), "w") as f:

@@ -110,6 +110,10 @@ TEST(Samplers, EveryTimeGridMatchesItsClosedForm) {
       for (int i = 0; i < steps; ++i) EXPECT_GT(g[i], g[i + 1]) << schedule << " " << steps;
     }
   EXPECT_ANY_THROW(time_grid("karras", 4));
+  // A last step of 0.04: SiT's SDE grid, linspace(1, 0.04, steps) then 0.
+  expect_grid(time_grid("uniform", 5, 3.0, 0.04), {1.0, 0.76, 0.52, 0.28, 0.04, 0.0});
+  expect_grid(time_grid("shift", 3, 3.0, 0.2), {1.0, 0.2 + 0.8 * 0.75, 0.2, 0.0});
+  EXPECT_ANY_THROW(time_grid("uniform", 1, 3.0, 0.04));
 }
 
 // The error ratio as the steps double from 64 to 128 is near 4 on every grid (2 would be first

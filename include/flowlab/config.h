@@ -211,10 +211,14 @@ struct SamplingConfig {
   // (sampling/time_grids.h); shift: SD3's s for the shift grid.
   std::string schedule = "uniform";
   double shift = 3.0;
-  // The sde sampler's diffusion coefficient (sampling/sde_sampler.h): constant | sigma | linear |
-  // SBDM, times sde_norm.
+  // The sde sampler's diffusion coefficient, SiT's `diffusion_form` (sampling/sde_sampler.h):
+  // constant | sigma | linear | SBDM, times sde_norm (SiT's `diffusion_norm`).
   std::string sde_diffusion = "sigma";
   double sde_norm = 1.0;
+  // > 0: the sde sampler's last, noise-free step has this length and the other steps - 1 span
+  // [sde_last_step, 1] by the schedule; SiT's and REPA's SDE samplers take 0.04. 0: the
+  // schedule's grid, as for the other samplers.
+  double sde_last_step = 0.0;
   double cfg_scale = 3.0;
   // CFG only while t is in [cfg_t_min, cfg_t_max] (the guidance interval, Kynkaanniemi et al.
   // 2024); the conditional prediction alone elsewhere. [0, 1] = every step.

@@ -275,6 +275,7 @@ std::vector<Field> schema(Config& c) {
       make_field("sampling", "shift", sa.shift, greater_than(0.0)),
       make_field("sampling", "sde_diffusion", sa.sde_diffusion, one_of({"constant", "sigma", "linear", "SBDM"})),
       make_field("sampling", "sde_norm", sa.sde_norm, greater_than(0.0)),
+      make_field("sampling", "sde_last_step", sa.sde_last_step, in_range(0.0, 0.5)),
       make_field("sampling", "cfg_scale", sa.cfg_scale, at_least(0.0)),
       make_field("sampling", "cfg_t_min", sa.cfg_t_min, in_range(0.0, 1.0)),
       make_field("sampling", "cfg_t_max", sa.cfg_t_max, in_range(0.0, 1.0)),

@@ -156,7 +156,7 @@ std::string sampler_help() {
          "  midpoint  explicit midpoint, second order, 2 NFE per step\n"
          "  rk45      adaptive Dormand-Prince 5(4) to sampling.rtol and atol (steps ignored)\n"
          "  sde       Euler-Maruyama on SiT's reverse SDE, diffusion sampling.sde_diffusion (constant, sigma, "
-         "linear, SBDM) times sde_norm, 1 NFE per step\n"
+         "linear, SBDM) times sde_norm, a noise-free last step (sampling.sde_last_step long when > 0), 1 NFE per step\n"
          "  dpmpp_2m  DPM-Solver++(2M) (Lu et al. 2022) on alpha = 1 - t, sigma = t, second order, 1 NFE per step\n";
 }
 
@@ -174,7 +174,8 @@ OdeResult sample_flow(const SamplingConfig& sampling, const VelocityFn& v, torch
     result.x = rk45_sample(counted, x, options, hook).x;
     return result;
   }
-  auto times = time_grid(sampling.schedule, sampling.steps, sampling.shift);
+  const double last_step = sampler == "sde" ? sampling.sde_last_step : 0.0;
+  auto times = time_grid(sampling.schedule, sampling.steps, sampling.shift, last_step);
   if (sampler == "euler") {
     result.x = euler_sample(counted, x, times, hook);
   } else if (sampler == "heun") {

@@ -26,10 +26,10 @@ torch::Tensor sde_sample(const VelocityFn& v, torch::Tensor x, const std::vector
     const double t = times[i], next = times[i + 1], h = t - next;
     const bool last = i + 2 == times.size();
     auto velocity = v(x, torch::full({x.size(0)}, t, x.options().dtype(torch::kFloat32)));
-    const double w = sde_diffusion(diffusion, diffusion == "SBDM" && t >= 1 ? next : t, norm);
-    auto drift = velocity - 0.5 * w * score_from_velocity(x, velocity, t);
+    const double d = sde_diffusion(diffusion, diffusion == "SBDM" && t >= 1 ? next : t, norm);
+    auto drift = velocity - d * score_from_velocity(x, velocity, t);
     x = x - h * drift;
-    if (!last) x = x + std::sqrt(w * h) * torch::randn_like(x);
+    if (!last) x = x + std::sqrt(2 * d * h) * torch::randn_like(x);
     if (hook) x = hook(x, next);
   }
   return x;

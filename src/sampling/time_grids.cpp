@@ -17,8 +17,15 @@ std::vector<double> karras_sigmas(int count, double sigma_min, double sigma_max,
   return sigmas;
 }
 
-std::vector<double> time_grid(const std::string& schedule, int steps, double shift) {
+std::vector<double> time_grid(const std::string& schedule, int steps, double shift, double last_step_size) {
   if (steps < 1) throw Error("sampling.steps must be at least 1, got " + std::to_string(steps));
+  if (last_step_size > 0) {
+    if (steps < 2) throw Error("a last step of its own (sampling.sde_last_step) needs sampling.steps >= 2, got " + std::to_string(steps));
+    auto times = time_grid(schedule, steps - 1, shift);
+    for (auto& t : times) t = last_step_size + (1 - last_step_size) * t;
+    times.push_back(0.0);
+    return times;
+  }
   if (schedule == "uniform") return uniform_time_grid(steps);
   if (schedule == "shift") {
     auto times = uniform_time_grid(steps);

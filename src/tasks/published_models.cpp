@@ -141,6 +141,7 @@ void set_method(Config& c, const std::string& format, bool learn_sigma) {
   }
   c.method.name = "cfm";
   s.sampler = "sde";
+  s.sde_last_step = 0.04;  // SiT's and REPA's SDE: 249 noisy steps on [0.04, 1], then one noise-free
   if (format == "repa") {  // CFG 1.8 on t <= 0.7, every channel
     s.cfg_scale = 1.8;
     s.cfg_t_max = 0.7;

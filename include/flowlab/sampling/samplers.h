@@ -75,7 +75,7 @@ struct OdeResult {
 
 // Runs sampling.sampler from t = 1 to t = 0 and counts the velocity evaluations: the fixed-step
 // samplers (euler, heun, midpoint, sde, dpmpp_2m) over time_grid(sampling.schedule, sampling.steps,
-// sampling.shift), rk45 to sampling.rtol / atol.
+// sampling.shift) (sde: with its last step sampling.sde_last_step), rk45 to sampling.rtol / atol.
 OdeResult sample_flow(const SamplingConfig& sampling, const VelocityFn& v, torch::Tensor x,
                       const StepHook& hook = nullptr);
 

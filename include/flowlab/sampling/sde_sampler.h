@@ -17,19 +17,21 @@ namespace flowlab {
 // x, v: (N, ...); t > 0.
 torch::Tensor score_from_velocity(const torch::Tensor& x, const torch::Tensor& v, double t);
 
-// SiT's diffusion coefficients w(t) (its `diffusion_form`), times `norm`, in flowlab's time (t = 1
-// noise; SiT's code runs the other way): constant: 1; sigma: sigma_t = t; linear: t (SiT's
-// 1 - t; on the linear path the same as sigma); SBDM: t / (1 - t) (score-based diffusion's,
-// unbounded at t = 1).
+// SiT's diffusion coefficient D(t) (its `diffusion_form`), times `norm` (its `diffusion_norm`), in
+// flowlab's time (t = 1 noise; SiT's code runs the other way): constant: 1; sigma: sigma_t = t;
+// linear: t (SiT's 1 - t; on the linear path the same as sigma); SBDM: t / (1 - t) (score-based
+// diffusion's, unbounded at t = 1).
 double sde_diffusion(const std::string& form, double t, double norm = 1.0);
 std::vector<std::string> sde_diffusion_names();
 
-// Euler-Maruyama on dx = [v - (w / 2) s] dt + sqrt(w) dW from times[0] = 1 down the grid, dt < 0:
-//   x <- x - h (v - (w / 2) s) + sqrt(w h) z,  h = t - t_next, z ~ N(0, I)
-// (the probability-flow ODE's step plus a Langevin step of size w h / 2). The last step takes no
-// noise, as SiT's sampler does, so the result is the denoised mean. w is taken at the step's
-// start, except SBDM's on the first step (unbounded at t = 1), taken at its end. One NFE per step;
-// z from the default generator.
+// Euler-Maruyama on the reverse SDE dx = [v - D s] dt + sqrt(2 D) dW as SiT's released sampler
+// integrates it (the paper's Sec. 3.3 writes w_t = 2 D; REPA's sampler uses w = 2 t, the sigma
+// form), from times[0] = 1 down the grid:
+//   x <- x - h (v - D s) + sqrt(2 D h) z,  h = t - t_next, z ~ N(0, I)
+// (the probability-flow ODE's step plus a Langevin step of size D h). The last step takes no
+// noise, as SiT's sampler does (its last_step "Mean"), so the result is the denoised mean. D is
+// taken at the step's start, except SBDM's on the first step (unbounded at t = 1), taken at its
+// end. One NFE per step; z from the default generator, one randn_like per noisy step.
 torch::Tensor sde_sample(const VelocityFn& v, torch::Tensor x, const std::vector<double>& times,
                          const std::string& diffusion, double norm = 1.0, const StepHook& hook = nullptr);
 

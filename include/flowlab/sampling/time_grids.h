@@ -16,7 +16,10 @@ std::vector<double> karras_sigmas(int count, double sigma_min = 0.002, double si
 //   the path bends, and a first step from pure noise to sigma_max.
 // shift: the uniform grid through SD3's time shift t' = s t / (1 + (s - 1) t) (Esser et al.
 //   2024, Sec. 5.3.2), s = `shift`; s > 1 spends more steps near the noise.
-std::vector<double> time_grid(const std::string& schedule, int steps, double shift = 3.0);
+// last_step_size > 0: the schedule's grid of steps - 1 steps mapped onto [last_step_size, 1]
+//   (t' = last_step_size + (1 - last_step_size) t), then t = 0; uniform with 0.04 is SiT's and
+//   REPA's SDE grid, linspace(1, 0.04, steps) then 0 in flowlab's time. Needs steps >= 2.
+std::vector<double> time_grid(const std::string& schedule, int steps, double shift = 3.0, double last_step_size = 0.0);
 
 // The names time_grid takes, and one line each for --help.
 std::vector<std::string> schedule_names();
