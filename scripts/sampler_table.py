@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The README's sampler tables. For a flow checkpoint: every fixed-step sampler and time grid at
+"""The sampler tables of docs/results.md. For a flow checkpoint: every fixed-step sampler and time grid at
 equal NFE, against a tight rk45 solution from the same noise (generate_samples with one seed).
 For a DDPM checkpoint (--diffusion): DDIM and DPM-Solver++(2M) at 10 and 20 steps, against DDIM at
 1,000 steps (eta 0, the same ODE solved finely; ancestral samples take other paths by design).

@@ -57,11 +57,11 @@ TEST(DiT, NamedSizesHaveTheClosedFormParameterCount) {
   const auto& s = find_dit_size("DiT-S/2");
   EXPECT_EQ(dit("DiT-S/2", "meanflow")->parameter_count(),
             dit_closed_form(s.hidden_size, s.depth, s.patch_size, 3, 10, 256, 2));
-  EXPECT_EQ(dit_closed_form(384, 12, 2, 3, 10, 256, 1), 32'475'660);  // the README's figure
+  EXPECT_EQ(dit_closed_form(384, 12, 2, 3, 10, 256, 1), 32'475'660);  // docs/backbones.md's figure
 }
 
 TEST(DiT, ASizeWithoutANameComesFromWidthDepthHeadsAndPatch) {
-  // The latent DiT of seed 002: 32x32x4 latents, width 512, 8 blocks, 16 heads, patch 2,
+  // The latent DiT of configs/dit_latent_celebahq256.yaml: 32x32x4 latents, width 512, 8 blocks, 16 heads, patch 2,
   // unconditional, published as "38.75M parameters".
   Config c;
   c.model.type = "dit";

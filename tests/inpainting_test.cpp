@@ -146,7 +146,7 @@ TEST(Inpainting, FreshReplacementDrawsNewNoiseEveryStepNoisedKeepsTheSamples) {
 
 TEST(Inpainting, ReplacementChoicesExpandAndDefaultToTheMethods) {
   using V = std::vector<std::string>;
-  EXPECT_EQ(expand_replacements("auto", "ddpm"), V{"fresh"});  // measured better for DDPM (README)
+  EXPECT_EQ(expand_replacements("auto", "ddpm"), V{"fresh"});  // measured better for DDPM (docs/results.md)
   EXPECT_EQ(expand_replacements("auto", "cfm"), V{"noised"});
   EXPECT_EQ(expand_replacements("auto", "meanflow"), V{"noised"});
   EXPECT_EQ(expand_replacements("both", "ddpm"), (V{"noised", "clean"}));

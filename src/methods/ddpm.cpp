@@ -74,7 +74,7 @@ MethodEntry ddpm_entry() {
   e.name = "ddpm";
   e.samplers = {"ddpm", "ddim", "dpmpp_2m"};
   e.resamples = true;
-  e.inpaint_replacement = "fresh";  // measured better than the sample's own noise (README)
+  e.inpaint_replacement = "fresh";  // measured better than the sample's own noise (docs/results.md)
   e.flags = {{"timesteps", "ddpm.timesteps", "diffusion steps T"}};
   e.check = [](const Config& c) {
     if (c.sampling.steps > c.ddpm.timesteps)

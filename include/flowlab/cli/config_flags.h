@@ -17,8 +17,8 @@ namespace flowlab {
 
 using FlagBinding = ConfigFlag;
 
-// The seed's training flags plus the common ones (--dataset, --data_dir, --steps, ...), and
-// the method's own (--timesteps for ddpm).
+// The training flags (--epochs, --batch_size, --lr, --cfg_dropout, --output_dir), the common
+// ones (--dataset, --data_dir, --steps, ...), and the method's own (--timesteps for ddpm).
 std::vector<FlagBinding> training_flags(const std::string& method);
 // --device, --threads, --precision, --channels_last: where and how the network runs.
 void append_device_flags(std::vector<FlagBinding>& bindings);

@@ -1,7 +1,7 @@
 // Conditional flow matching on the rectified-flow path (Lipman et al. 2023; Liu et al. 2023):
 //   x_t = (1 - t) x + t eps,  v = eps - x,  loss = || v_theta(x_t, t, y) - v ||^2.
 // t = 0 is data, t = 1 is noise; sampling integrates dx/dt = v from t = 1 to 0.
-// (The seed README writes the mirror image, t' = 1 - t with t' = 0 as noise; its velocity is -v.)
+// (SiT's code and torchcfm write the mirror image, t' = 1 - t with t' = 0 as noise; their velocity is -v.)
 #pragma once
 #include "flowlab/config.h"
 #include "flowlab/methods/method.h"

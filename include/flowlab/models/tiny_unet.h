@@ -1,4 +1,4 @@
-// TinyUNet: the seed's class-conditional U-Net (Ho et al. 2020 layout, scaled down).
+// TinyUNet: a class-conditional U-Net (Ho et al. 2020 layout, scaled down).
 // Sinusoidal time embedding + MLP, a learned class embedding with a null class for CFG,
 // GroupNorm/SiLU residual blocks conditioned on time + class, self-attention at chosen
 // resolutions, skip connections between matching levels.
