@@ -2,7 +2,7 @@
 # One set of `benchmark` variants side by side, each variant in its own process (so the peak RSS
 # column is its own; host memory only), alternating ROUNDS times (default 3). Writes the table into
 # BENCHMARKS.md (between the "bench_options.sh SET" markers) and bench/SET.md.
-#   meanflow: CFM's training step against MeanFlow's, with meanflow.jvp_pass separate, shared and fused
+#   meanflow: CFM's training step against MeanFlow's, with meanflow.jvp_pass separate and fused
 #             (configs/quickstart.yaml, batch 128, 8 timed steps after 2 warm-up steps);
 #   accumulate: CFM training at training.accumulate 1, 2 and 4, at the same global batch of 128
 #             (configs/quickstart.yaml, 16 timed steps after 2 warm-up steps);
@@ -25,9 +25,8 @@ ROUNDS=${ROUNDS:-3}
 declare -A OPTION
 case "$SET" in
   meanflow)
-    VARIANTS=(cfm separate shared fused)
+    VARIANTS=(cfm separate fused)
     OPTION=([cfm]="--methods cfm" [separate]="--methods meanflow --set meanflow.jvp_pass=separate"
-            [shared]="--methods meanflow --set meanflow.jvp_pass=shared"
             [fused]="--methods meanflow --set meanflow.jvp_pass=fused")
     ARGS=(--config configs/quickstart.yaml --batch_size 128 --steps 8 --warmup 2 --suite train "$@");;
   accumulate)

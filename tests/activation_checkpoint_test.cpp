@@ -1,6 +1,6 @@
 // model.checkpointing: the loss and gradients are those of the plain backward pass, with dropout
 // on (the rerun must draw the same masks), for TinyUNet and DiT, under bf16 autocast, and through
-// MeanFlow's fused and separate JVP passes; the shared pass is refused.
+// MeanFlow's fused and separate JVP passes.
 #include <gtest/gtest.h>
 
 #include "flowlab/methods/registry.h"
@@ -113,12 +113,3 @@ TEST(Checkpointing, GradientsEqualThePlainBackwardWithDropoutOn) {
   }
 }
 
-TEST(Checkpointing, TheSharedJvpPassIsRefused) {
-  TempDir dir;
-  auto config = tiny_meanflow_config(dir.path());
-  config.model.checkpointing = true;
-  config.meanflow.jvp_pass = "shared";
-  auto message = error_of([&] { validate(config); });
-  EXPECT_NE(message.find("model.checkpointing does not work with meanflow.jvp_pass: shared"), std::string::npos)
-      << message;
-}

@@ -7,6 +7,8 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/npz.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/sampling/sde_sampler.h"
+#include "flowlab/sampling/time_grids.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/trainer.h"
 #include "test_helpers.h"
@@ -72,6 +74,25 @@ TEST(Cli, HelpListsFlagsAndConfigKeys) {
   for (const char* s : {"--epochs", "--batch_size", "--lr", "--cfg_dropout", "--output_dir",
                         "--resume", "--set", "training:", "sampling:"})
     EXPECT_NE(r.output.find(s), std::string::npos) << s;
+}
+
+// Every registered sampler, time grid and SDE form has its help line in generate_samples --help,
+// read from the registries, so a new entry cannot go unlisted.
+TEST(Cli, GenerateHelpListsEveryRegisteredSamplerGridAndSdeForm) {
+  auto r = run_command(app("generate_samples") + " --help");
+  EXPECT_EQ(r.exit_code, 0);
+  auto listed = [&](const std::string& name, const std::string& help) {
+    EXPECT_FALSE(help.empty()) << name << " has no help line";
+    EXPECT_NE(r.output.find("  " + name + " "), std::string::npos) << name;
+    EXPECT_NE(r.output.find(help), std::string::npos) << name;
+  };
+  for (const auto& method : method_entries()) {
+    EXPECT_FALSE(method.samplers.empty()) << method.name;
+    if (method.name == "vae") continue;  // an autoencoder reconstructs; generate_samples refuses it
+    for (const auto& sampler : method.samplers) listed(sampler.name, sampler.help);
+  }
+  for (const auto& grid : time_grids()) listed(grid.name, grid.help);
+  for (const auto& form : sde_diffusions()) listed(form.name, form.help);
 }
 
 TEST(Cli, EveryBadInputIsOneClearLine) {
@@ -149,7 +170,7 @@ TEST(Cli, EveryBadInputIsOneClearLine) {
        "data.random_flip = maybe: must be one of: auto true false", out},
       {"unknown precision", train + "--precision fp16", "compute.precision = fp16: must be one of: fp32 bf16", out},
       {"unknown MeanFlow JVP pass", train + "--set meanflow.jvp_pass=both",
-       "meanflow.jvp_pass = both: must be one of: separate shared fused", out},
+       "meanflow.jvp_pass = both: must be one of: separate fused", out},
       {"channels_last not a bool", generate + cfm + " --channels_last maybe", "compute.channels_last", out},
       {"unknown flag", train + "--no_such_flag", "no_such_flag", out},
       {"channel_mults against image size", train + "--set data.image_size=12 --set model.channel_mults=[1,2,2,2]",

@@ -134,13 +134,13 @@ TEST(MixedPrecision, MeanFlowJvpStaysFp32InsideBf16Autocast) {
   torch::Tensor jvp, forward_full, forward_mixed;
   {
     torch::NoGradGuard no_grad;
-    forward_full = model->forward_interval(z, r, t, y);
+    forward_full = interval_of(*model).forward_interval(z, r, t, y);
   }
   {
     AutocastScope scope(c10::DeviceType::CPU, "bf16");
     jvp = meanflow_jvp(*model, z, v, r, t, y);
     torch::NoGradGuard no_grad;
-    forward_mixed = model->forward_interval(z, r, t, y);
+    forward_mixed = interval_of(*model).forward_interval(z, r, t, y);
   }
   EXPECT_TRUE(torch::equal(jvp, reference));
   EXPECT_GT(relative_difference(forward_mixed, forward_full), 1e-5);  // autocast was on around it

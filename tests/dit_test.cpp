@@ -105,7 +105,7 @@ TEST(DiT, OutputIsExactlyZeroAtInitialisation) {
   auto t = torch::rand({3}), r = t * 0.5;
   auto y = torch::tensor({0, 4, 10}, torch::kInt64);
   EXPECT_EQ(model->forward(x, t, y).abs().max().item<double>(), 0.0);
-  EXPECT_EQ(model->forward_interval(x, r, t, y).abs().max().item<double>(), 0.0);
+  EXPECT_EQ(interval_of(*model).forward_interval(x, r, t, y).abs().max().item<double>(), 0.0);
   EXPECT_EQ(model->forward(x, t, y).sizes(), x.sizes());
 }
 
@@ -157,8 +157,8 @@ TEST(DiT, MeanFlowJvpMatchesCentralFiniteDifference) {
     auto jvp = meanflow_jvp(*model, z, v, r, t, y);
     double h = 1e-7;  // the time embedding oscillates at up to 1000 t
     torch::NoGradGuard no_grad;
-    auto fd = (model->forward_interval(z + h * v, r, t + h, y) -
-               model->forward_interval(z - h * v, r, t - h, y)) / (2 * h);
+    auto fd = (interval_of(*model).forward_interval(z + h * v, r, t + h, y) -
+               interval_of(*model).forward_interval(z - h * v, r, t - h, y)) / (2 * h);
     EXPECT_GT(fd.abs().max().item<double>(), 1e-3) << pair;
     EXPECT_LT((jvp - fd).abs().max().item<double>(), 1e-5 * (1 + fd.abs().max().item<double>()))
         << pair;

@@ -76,7 +76,7 @@ TEST(GoldenModels, TinyUNetMatchesThePyTorchMirror) {
   expect_close(one.forward(x, t, y), g["tiny_unet"], "tiny_unet");
   TinyUNet two(unet_options("t,t-r"));
   set_hashed_weights(two);
-  expect_close(two.forward_interval(x, r, t, y), g["tiny_unet_interval"], "tiny_unet_meanflow");
+  expect_close(interval_of(two).forward_interval(x, r, t, y), g["tiny_unet_interval"], "tiny_unet_meanflow");
 }
 
 TEST(GoldenModels, DiTMatchesThePyTorchMirror) {
@@ -87,7 +87,7 @@ TEST(GoldenModels, DiTMatchesThePyTorchMirror) {
   expect_close(one.forward(x, t, y), g["dit"], "dit");
   DiT two(dit_test_options("t,t-r"));
   set_hashed_weights(two);
-  expect_close(two.forward_interval(x, r, t, y), g["dit_interval"], "dit two-time");
+  expect_close(interval_of(two).forward_interval(x, r, t, y), g["dit_interval"], "dit two-time");
 }
 
 TEST(GoldenModels, AutoencoderKLMatchesThePyTorchMirror) {

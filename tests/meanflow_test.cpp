@@ -36,8 +36,8 @@ TEST(MeanFlow, JvpMatchesCentralFiniteDifferenceForBothTimePairs) {
     // du/dt along (z, r, t) + h (v, 0, 1): r stays fixed.
     double h = 1e-7;  // the time embedding oscillates at up to 1000 t
     torch::NoGradGuard no_grad;
-    auto plus = model->forward_interval(in.z + h * in.v, in.r, in.t + h, in.y);
-    auto minus = model->forward_interval(in.z - h * in.v, in.r, in.t - h, in.y);
+    auto plus = interval_of(*model).forward_interval(in.z + h * in.v, in.r, in.t + h, in.y);
+    auto minus = interval_of(*model).forward_interval(in.z - h * in.v, in.r, in.t - h, in.y);
     auto fd = (plus - minus) / (2 * h);
     EXPECT_GT(fd.abs().max().item<double>(), 1e-3) << pair;  // a non-trivial derivative
     EXPECT_LT((jvp - fd).abs().max().item<double>(), 1e-5 * (1 + fd.abs().max().item<double>()))
@@ -52,7 +52,7 @@ TEST(MeanFlow, JvpMatchesDoubleBackward) {
   // J w via reverse mode twice: g(w) = J^T w is linear in w, so d<g(w), (v, 1)>/dw = J (v, 1).
   auto z = in.z.clone().requires_grad_(true);
   auto t = in.t.clone().requires_grad_(true);
-  auto u = model->forward_interval(z, in.r, t, in.y);
+  auto u = interval_of(*model).forward_interval(z, in.r, t, in.y);
   auto w = torch::zeros_like(u).requires_grad_(true);
   auto grads = torch::autograd::grad({u}, {z, t}, {w}, true, true);
   auto inner = (grads[0] * in.v).sum() + grads[1].sum();
@@ -64,17 +64,20 @@ namespace {
 
 // The exact average velocity for data that is one point x*: trajectories are straight lines
 // with constant velocity (z - x*) / t, so u(z, r, t) = (z - x*) / t for every r.
-class OnePointAverageVelocity : public Backbone {
+class OnePointAverageVelocity : public Backbone, public IntervalBackbone {
  public:
   explicit OnePointAverageVelocity(torch::Tensor target) : target_(std::move(target)) {}
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) override {
     return forward_interval(x, t, t, y);
   }
+  IntervalBackbone* interval() override { return this; }
   torch::Tensor forward_interval(const torch::Tensor& z, const torch::Tensor&, const torch::Tensor& t,
                                  const torch::Tensor&) override {
     return (z - target_) / t.view({-1, 1, 1, 1});
   }
-  bool takes_interval() const override { return true; }
+  Jet forward_interval_jet(const Jet& z, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) override {
+    return Jet(forward_interval(z.value, r, t.value, y));
+  }
   std::string type_name() const override { return "oracle"; }
   int64_t num_classes() const override { return 0; }
 
@@ -167,13 +170,13 @@ TEST(MeanFlow, EveryJvpPassGivesTheSameTargetAndGradients) {
   for (auto model : {random_backbone("t,t-r"), random_backbone("r,t"), random_model(dit_config, torch::kFloat64)}) {
     auto in = jvp_inputs(torch::kFloat64);
     auto twice = [](const torch::Tensor& x) { return torch::cat({x, x}); };
-    // Rows 0 and 3 have r < t, rows 1 and 2 r = t, so the shared pass has to put rows back in order.
+    // Rows 0 and 3 have r < t, rows 1 and 2 r = t, so the separate pass has to put rows back in order.
     auto t = twice(in.t);
     auto r = torch::where(torch::tensor({true, false, false, true}), twice(in.r), t);
     auto z = twice(in.z), v = twice(in.v), y = twice(in.y);
     std::vector<MeanFlowTarget> results;
     std::vector<std::vector<torch::Tensor>> grads;
-    for (const char* pass : {"separate", "shared", "fused"}) {
+    for (const char* pass : {"separate", "fused"}) {
       model->zero_grad();
       auto result = meanflow_target(*model, z, v, r, t, y, pass);
       EXPECT_FALSE(result.target.requires_grad()) << pass;
@@ -202,8 +205,8 @@ TEST(MeanFlow, TrainedGuidanceIsOnWheneverWOrKappaLeavesTheIdentity) {
   auto model = random_backbone("t,t-r");
   auto in = jvp_inputs(torch::kFloat64);
   auto y = torch::tensor({1, 4});  // a class and the null label
-  auto u_cond = model->forward_interval(in.z, in.t, in.t, y).detach();
-  auto u_null = model->forward_interval(in.z, in.t, in.t, torch::full_like(y, 4)).detach();
+  auto u_cond = interval_of(*model).forward_interval(in.z, in.t, in.t, y).detach();
+  auto u_null = interval_of(*model).forward_interval(in.z, in.t, in.t, torch::full_like(y, 4)).detach();
   auto guided = [&](double w, double kappa) {
     return meanflow_guided_velocity(*model, in.z, in.t, y, in.v, w, kappa);
   };
@@ -248,12 +251,12 @@ TEST(MeanFlow, StartsFromAFlowModelWithUEqualToItsVelocity) {
     auto v = flow->forward(in.z, in.t, in.y);
     EXPECT_GT(v.abs().max().item<double>(), 1e-2) << type;
     for (double r : {0.0, 0.3, 0.55})
-      EXPECT_TRUE(torch::allclose(two_time->forward_interval(in.z, torch::full({2}, r), in.t, in.y), v, 1e-5, 1e-6))
+      EXPECT_TRUE(torch::allclose(interval_of(*two_time).forward_interval(in.z, torch::full({2}, r), in.t, in.y), v, 1e-5, 1e-6))
           << type << " r " << r;
     // The zero output layer is what makes it: the same weights with the embedder left random differ.
     auto loaded_only = random_model(meanflow);
-    load_named_weights(*loaded_only, named_weights(*flow), "the flow model", loaded_only->second_time_module());
-    EXPECT_GT((loaded_only->forward_interval(in.z, in.r, in.t, in.y) - v).abs().max().item<double>(), 1e-3) << type;
+    load_named_weights(*loaded_only, named_weights(*flow), "the flow model", interval_of(*loaded_only).second_time_module());
+    EXPECT_GT((interval_of(*loaded_only).forward_interval(in.z, in.r, in.t, in.y) - v).abs().max().item<double>(), 1e-3) << type;
   }
   // The (r, t) pair embeds r with t's embedder: no zero makes it v, so it is refused.
   auto cfm = tiny_config(dir / "rt");

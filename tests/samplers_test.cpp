@@ -6,6 +6,7 @@
 #include "flowlab/sampling/guidance.h"
 #include "flowlab/training/label_dropout.h"
 #include "flowlab/sampling/samplers.h"
+#include "flowlab/named_entries.h"
 #include "flowlab/sampling/time_grids.h"
 
 using namespace flowlab;
@@ -101,7 +102,7 @@ TEST(Samplers, EveryTimeGridMatchesItsClosedForm) {
   expect_grid(time_grid("shift", 4, 3.0), {1.0, 0.9, 0.75, 0.5, 0.0});
   expect_grid(time_grid("edm", 4), {1.0, 0.987654320987654, 0.715522700922591, 0.00199600798403194, 0.0});
   expect_grid(time_grid("edm", 1), {1.0, 0.0});
-  for (const auto& schedule : schedule_names())
+  for (const auto& schedule : entry_names(time_grids()))
     for (int steps : {1, 2, 7, 50}) {
       auto g = time_grid(schedule, steps);
       ASSERT_EQ(g.size(), static_cast<size_t>(steps) + 1);
@@ -120,7 +121,7 @@ TEST(Samplers, EveryTimeGridMatchesItsClosedForm) {
 // order): 3.99 (uniform), 3.80 (edm, whose first step, from t = 1 to sigma_max, does not shrink)
 // and 3.51 (shift, still approaching 4 from below there).
 TEST(Samplers, HeunConvergesAtSecondOrderOnEveryGrid) {
-  for (const auto& schedule : schedule_names()) {
+  for (const auto& schedule : entry_names(time_grids())) {
     auto error = [&](int steps) { return endpoint_error(heun_sample(field, start(), time_grid(schedule, steps))); };
     double e1 = error(64), e2 = error(128);
     EXPECT_LT(e2, 1e-4) << schedule;

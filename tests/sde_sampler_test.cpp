@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "flowlab/named_entries.h"
 #include "flowlab/sampling/sde_sampler.h"
 
 using namespace flowlab;
@@ -86,7 +87,7 @@ TEST(SdeSampler, SamplesMatchTheMarginalsOfAGaussianMixture) {
   VelocityFn v = [&](const torch::Tensor& x, const torch::Tensor& t) {
     return mixture.velocity(x, t[0].item<double>());
   };
-  for (const auto& form : sde_diffusion_names()) {
+  for (const auto& form : entry_names(sde_diffusions())) {
     auto sample = [&](int steps) {
       torch::manual_seed(0);
       auto noise = torch::randn({50000}, torch::kFloat64);

@@ -99,9 +99,8 @@ struct MeanFlowConfig {
   // the authors' code; guidance at high noise costs diversity). [0, 1] = everywhere.
   double guidance_t_min = 0.0;
   double guidance_t_max = 1.0;
-  // separate: u in a plain forward over all rows, du/dt in a dual pass without a backward graph
-  //   (less memory; with dropout, u and du/dt see different dropout masks);
-  // shared: u and du/dt from one dual pass with its backward graph (one dropout mask);
+  // separate: u in a plain forward over all rows, du/dt in LibTorch's forward-mode AD without a
+  //   backward graph (the reference; with dropout, u and du/dt see different dropout masks);
   // fused: u with its graph and du/dt carried beside it without one, in one pass (models/jet.h;
   //   one dropout mask; fp32 for the whole pass under bf16 autocast).
   std::string jvp_pass = "separate";
@@ -204,15 +203,15 @@ struct EvalConfig {
 };
 
 struct SamplingConfig {
-  // cfm: euler | heun | midpoint | rk45 | sde; ddpm: ddpm | ddim; meanflow: meanflow
+  // One of the method's samplers (its registry entry; generate_samples --help lists them).
   std::string sampler = "euler";
   int steps = 50;
-  // The fixed-step flow and MeanFlow samplers' time grid: uniform | edm | shift
-  // (sampling/time_grids.h); shift: SD3's s for the shift grid.
+  // The fixed-step flow and MeanFlow samplers' time grid (sampling/time_grids.h: uniform, edm,
+  // shift); shift: SD3's s for the shift grid.
   std::string schedule = "uniform";
   double shift = 3.0;
-  // The sde sampler's diffusion coefficient, SiT's `diffusion_form` (sampling/sde_sampler.h):
-  // constant | sigma | linear | SBDM, times sde_norm (SiT's `diffusion_norm`).
+  // The sde sampler's diffusion coefficient, SiT's `diffusion_form` (sampling/sde_sampler.h:
+  // sigma, linear, constant, SBDM), times sde_norm (SiT's `diffusion_norm`).
   std::string sde_diffusion = "sigma";
   double sde_norm = 1.0;
   // > 0: the sde sampler's last, noise-free step has this length and the other steps - 1 span

@@ -211,6 +211,64 @@ cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
   return options;
 }
 
+// --protocol: "paper" (kPaperSamples samples against the training set) or "custom" when absent.
+std::string protocol_of(const cxxopts::ParseResult& args) {
+  if (!args.count("protocol")) return "custom";
+  const auto protocol = args["protocol"].as<std::string>();
+  if (protocol != "paper") throw Error("--protocol " + protocol + ": the one protocol is paper");
+  if (args.count("num_samples"))
+    throw Error("--protocol paper scores " + std::to_string(kPaperSamples) + " samples; leave --num_samples out");
+  return protocol;
+}
+
+// The weights --no_ema / --ema choose, loaded onto `device`, and recorded in the report.
+void load_weights_to_score(SamplingCheckpoint& checkpoint, const cxxopts::ParseResult& args, torch::Device device,
+                           nlohmann::json& report) {
+  set_latent_model_flags(checkpoint, args);
+  auto weights = weight_choice(args);
+  checkpoint.load(weights, device);
+  report["ema"] = weights.ema;
+  if (weights.ema)
+    report["ema_decay"] =
+        weights.ema_decay != 0 ? weights.ema_decay : checkpoint.config.training.ema_decay_list().front();
+}
+
+// How the reference is built: a checkpoint's data fit and folder unless the flags say otherwise.
+ReferenceOptions reference_options(const cxxopts::ParseResult& args, const Config* checkpoint_config,
+                                   bool per_class, int64_t batch_size) {
+  ReferenceOptions ref;
+  ref.image_size = scoring_size(args, nullptr);  // a checkpoint's, once it is loaded
+  if (checkpoint_config) {
+    ref.fit = checkpoint_config->data.fit;  // the dataset fitted as the checkpoint's was
+    ref.data_dir = checkpoint_config->data.data_dir;
+  }
+  if (args.count("data_dir")) ref.data_dir = args["data_dir"].as<std::string>();
+  if (args.count("reference_cache")) ref.cache_path = args["reference_cache"].as<std::string>();
+  ref.class_names = per_class;
+  ref.batch_size = batch_size;
+  return ref;
+}
+
+void print_precision_recall(const Reference& reference, const FeatureSet& candidate, nlohmann::json& report) {
+  if (!reference.features.defined())
+    throw Error("--precision_recall needs the reference's features; " + reference.name +
+                " holds statistics only (use a dataset reference or a folder)");
+  auto pr = precision_recall(reference.features, candidate.features);
+  report["precision"] = pr.precision;
+  report["recall"] = pr.recall;
+  std::cout << "precision " << std::setprecision(4) << std::fixed << pr.precision << ", recall " << pr.recall
+            << " (k = 3 nearest neighbours in the features)\n";
+}
+
+void print_inception_score(FeatureExtractor& extractor, const FeatureSet& candidate, nlohmann::json& report) {
+  auto is = inception_score(extractor.class_logits(candidate.features));
+  report["inception_score_mean"] = is.mean;
+  report["inception_score_std"] = is.std;
+  report["inception_score_splits"] = is.splits;
+  std::cout << "Inception Score " << std::setprecision(3) << std::fixed << is.mean << " +- " << is.std << " ("
+            << is.splits << " splits)\n";
+}
+
 }  // namespace
 
 int evaluate_command(int argc, char** argv) {
@@ -220,11 +278,8 @@ int evaluate_command(int argc, char** argv) {
   if (!args) return 0;
   if (args->count("checkpoint") == args->count("images"))
     throw Error("give exactly one of --checkpoint CKPT and --images DIR");
-  std::string protocol = args->count("protocol") ? (*args)["protocol"].as<std::string>() : "custom";
+  const std::string protocol = protocol_of(*args);
   const bool paper = protocol == "paper";
-  if (!paper && args->count("protocol")) throw Error("--protocol " + protocol + ": the one protocol is paper");
-  if (paper && args->count("num_samples"))
-    throw Error("--protocol paper scores " + std::to_string(kPaperSamples) + " samples; leave --num_samples out");
 
   std::unique_ptr<SamplingCheckpoint> checkpoint;
   Config config;
@@ -247,14 +302,7 @@ int evaluate_command(int argc, char** argv) {
                 "which has no classes to score");
   const bool with_is = paper || args->count("inception_score");
   auto ref_name = reference_name(*args, checkpoint ? &config : nullptr, paper);
-  ReferenceOptions ref;
-  ref.image_size = scoring_size(*args, nullptr);  // a checkpoint's, once it is loaded
-  if (checkpoint) ref.fit = config.data.fit;  // the dataset fitted as the checkpoint's was
-  if (checkpoint) ref.data_dir = config.data.data_dir;
-  if (args->count("data_dir")) ref.data_dir = (*args)["data_dir"].as<std::string>();
-  if (args->count("reference_cache")) ref.cache_path = (*args)["reference_cache"].as<std::string>();
-  ref.class_names = per_class;
-  ref.batch_size = config.sampling.batch_size;
+  auto ref = reference_options(*args, checkpoint ? &config : nullptr, per_class, config.sampling.batch_size);
   check_reference_name(ref_name, ref);  // before the (possibly long) generation
 
   ProcessRuntime runtime(config);
@@ -268,13 +316,7 @@ int evaluate_command(int argc, char** argv) {
   nlohmann::json report = {{"features", extractor->name()}};
   FeatureSet candidate;
   if (checkpoint) {
-    set_latent_model_flags(*checkpoint, *args);
-    auto weights = weight_choice(*args);
-    checkpoint->load(weights, device);
-    report["ema"] = weights.ema;
-    if (weights.ema)
-      report["ema_decay"] = weights.ema_decay != 0 ? weights.ema_decay
-                                                   : checkpoint->config.training.ema_decay_list().front();
+    load_weights_to_score(*checkpoint, *args, device, report);
     ref.image_size = scoring_size(*args, checkpoint.get());
     candidate = checkpoint_features(*checkpoint, *extractor, seed, device, report);
   }
@@ -297,24 +339,8 @@ int evaluate_command(int argc, char** argv) {
   report["feature_images_per_sec"] = candidate.images_per_second;
 
   print_scores(reference, candidate, extractor->metric_name(), with_kid, per_class, seed, report);
-  if (args->count("precision_recall")) {
-    if (!reference.features.defined())
-      throw Error("--precision_recall needs the reference's features; " + reference.name +
-                  " holds statistics only (use a dataset reference or a folder)");
-    auto pr = precision_recall(reference.features, candidate.features);
-    report["precision"] = pr.precision;
-    report["recall"] = pr.recall;
-    std::cout << "precision " << std::setprecision(4) << std::fixed << pr.precision << ", recall " << pr.recall
-              << " (k = 3 nearest neighbours in the features)\n";
-  }
-  if (with_is) {
-    auto is = inception_score(extractor->class_logits(candidate.features));
-    report["inception_score_mean"] = is.mean;
-    report["inception_score_std"] = is.std;
-    report["inception_score_splits"] = is.splits;
-    std::cout << "Inception Score " << std::setprecision(3) << std::fixed << is.mean << " +- " << is.std << " ("
-              << is.splits << " splits)\n";
-  }
+  if (args->count("precision_recall")) print_precision_recall(reference, candidate, report);
+  if (with_is) print_inception_score(*extractor, candidate, report);
   std::cout << "features: " << extractor->name() << ", " << std::setprecision(1) << std::fixed
             << candidate.images_per_second << " images/s\n";
   report["protocol"] = protocol_json(protocol, report, reference, candidate.features.size(0), seed);

@@ -14,9 +14,11 @@
 #include "flowlab/io/image.h"
 #include "flowlab/io/gif.h"
 #include "flowlab/io/npz.h"
+#include "flowlab/methods/registry.h"
 #include "flowlab/recipe.h"
 #include "flowlab/sampling/generation_batches.h"
 #include "flowlab/sampling/samplers.h"
+#include "flowlab/sampling/sde_sampler.h"
 #include "flowlab/sampling/time_grids.h"
 #include "flowlab/sampling/trajectory.h"
 #include "flowlab/training/sampling_model.h"
@@ -29,7 +31,7 @@ std::vector<FlagBinding> sampling_flags() {
       {"num_samples", "sampling.num_samples", "images to generate"},
       {"steps", "sampling.steps", "solver steps (NFE per step depends on the sampler)"},
       {"sampler", "sampling.sampler", "by the checkpoint's method; see the list below"},
-      {"schedule", "sampling.schedule", "time grid of the fixed-step samplers: uniform, edm, shift"},
+      {"schedule", "sampling.schedule", "time grid of the fixed-step samplers; see the list below"},
       {"cfg_scale", "sampling.cfg_scale", "classifier-free guidance scale (1 = off)"},
       {"cfg_t_min", "sampling.cfg_t_min", "guide only the steps with t >= this (t = 1 is noise)"},
       {"cfg_t_max", "sampling.cfg_t_max", "guide only the steps with t <= this"},
@@ -39,17 +41,15 @@ std::vector<FlagBinding> sampling_flags() {
   };
 }
 
-// The samplers of every method and the time grids, one line each, after the flags.
+// The samplers of every generative method, the time grids and the SDE forms, one line each, from
+// their registries, after the flags.
 std::string sampling_help() {
-  return "\nSamplers (--sampler), by the checkpoint's method.\ncfm:\n" + sampler_help() +
-         "ddpm:\n"
-         "  ddpm      ancestral sampling (Ho et al. 2020) over sampling.steps of the noise schedule\n"
-         "  ddim      DDIM (Song et al. 2021), deterministic at ddpm.eta = 0\n"
-         "  dpmpp_2m  DPM-Solver++(2M) (Lu et al. 2022), data prediction, second order, for 10 to 20 steps\n"
-         "meanflow:\n"
-         "  meanflow  x <- x - (t - r) u(x, r, t) over the grid's intervals, 1 NFE each (1 step: one-step "
-         "generation)\n"
-         "\nTime grids (--schedule) of the cfm samplers but rk45 and of meanflow:\n" + schedule_help();
+  std::string out = "\nSamplers (--sampler), by the checkpoint's method:\n";
+  for (const auto& method : method_entries())
+    if (!method.samplers.empty() && method.name != "vae") out += method.name + ":\n" + help_lines(method.samplers);
+  return out + "\nTime grids (--schedule) of the fixed-step cfm and meanflow samplers:\n" + help_lines(time_grids()) +
+         "\nDiffusion coefficients of the sde sampler (--set sampling.sde_diffusion=NAME):\n" +
+         help_lines(sde_diffusions());
 }
 
 // Labels for `n` samples: one class, one row per class, or classes in turn.
@@ -163,6 +163,58 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
   return options;
 }
 
+// What to sample: the noise (undefined: drawn per batch), every sample's label, their count, and
+// whether they form a class grid of per_class samples per class.
+struct SampleRequest {
+  torch::Tensor noise, labels;
+  int64_t count = 0;
+  bool class_grid = false;
+  int64_t per_class = 0;
+};
+
+SampleRequest sample_request(const cxxopts::ParseResult& args, const Config& config, int64_t num_classes) {
+  int64_t class_label = args.count("class_label") ? args["class_label"].as<int64_t>() : -1;
+  if (class_label >= num_classes || (class_label >= 0 && num_classes == 0))
+    throw Error("--class_label " + std::to_string(class_label) + ": the model has " + std::to_string(num_classes) +
+                " classes");
+  SampleRequest r;
+  r.class_grid = args.count("class_grid") > 0 && num_classes > 0;
+  r.per_class = args["samples_per_class"].as<int64_t>();
+  if (args.count("noise") && r.class_grid) throw Error("--noise sets the samples; --class_grid draws its own");
+  if (args.count("labels") && (r.class_grid || class_label >= 0))
+    throw Error("--labels gives every sample's class; leave out --class_grid and --class_label");
+  if (args.count("noise")) r.noise = read_noise(args["noise"].as<std::string>(), config);
+  r.count = r.noise.defined() ? r.noise.size(0) : r.class_grid ? num_classes * r.per_class : config.sampling.num_samples;
+  r.labels = args.count("labels") ? read_labels(args["labels"].as<std::string>(), r.count, num_classes)
+                                  : make_labels(r.count, num_classes, class_label, r.class_grid, r.per_class);
+  return r;
+}
+
+// The images as OpenAI's ADM evaluation suite reads them: arr_0 uint8 (N, H, W, 3), grey
+// repeated; arr_1 the labels of a conditional model (undefined: none).
+void write_adm_npz(const std::string& path, const torch::Tensor& images, const torch::Tensor& labels) {
+  auto pixels = float_to_uint8(images).permute({0, 2, 3, 1});  // (N, H, W, C)
+  std::map<std::string, torch::Tensor> arrays = {{"arr_0", pixels.expand({-1, -1, -1, 3}).contiguous()}};
+  if (labels.defined()) arrays["arr_1"] = labels;
+  write_npz(path, arrays);
+}
+
+// trajectory.png (the recorded samples at `points` + 1 times), and the GIF of those times when
+// gif_path is given: each frame one row of the samples, enlarged to at least 256 pixels across.
+void write_trajectory(const SamplingCheckpoint& checkpoint, const TrajectoryRecorder& trajectory, int points,
+                      const std::string& output_dir, const std::string& gif_path, torch::Device device) {
+  save_grid(output_dir + "/trajectory.png", checkpoint.to_pixels(trajectory.strip(points).to(device)).cpu(),
+            points + 1);
+  if (gif_path.empty()) return;
+  std::vector<torch::Tensor> frames;
+  for (const auto& states : trajectory.frames(points)) {
+    auto row = make_grid(checkpoint.to_pixels(states.to(device)).cpu(), states.size(0));
+    const int64_t scale = std::max<int64_t>(1, (256 + row.size(2) - 1) / row.size(2));
+    frames.push_back(float_to_uint8(row.repeat_interleave(scale, 1).repeat_interleave(scale, 2)));
+  }
+  write_gif(gif_path, frames);
+}
+
 }  // namespace
 
 int generate_command(int argc, char** argv) {
@@ -187,21 +239,9 @@ int generate_command(int argc, char** argv) {
   set_latent_model_flags(checkpoint, *args);
   checkpoint.load(weight_choice(*args), runtime.device());
 
-  int64_t num_classes = checkpoint.model->num_classes();
-  int64_t class_label = args->count("class_label") ? (*args)["class_label"].as<int64_t>() : -1;
-  if (class_label >= num_classes || (class_label >= 0 && num_classes == 0))
-    throw Error("--class_label " + std::to_string(class_label) + ": the model has " +
-                std::to_string(num_classes) + " classes");
-  bool class_grid = args->count("class_grid") > 0 && num_classes > 0;
-  int64_t per_class = (*args)["samples_per_class"].as<int64_t>();
-  if (args->count("noise") && class_grid) throw Error("--noise sets the samples; --class_grid draws its own");
-  if (args->count("labels") && (class_grid || class_label >= 0))
-    throw Error("--labels gives every sample's class; leave out --class_grid and --class_label");
-  torch::Tensor noise;
-  if (args->count("noise")) noise = read_noise((*args)["noise"].as<std::string>(), config);
-  int64_t n = noise.defined() ? noise.size(0) : class_grid ? num_classes * per_class : config.sampling.num_samples;
-  auto labels = args->count("labels") ? read_labels((*args)["labels"].as<std::string>(), n, num_classes)
-                                      : make_labels(n, num_classes, class_label, class_grid, per_class);
+  const int64_t num_classes = checkpoint.model->num_classes();
+  auto request = sample_request(*args, config, num_classes);
+  const auto& [noise, labels, n, class_grid, per_class] = request;
   auto output_dir = (*args)["output_dir"].as<std::string>();
   if (world.is_main()) ensure_directory(output_dir);
   std::string npz_path = args->count("npz") ? (*args)["npz"].as<std::string>() : "";
@@ -238,25 +278,9 @@ int generate_command(int argc, char** argv) {
     ensure_directory(output_dir + "/images");
     save_images(output_dir + "/images", all);
   }
-  if (!npz_path.empty()) {
-    auto pixels = float_to_uint8(all).permute({0, 2, 3, 1});  // (N, H, W, C)
-    std::map<std::string, torch::Tensor> arrays = {{"arr_0", pixels.expand({-1, -1, -1, 3}).contiguous()}};
-    if (num_classes > 0) arrays["arr_1"] = labels;
-    write_npz(npz_path, arrays);
-  }
+  if (!npz_path.empty()) write_adm_npz(npz_path, all, num_classes > 0 ? labels : torch::Tensor());
   if (trajectory_points > 0)
-    save_grid(output_dir + "/trajectory.png", checkpoint.to_pixels(trajectory.strip(trajectory_points).to(runtime.device())).cpu(),
-              trajectory_points + 1);
-  if (!gif_path.empty()) {
-    // Each frame one row of the samples, enlarged to at least 256 pixels across.
-    std::vector<torch::Tensor> frames;
-    for (const auto& states : trajectory.frames(trajectory_points)) {
-      auto row = make_grid(checkpoint.to_pixels(states.to(runtime.device())).cpu(), states.size(0));
-      const int64_t scale = std::max<int64_t>(1, (256 + row.size(2) - 1) / row.size(2));
-      frames.push_back(float_to_uint8(row.repeat_interleave(scale, 1).repeat_interleave(scale, 2)));
-    }
-    write_gif(gif_path, frames);
-  }
+    write_trajectory(checkpoint, trajectory, trajectory_points, output_dir, gif_path, runtime.device());
   const auto& s = config.sampling;
   double rate = static_cast<double>(n) / seconds;
   std::cout << "wrote " << grid_path << ": " << n << " images, sampler " << s.sampler << ", NFE "

@@ -138,19 +138,10 @@ Rule<std::vector<int>> each_positive(bool allow_empty) {
   };
 }
 
-std::vector<Field> schema(Config& c) {
+// The model and data sections.
+std::vector<Field> model_and_data_fields(Config& c) {
   auto& m = c.model;
   auto& d = c.data;
-  auto& me = c.method;
-  auto& dd = c.ddpm;
-  auto& mf = c.meanflow;
-  auto& va = c.vae;
-  auto& s = c.scheduler;
-  auto& t = c.training;
-  auto& ev = c.eval;
-  auto& sa = c.sampling;
-  auto& di = c.distributed;
-  auto& co = c.compute;
   return {
       make_field("model", "type", m.type, named()),
       make_field("model", "variant", m.variant),
@@ -186,7 +177,16 @@ std::vector<Field> schema(Config& c) {
       make_field("data", "random_flip", d.random_flip, one_of({"auto", "true", "false"})),
       make_field("data", "num_images", d.num_images, greater_than(0)),
       make_field("data", "shapes_seed", d.shapes_seed),
+  };
+}
 
+// The method sections: method, ddpm, meanflow, vae.
+std::vector<Field> method_fields(Config& c) {
+  auto& me = c.method;
+  auto& dd = c.ddpm;
+  auto& mf = c.meanflow;
+  auto& va = c.vae;
+  return {
       make_field("method", "name", me.name, named()),
       make_field("method", "time_sampling", me.time_sampling, one_of({"uniform", "logit_normal"})),
       make_field("method", "logit_mean", me.logit_mean),
@@ -208,7 +208,7 @@ std::vector<Field> schema(Config& c) {
       make_field("meanflow", "guidance_kappa", mf.guidance_kappa, in_range(0.0, 1.0)),
       make_field("meanflow", "guidance_t_min", mf.guidance_t_min, in_range(0.0, 1.0)),
       make_field("meanflow", "guidance_t_max", mf.guidance_t_max, in_range(0.0, 1.0)),
-      make_field("meanflow", "jvp_pass", mf.jvp_pass, one_of({"separate", "shared", "fused"})),
+      make_field("meanflow", "jvp_pass", mf.jvp_pass, one_of({"separate", "fused"})),
 
       make_field("vae", "ch", va.ch, greater_than(0)),
       make_field("vae", "ch_mult", va.ch_mult, each_positive(false)),
@@ -224,7 +224,15 @@ std::vector<Field> schema(Config& c) {
       make_field("vae", "disc_start", va.disc_start, at_least<int64_t>(0)),
       make_field("vae", "disc_layers", va.disc_layers, in_range(1, 6)),
       make_field("vae", "disc_channels", va.disc_channels, greater_than(0)),
+  };
+}
 
+// scheduler, training and eval.
+std::vector<Field> training_fields(Config& c) {
+  auto& s = c.scheduler;
+  auto& t = c.training;
+  auto& ev = c.eval;
+  return {
       make_field("scheduler", "type", s.type, one_of({"cosine", "constant"})),
       make_field("scheduler", "min_lr", s.min_lr, at_least(0.0)),
       make_field("scheduler", "warmup_steps", s.warmup_steps, at_least<int64_t>(0)),
@@ -268,12 +276,20 @@ std::vector<Field> schema(Config& c) {
       make_field("eval", "cfg_scale", ev.cfg_scale),
       make_field("eval", "kid", ev.kid),
       make_field("eval", "inception_weights", ev.inception_weights),
+  };
+}
 
+// sampling, distributed and compute.
+std::vector<Field> sampling_fields(Config& c) {
+  auto& sa = c.sampling;
+  auto& di = c.distributed;
+  auto& co = c.compute;
+  return {
       make_field("sampling", "sampler", sa.sampler, named()),
       make_field("sampling", "steps", sa.steps, greater_than(0)),
-      make_field("sampling", "schedule", sa.schedule, one_of({"uniform", "edm", "shift"})),
+      make_field("sampling", "schedule", sa.schedule, named()),
       make_field("sampling", "shift", sa.shift, greater_than(0.0)),
-      make_field("sampling", "sde_diffusion", sa.sde_diffusion, one_of({"constant", "sigma", "linear", "SBDM"})),
+      make_field("sampling", "sde_diffusion", sa.sde_diffusion, named()),
       make_field("sampling", "sde_norm", sa.sde_norm, greater_than(0.0)),
       make_field("sampling", "sde_last_step", sa.sde_last_step, in_range(0.0, 0.5)),
       make_field("sampling", "cfg_scale", sa.cfg_scale, at_least(0.0)),
@@ -294,6 +310,15 @@ std::vector<Field> schema(Config& c) {
       make_field("compute", "channels_last", co.channels_last),
       make_field("compute", "data_on_device", co.data_on_device),
   };
+}
+
+std::vector<Field> schema(Config& c) {
+  std::vector<Field> fields;
+  for (auto part : {model_and_data_fields, method_fields, training_fields, sampling_fields}) {
+    auto more = part(c);
+    fields.insert(fields.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
+  return fields;
 }
 
 std::string keys_of_section(std::vector<Field>& fields, const std::string& section) {

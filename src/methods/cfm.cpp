@@ -36,7 +36,7 @@ SampleOutput CfmMethod::sample(Backbone& model, const torch::Tensor& noise, cons
 MethodEntry cfm_entry() {
   MethodEntry e;
   e.name = "cfm";
-  e.samplers = sampler_names();
+  e.samplers = sampler_infos(flow_samplers());
   e.per_pixel_loss = true;
   e.make = [](const Config& c) -> MethodPtr { return std::make_unique<CfmMethod>(c.method); };
   return e;

@@ -3,11 +3,39 @@
 #include <cmath>
 
 #include "flowlab/error.h"
+#include "flowlab/named_entries.h"
 #include "flowlab/sampling/diffusion_samplers.h"
 #include "flowlab/sampling/dpm_solver.h"
 #include "flowlab/sampling/guidance.h"
 
 namespace flowlab {
+namespace {
+
+// DDPM's samplers as its entry lists them, each walking `path` (integer steps from T to 0).
+using DiffusionSamplerFn = std::function<torch::Tensor(const DenoiseFn& denoise, const NoiseSchedule& schedule,
+                                                       torch::Tensor x, const std::vector<int64_t>& path,
+                                                       const DdpmConfig& ddpm, const StepHook& hook)>;
+struct DiffusionSampler : SamplerInfo {
+  DiffusionSampler(SamplerInfo info, DiffusionSamplerFn run_fn) : SamplerInfo(std::move(info)), run(std::move(run_fn)) {}
+  DiffusionSamplerFn run;
+};
+
+const std::vector<DiffusionSampler>& diffusion_samplers() {
+  static const std::vector<DiffusionSampler> samplers = {
+      {{"ddpm", "ancestral sampling (Ho et al. 2020) over sampling.steps of the noise schedule", 1},
+       [](const DenoiseFn& d, const NoiseSchedule& s, torch::Tensor x, const std::vector<int64_t>& path,
+          const DdpmConfig&, const StepHook& hook) { return ddpm_ancestral_sample(d, s, x, path, hook); }},
+      {{"ddim", "DDIM (Song et al. 2021), deterministic at ddpm.eta = 0", 1},
+       [](const DenoiseFn& d, const NoiseSchedule& s, torch::Tensor x, const std::vector<int64_t>& path,
+          const DdpmConfig& ddpm, const StepHook& hook) { return ddim_sample(d, s, x, path, ddpm.eta, hook); }},
+      {{"dpmpp_2m", "DPM-Solver++(2M) (Lu et al. 2022), data prediction, second order, for 10 to 20 steps", 1},
+       [](const DenoiseFn& d, const NoiseSchedule& s, torch::Tensor x, const std::vector<int64_t>& path,
+          const DdpmConfig&, const StepHook& hook) { return dpm_solver_pp_2m_diffusion(d, s, x, path, hook); }},
+  };
+  return samplers;
+}
+
+}  // namespace
 
 DdpmMethod::DdpmMethod(DdpmConfig config)
     : config_(std::move(config)),
@@ -32,8 +60,7 @@ LossOutput DdpmMethod::loss(Backbone& model, const torch::Tensor& x, const torch
 
 SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                                 const SamplingConfig& sampling, const StepHook& hook) {
-  if (sampling.sampler != "ddpm" && sampling.sampler != "ddim" && sampling.sampler != "dpmpp_2m")
-    throw Error("sampler '" + sampling.sampler + "' does not apply to a DDPM model (use ddpm, ddim or dpmpp_2m)");
+  const auto& sampler = find_entry(diffusion_samplers(), sampling.sampler, "sampling.sampler");
   c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   const int64_t T = schedule_.steps();
   ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
@@ -55,12 +82,7 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
     return d;
   };
   auto path = diffusion_step_path(T, sampling.steps, sampling.resample_jump, sampling.resample_repeats);
-  if (sampling.sampler == "ddpm")
-    out.x = ddpm_ancestral_sample(denoise, schedule_, noise, path, hook);
-  else if (sampling.sampler == "ddim")
-    out.x = ddim_sample(denoise, schedule_, noise, path, config_.eta, hook);
-  else
-    out.x = dpm_solver_pp_2m_diffusion(denoise, schedule_, noise, path, hook);
+  out.x = sampler.run(denoise, schedule_, noise, path, config_, hook);
   return out;
 }
 
@@ -72,7 +94,7 @@ torch::Tensor DdpmMethod::noised(const torch::Tensor& x0, const torch::Tensor& e
 MethodEntry ddpm_entry() {
   MethodEntry e;
   e.name = "ddpm";
-  e.samplers = {"ddpm", "ddim", "dpmpp_2m"};
+  e.samplers = sampler_infos(diffusion_samplers());
   e.resamples = true;
   e.inpaint_replacement = "fresh";  // measured better than the sample's own noise (docs/results.md)
   e.flags = {{"timesteps", "ddpm.timesteps", "diffusion steps T"}};

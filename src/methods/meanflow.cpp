@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "flowlab/error.h"
+#include "flowlab/named_entries.h"
 #include "flowlab/methods/flow_path.h"
 #include "flowlab/methods/time_sampling.h"
 #include "flowlab/models/autocast.h"
@@ -25,32 +26,19 @@ class DualLevel {
 
 torch::Tensor rows(const torch::Tensor& x, const torch::Tensor& index) { return x.index_select(0, index); }
 
-struct DualOutput {
-  torch::Tensor u;     // (N, C, H, W) with its backward graph; only with keep_graph
-  torch::Tensor dudt;  // (N, C, H, W), detached
-};
+}  // namespace
 
-// u(z, r, t) and its JVP along the tangent (v, 0, 1) in (z, r, t), in one forward-mode pass.
-// Without keep_graph the pass records no backward graph: neither for u nor for the tangents,
-// which autograd would otherwise record because they depend on the weights.
-DualOutput dual_pass(Backbone& model, const torch::Tensor& z, const torch::Tensor& v, const torch::Tensor& r,
-                     const torch::Tensor& t, const torch::Tensor& y, bool keep_graph) {
+// One forward-mode pass without a backward graph: neither for u nor for the tangents, which
+// autograd would otherwise record because they depend on the weights.
+torch::Tensor meanflow_jvp(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
+                           const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y) {
   FullPrecisionScope fp32;  // the JVP in fp32 under bf16 autocast, as the MeanFlow authors do
-  torch::AutoGradMode grad_mode(keep_graph && torch::GradMode::is_enabled());
+  torch::NoGradGuard no_grad;
   DualLevel dual;
   auto z_dual = at::_make_dual(z, v, dual.level());
   auto t_dual = at::_make_dual(t, torch::ones_like(t), dual.level());
-  auto unpacked = at::_unpack_dual(model.forward_interval(z_dual, r, t_dual, y), dual.level());
-  auto dudt = std::get<1>(unpacked);
-  return {keep_graph ? std::get<0>(unpacked).clone() : torch::Tensor(),  // clone: out of the level
-          dudt.defined() ? dudt.detach().clone() : torch::zeros_like(z)};
-}
-
-}  // namespace
-
-torch::Tensor meanflow_jvp(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
-                           const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y) {
-  return dual_pass(model, z, v, r, t, y, /*keep_graph=*/false).dudt;
+  auto dudt = std::get<1>(at::_unpack_dual(interval_of(model).forward_interval(z_dual, r, t_dual, y), dual.level()));
+  return dudt.defined() ? dudt.clone() : torch::zeros_like(z);  // clone: out of the level
 }
 
 MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
@@ -64,26 +52,13 @@ MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const to
     // One pass: u with its graph, du/dt along (v, 0, 1) without one (models/jet.h), on every row;
     // the rows with r = t multiply it by t - r = 0.
     FullPrecisionScope fp32;
-    auto out = model.forward_interval_jet(Jet(z, v), r, Jet(t, torch::ones_like(t)), y);
+    auto out = interval_of(model).forward_interval_jet(Jet(z, v), r, Jet(t, torch::ones_like(t)), y);
     u = out.value;
     dudt = out.tangent.to(z.scalar_type());
-  } else if (jvp_pass == "shared") {
-    u = torch::zeros_like(z);
-    if (jvp_rows.numel() > 0) {
-      auto out = dual_pass(model, rows(z, jvp_rows), rows(v, jvp_rows), rows(r, jvp_rows),
-                           rows(t, jvp_rows), rows(y, jvp_rows), /*keep_graph=*/true);
-      u = u.index_copy(0, jvp_rows, out.u.to(u.scalar_type()));
-      dudt.index_copy_(0, jvp_rows, out.dudt);
-    }
-    auto fm_rows = torch::nonzero(r >= t).view({-1});
-    if (fm_rows.numel() > 0) {
-      auto t_fm = rows(t, fm_rows);
-      u = u.index_copy(0, fm_rows, model.forward_interval(rows(z, fm_rows), t_fm, t_fm, rows(y, fm_rows)));
-    }
   } else {
     if (jvp_pass != "separate")
-      throw Error("meanflow.jvp_pass must be separate, shared or fused, got " + jvp_pass);
-    u = model.forward_interval(z, r, t, y);
+      throw Error("meanflow.jvp_pass must be separate or fused, got " + jvp_pass);
+    u = interval_of(model).forward_interval(z, r, t, y);
     if (jvp_rows.numel() > 0)
       dudt.index_copy_(0, jvp_rows,
                        meanflow_jvp(model, rows(z, jvp_rows), rows(v, jvp_rows), rows(r, jvp_rows),
@@ -103,7 +78,7 @@ torch::Tensor meanflow_guided_velocity(Backbone& model, const torch::Tensor& z, 
   torch::NoGradGuard no_grad;
   const int64_t n = z.size(0);
   auto null = torch::full_like(y, model.null_label());
-  auto both = model.forward_interval(torch::cat({z, z}), torch::cat({t, t}), torch::cat({t, t}),
+  auto both = interval_of(model).forward_interval(torch::cat({z, z}), torch::cat({t, t}), torch::cat({t, t}),
                                      torch::cat({y, null}));
   auto u_cond = both.slice(0, 0, n), u_null = both.slice(0, n);
   auto guided = w * v + kappa * u_cond + (1 - w - kappa) * u_null;
@@ -140,12 +115,11 @@ LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const t
 
 SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                                     const SamplingConfig& sampling, const StepHook& hook) {
-  if (sampling.sampler != "meanflow")
-    throw Error("sampler '" + sampling.sampler + "' does not apply to a MeanFlow model (use meanflow)");
+  find_entry(meanflow_entry().samplers, sampling.sampler, "sampling.sampler");
   c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   IntervalConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& r,
                                        const torch::Tensor& t, const torch::Tensor& labels) {
-    return model.forward_interval(x, r, t, labels);
+    return interval_of(model).forward_interval(x, r, t, labels);
   };
   auto guided = interval_guidance(net, y, model.null_label(), sampling.cfg_scale,
                                   {sampling.cfg_t_min, sampling.cfg_t_max}, sampling.cfg_channels);
@@ -158,16 +132,10 @@ SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise,
 MethodEntry meanflow_entry() {
   MethodEntry e;
   e.name = "meanflow";
-  e.samplers = {"meanflow"};
+  e.samplers = {{"meanflow", "x <- x - (t - r) u(x, r, t) over the grid's intervals, 1 NFE each (1 step: one-step generation)", 1}};
   e.default_steps = 1;
   e.two_time = true;
   e.make = [](const Config& c) -> MethodPtr { return std::make_unique<MeanFlowMethod>(c.meanflow); };
-  e.check = [](const Config& c) {
-    // LibTorch's dual tensors cannot pass a checkpointed block while its graph is recorded.
-    if (c.model.checkpointing && c.meanflow.jvp_pass == "shared")
-      throw Error("config: model.checkpointing does not work with meanflow.jvp_pass: shared; use fused (the "
-                  "smallest) or separate");
-  };
   return e;
 }
 

@@ -22,6 +22,10 @@ std::vector<std::string> method_names() {
   return entry_names(method_entries());
 }
 
+std::vector<std::string> sampler_names(const MethodEntry& method) {
+  return entry_names(method.samplers);
+}
+
 MethodPtr make_method(const Config& config) {
   auto method = method_entry(config.method.name).make(config);
   if (config.compute.precision == "fp32") return method;

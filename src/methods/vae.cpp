@@ -160,8 +160,7 @@ void VaeMethod::load_state(torch::serialize::InputArchive& archive) {
 MethodEntry vae_entry() {
   MethodEntry e;
   e.name = "vae";
-  e.samplers = {"reconstruct"};
-  e.backbone = "autoencoder_kl";
+  e.samplers = {{"reconstruct", "the autoencoder's reconstruction of its input", 1}};
   e.flags = {{"kl_weight", "vae.kl_weight", "weight of the KL term (LDM: 1e-6)"},
              {"perceptual", "vae.perceptual", "TorchScript feature network for a perceptual term (e.g. an exported LPIPS/VGG)"},
              {"disc_weight", "vae.disc_weight", "PatchGAN weight (0 = none; LDM: 0.5)"},

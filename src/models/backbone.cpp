@@ -1,14 +1,12 @@
 #include "flowlab/models/backbone.h"
 
+#include "flowlab/error.h"
+
 namespace flowlab {
 
-torch::Tensor Backbone::forward_interval(const torch::Tensor& x, const torch::Tensor& r,
-                                         const torch::Tensor& t, const torch::Tensor& y) {
-  return forward_interval_jet(Jet(x), r, Jet(t), y).value;
-}
-
-Jet Backbone::forward_interval_jet(const Jet&, const torch::Tensor&, const Jet&, const torch::Tensor&) {
-  TORCH_CHECK(false, "model.type ", type_name(),
+IntervalBackbone& interval_of(Backbone& model) {
+  if (auto* two_time = model.interval()) return *two_time;
+  throw Error("model.type " + model.type_name() +
               " takes one time; MeanFlow needs a two-time backbone such as tiny_unet_meanflow");
 }
 

@@ -203,7 +203,7 @@ torch::Tensor DiT::forward(const torch::Tensor& x, const torch::Tensor& t, const
 }
 
 Jet DiT::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) {
-  TORCH_CHECK(takes_interval(), "this DiT takes one time; MeanFlow builds it with two");
+  TORCH_CHECK(!options_.time_pair.empty(), "this DiT takes one time; MeanFlow builds it with two");
   auto c = jet::add(t_embedder(t), Jet(y_embedder(y)));
   // (t, t - r): the MeanFlow paper's DiT; (r, t): one shared embedder.
   c = jet::add(c, detail::second_time_embedding(options_.time_pair, t_embedder, interval_embedder, r, t));

@@ -178,7 +178,7 @@ torch::Tensor TinyUNet::forward(const torch::Tensor& x, const torch::Tensor& t,
 }
 
 Jet TinyUNet::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) {
-  TORCH_CHECK(takes_interval(), "tiny_unet takes one time; use tiny_unet_meanflow");
+  TORCH_CHECK(two_time(), "tiny_unet takes one time; use tiny_unet_meanflow");
   auto cond = embed(t, y);
   // (t, t - r): the paper's choice; (r, t): time_mlp(emb(r)) + time_mlp(emb(t)) with one embedder.
   cond = jet::add(cond, detail::second_time_embedding(options_.time_pair, time_embed, interval_embed, r, t));

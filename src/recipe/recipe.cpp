@@ -8,12 +8,22 @@
 #include "flowlab/error.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/models/registry.h"
+#include "flowlab/named_entries.h"
+#include "flowlab/sampling/sde_sampler.h"
+#include "flowlab/sampling/time_grids.h"
 
 namespace flowlab {
 namespace {
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// The backbone only `method` trains (the autoencoder for vae), or "" where it trains any other.
+std::string reserved_backbone(const std::string& method) {
+  for (const auto& b : backbone_entries())
+    if (b.only_for_method == method) return b.name;
+  return "";
 }
 
 }  // namespace
@@ -29,10 +39,13 @@ void validate(const Config& config) {
   validate_data(config);
   const auto& method = method_entry(config.method.name);
   const auto& backbone = backbone_entry(config.model.type);
-  if (!contains(method.samplers, config.sampling.sampler))
-    throw not_one_of("sampling.sampler", config.sampling.sampler, method.samplers);
-  if (!config.eval.sampler.empty() && !contains(method.samplers, config.eval.sampler))
-    throw not_one_of("eval.sampler", config.eval.sampler, method.samplers);
+  const auto samplers = sampler_names(method);
+  if (!contains(samplers, config.sampling.sampler))
+    throw not_one_of("sampling.sampler", config.sampling.sampler, samplers);
+  if (!config.eval.sampler.empty() && !contains(samplers, config.eval.sampler))
+    throw not_one_of("eval.sampler", config.eval.sampler, samplers);
+  find_entry(time_grids(), config.sampling.schedule, "sampling.schedule");
+  find_entry(sde_diffusions(), config.sampling.sde_diffusion, "sampling.sde_diffusion");
   if (method.two_time && backbone.two_time_form != backbone.name) {
     std::string two_time;
     for (const auto& b : backbone_entries())
@@ -40,9 +53,9 @@ void validate(const Config& config) {
     throw Error("config: method " + method.name + " needs a two-time backbone (model.type " +
                 two_time + "), got model.type " + config.model.type);
   }
-  if (!method.backbone.empty() && config.model.type != method.backbone)
-    throw Error("config: method " + method.name + " trains model.type " + method.backbone + ", got " +
-                config.model.type);
+  const auto reserved = reserved_backbone(method.name);
+  if (!reserved.empty() && config.model.type != reserved)
+    throw Error("config: method " + method.name + " trains model.type " + reserved + ", got " + config.model.type);
   if (!backbone.only_for_method.empty() && backbone.only_for_method != method.name)
     throw Error("config: model.type " + backbone.name + " is trained by method " + backbone.only_for_method +
                 " (train_" + backbone.only_for_method + "), not " + method.name);
@@ -70,12 +83,13 @@ Config for_method(Config config, const std::string& method, bool log) {
   if (config.method.name != method && log)
     spdlog::info("method.name is {} in the recipe; this program trains {}", config.method.name, method);
   config.method.name = method;
-  if (!contains(entry.samplers, config.sampling.sampler)) {
-    config.sampling.sampler = entry.samplers.front();
+  if (!contains(sampler_names(entry), config.sampling.sampler)) {
+    config.sampling.sampler = entry.samplers.front().name;
     if (entry.default_steps > 0) config.sampling.steps = entry.default_steps;
   }
-  if (!entry.backbone.empty()) {
-    config.model.type = entry.backbone;
+  const auto reserved = reserved_backbone(method);
+  if (!reserved.empty()) {
+    config.model.type = reserved;
     return config;
   }
   const auto& backbone = backbone_entry(config.model.type);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "flowlab/error.h"
+#include "flowlab/named_entries.h"
 #include "flowlab/sampling/dpm_solver.h"
 #include "flowlab/sampling/sde_sampler.h"
 #include "flowlab/sampling/time_grids.h"
@@ -148,49 +149,59 @@ AdaptiveResult rk45_sample(const VelocityFn& v, torch::Tensor x, const AdaptiveO
   return result;
 }
 
-std::vector<std::string> sampler_names() { return {"euler", "heun", "midpoint", "rk45", "sde", "dpmpp_2m"}; }
+namespace {
 
-std::string sampler_help() {
-  return "  euler     explicit Euler, first order, 1 NFE per step\n"
-         "  heun      Heun (Karras et al. 2022), second order, 2 NFE per step\n"
-         "  midpoint  explicit midpoint, second order, 2 NFE per step\n"
-         "  rk45      adaptive Dormand-Prince 5(4) to sampling.rtol and atol (steps ignored)\n"
-         "  sde       Euler-Maruyama on SiT's reverse SDE, diffusion sampling.sde_diffusion (constant, sigma, "
-         "linear, SBDM) times sde_norm, a noise-free last step (sampling.sde_last_step long when > 0), 1 NFE per step\n"
-         "  dpmpp_2m  DPM-Solver++(2M) (Lu et al. 2022) on alpha = 1 - t, sigma = t, second order, 1 NFE per step\n";
+// The fixed-step samplers' grid; the sde sampler's last step may have a length of its own.
+std::vector<double> grid_of(const SamplingConfig& s, double last_step = 0.0) {
+  return time_grid(s.schedule, s.steps, s.shift, last_step);
+}
+
+}  // namespace
+
+const std::vector<FlowSampler>& flow_samplers() {
+  static const std::vector<FlowSampler> samplers = {
+      {{"euler", "explicit Euler, first order, 1 NFE per step", 1},
+       [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
+         return euler_sample(v, x, grid_of(s), hook);
+       }},
+      {{"heun", "Heun (Karras et al. 2022), second order, 2 NFE per step", 2},
+       [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
+         return heun_sample(v, x, grid_of(s), hook);
+       }},
+      {{"midpoint", "explicit midpoint, second order, 2 NFE per step", 2},
+       [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
+         return midpoint_sample(v, x, grid_of(s), hook);
+       }},
+      {{"rk45", "adaptive Dormand-Prince 5(4) to sampling.rtol and atol (steps ignored)", 0},
+       [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
+         AdaptiveOptions options;
+         options.rtol = s.rtol;
+         options.atol = s.atol;
+         return rk45_sample(v, x, options, hook).x;
+       }},
+      {{"sde",
+        "Euler-Maruyama on SiT's reverse SDE, diffusion sampling.sde_diffusion times sde_norm, a noise-free "
+        "last step (sampling.sde_last_step long when > 0), 1 NFE per step",
+        1},
+       [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
+         return sde_sample(v, x, grid_of(s, s.sde_last_step), s.sde_diffusion, s.sde_norm, hook);
+       }},
+      {{"dpmpp_2m", "DPM-Solver++(2M) (Lu et al. 2022) on alpha = 1 - t, sigma = t, second order, 1 NFE per step", 1},
+       [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
+         return dpm_solver_pp_2m_flow(v, x, grid_of(s), hook);
+       }},
+  };
+  return samplers;
 }
 
 OdeResult sample_flow(const SamplingConfig& sampling, const VelocityFn& v, torch::Tensor x, const StepHook& hook) {
+  const auto& sampler = find_entry(flow_samplers(), sampling.sampler, "sampling.sampler");
   OdeResult result;
   VelocityFn counted = [&](const torch::Tensor& xs, const torch::Tensor& t) {
     ++result.nfe;
     return v(xs, t);
   };
-  const auto& sampler = sampling.sampler;
-  if (sampler == "rk45") {
-    AdaptiveOptions options;
-    options.rtol = sampling.rtol;
-    options.atol = sampling.atol;
-    result.x = rk45_sample(counted, x, options, hook).x;
-    return result;
-  }
-  const double last_step = sampler == "sde" ? sampling.sde_last_step : 0.0;
-  auto times = time_grid(sampling.schedule, sampling.steps, sampling.shift, last_step);
-  if (sampler == "euler") {
-    result.x = euler_sample(counted, x, times, hook);
-  } else if (sampler == "heun") {
-    result.x = heun_sample(counted, x, times, hook);
-  } else if (sampler == "midpoint") {
-    result.x = midpoint_sample(counted, x, times, hook);
-  } else if (sampler == "dpmpp_2m") {
-    result.x = dpm_solver_pp_2m_flow(counted, x, times, hook);
-  } else if (sampler == "sde") {
-    result.x = sde_sample(counted, x, times, sampling.sde_diffusion, sampling.sde_norm, hook);
-  } else {
-    std::string known;
-    for (const auto& n : sampler_names()) known += " " + n;
-    throw Error("unknown sampler '" + sampler + "' for a flow model (known:" + known + ")");
-  }
+  result.x = sampler.run(counted, x, sampling, hook);
   return result;
 }
 

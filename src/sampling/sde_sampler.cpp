@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "flowlab/error.h"
+#include "flowlab/named_entries.h"
 
 namespace flowlab {
 
@@ -10,14 +10,19 @@ torch::Tensor score_from_velocity(const torch::Tensor& x, const torch::Tensor& v
   return -(x + (1 - t) * v) / t;
 }
 
-double sde_diffusion(const std::string& form, double t, double norm) {
-  if (form == "constant") return norm;
-  if (form == "sigma" || form == "linear") return norm * t;
-  if (form == "SBDM") return norm * t / (1 - t);
-  throw Error("sampling.sde_diffusion must be constant, sigma, linear or SBDM, got " + form);
+const std::vector<SdeDiffusion>& sde_diffusions() {
+  static const std::vector<SdeDiffusion> forms = {
+      {"sigma", "D = sigma_t = t (the default, SiT's)", [](double t) { return t; }},
+      {"linear", "D = t (SiT's 1 - t in its time; on the linear path the same as sigma)", [](double t) { return t; }},
+      {"constant", "D = 1", [](double) { return 1.0; }},
+      {"SBDM", "D = t / (1 - t), score-based diffusion's (unbounded at t = 1)", [](double t) { return t / (1 - t); }},
+  };
+  return forms;
 }
 
-std::vector<std::string> sde_diffusion_names() { return {"constant", "sigma", "linear", "SBDM"}; }
+double sde_diffusion(const std::string& form, double t, double norm) {
+  return norm * find_entry(sde_diffusions(), form, "sampling.sde_diffusion").coefficient(t);
+}
 
 torch::Tensor sde_sample(const VelocityFn& v, torch::Tensor x, const std::vector<double>& times,
                          const std::string& diffusion, double norm, const StepHook& hook) {

@@ -26,20 +26,20 @@ void load_initial_weights(Backbone& model, const Config& config, const std::stri
       throw Error(what + " holds a " + trained.model.type + " model; this run trains " + config.model.type);
     auto source = make_backbone(trained);
     pretrained.load_weights(*source, true);
-    if (model.takes_interval() && !source->takes_interval() && model.second_time_module().empty())
+    if (model.interval() && !source->interval() && model.interval()->second_time_module().empty())
       throw Error(what + " holds a one-time " + trained.method.name + " model, whose velocity v(z, t) a MeanFlow "
                   "model can start from only with model.time_pair t,t-r (its second time embedded apart)");
     weights = named_weights(*source);
     spdlog::info("initialised from the EMA weights of {} (step {})", path, pretrained.step());
   }
   // A one-time model's weights lack the second time's embedder: it starts at zero output.
-  const auto second = model.second_time_module();
+  const auto second = model.interval() ? model.interval()->second_time_module() : "";
   bool one_time_weights = !second.empty();
   for (const auto& [name, tensor] : weights)
     if (name.rfind(second + ".", 0) == 0) one_time_weights = false;
   if (one_time_weights) {
     load_named_weights(model, weights, what, second);
-    model.zero_second_time();
+    model.interval()->zero_second_time();
     spdlog::info("{}: a one-time model's weights; {} starts at zero, so u(z, r, t) = v(z, t)", what, second);
   } else {
     load_named_weights(model, weights, what);

@@ -22,15 +22,29 @@ torch::Tensor newton_schulz_orthogonalize(const torch::Tensor& g, int steps) {
   return tall ? x.t() : x;
 }
 
-MuonSplit split_for_muon(const Backbone& model) {
+namespace {
+
+// The layers that read the input and write the output, by parameter-name prefix: TinyUNet's,
+// DiT's and AutoencoderKL's (models/*.h name them so).
+const std::vector<std::string>& input_output_layers() {
+  static const std::vector<std::string> prefixes = {"conv_in", "out_conv", "patch_embed", "final_linear",
+                                                    "encoder.conv_in", "decoder.conv_out"};
+  return prefixes;
+}
+
+bool is_input_output_layer(const std::string& name) {
+  for (const auto& prefix : input_output_layers())
+    if (name.rfind(prefix + ".", 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+MuonSplit split_for_muon(const torch::nn::Module& model) {
   std::set<std::string> adamw_only;
   for (const auto& m : model.named_modules("", /*include_self=*/false))
     if (m.value()->as<torch::nn::Embedding>()) adamw_only.insert(m.key() + ".weight");
-  auto io_layer = [&](const std::string& name) {
-    for (const auto& prefix : model.input_output_layers())
-      if (name.rfind(prefix + ".", 0) == 0) return true;
-    return false;
-  };
+  auto io_layer = [](const std::string& name) { return is_input_output_layer(name); };
   MuonSplit split;
   for (const auto& p : model.named_parameters()) {
     bool matrix = p.value().dim() >= 2 && !adamw_only.count(p.key()) && !io_layer(p.key());

@@ -22,6 +22,7 @@
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/initial_weights.h"
 #include "flowlab/training/lr_schedule.h"
+#include "flowlab/training/periodic_events.h"
 #include "flowlab/training/training_eval.h"
 
 namespace flowlab {
@@ -32,72 +33,6 @@ std::vector<Backbone*> ema_shadows(const TrainingState& state) {
   std::vector<Backbone*> shadows;
   for (const auto& ema : state.emas) shadows.push_back(ema->shadow().get());
   return shadows;
-}
-
-// The figures of one logging interval, summed on the device so steps need no host sync.
-class IntervalFigures {
- public:
-  explicit IntervalFigures(torch::Device device)
-      : loss_sum_(torch::zeros({}, torch::TensorOptions().device(device))),
-        grad_norm_sum_(torch::zeros({}, torch::TensorOptions().device(device))),
-        start_(std::chrono::steady_clock::now()) {}
-
-  void add(const StepOutcome& update) {
-    if (update.applied) {
-      loss_sum_ += update.loss;
-      grad_norm_sum_ += update.grad_norm;
-      ++applied_;
-    } else {
-      ++skipped_;
-    }
-  }
-
-  // The metrics.jsonl record of the interval (the method's figures averaged over processes);
-  // starts the next interval.
-  nlohmann::json finish(int64_t step, double epoch, double lr, int64_t batch_size,
-                        const std::map<std::string, torch::Tensor>& method_figures) {
-    auto& world = dist::world();
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    auto mean = [&](const torch::Tensor& sum) {
-      return applied_ > 0 ? sum.item<double>() / static_cast<double>(applied_) : std::nan("");
-    };
-    nlohmann::json record = {
-        {"step", step},
-        {"epoch", epoch},
-        {"loss", mean(loss_sum_)},
-        {"lr", lr},
-        {"grad_norm", mean(grad_norm_sum_)},
-        {"skipped_steps", skipped_},
-        {"processes", world.size()},
-        {"images_per_sec", seconds > 0 ? (applied_ + skipped_) * batch_size / seconds : 0.0}};
-    std::vector<torch::Tensor> figures;
-    for (const auto& kv : method_figures) figures.push_back(kv.second.detach().reshape({1}).clone());
-    world.allreduce_mean(figures, 1 << 20);
-    size_t k = 0;
-    for (const auto& kv : method_figures) record[kv.first] = figures[k++].item<double>();
-    loss_sum_.zero_();
-    grad_norm_sum_.zero_();
-    applied_ = skipped_ = 0;
-    start_ = std::chrono::steady_clock::now();
-    return record;
-  }
-
- private:
-  torch::Tensor loss_sum_, grad_norm_sum_;
-  int64_t applied_ = 0, skipped_ = 0;
-  std::chrono::steady_clock::time_point start_;
-};
-
-// Whether a periodic job (evaluation) runs after `step`: every `every` steps, and at the last
-// step when the run reached at least one interval.
-bool due(int64_t step, int64_t every, int64_t total) {
-  return every > 0 && (step % every == 0 || (step == total && step >= every));
-}
-
-std::string step_file_name(int64_t step) {
-  char name[64];
-  std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(step));
-  return name;
 }
 
 }  // namespace
@@ -266,91 +201,106 @@ void Trainer::start(const std::string& resume_from) {
   if (config_.compute.channels_last) use_channels_last(state_);
 }
 
-TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
+void Trainer::prepare(const std::string& resume_from) {
   const auto& tc = config_.training;
   auto& world = dist::world();
-  const bool main = world.is_main();  // the one process that writes outputs
   check_batch_splits(tc.batch_size, world.size(), tc.accumulate);
-  if (main) {
+  if (world.is_main()) {
     ensure_directory(tc.output_dir);
     ensure_directory(tc.output_dir + "/samples");
   }
   configure_threads(tc.threads);
   start(resume_from);
-  if (main && !config_.model.vae.empty()) codec_ = std::make_unique<LatentCodec>(config_.model, device_);
-  if (main) write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
-  spdlog::info("{} on {} ({} images, {} classes), {}{} with {} parameters, device {}",
-               method_.name(), data_.name, data_.size(), data_.num_classes(), config_.model.type,
-               config_.model.variant.empty() ? "" : " " + config_.model.variant,
-               state_.model->parameter_count(), tc.device);
-
-  const int64_t local_rows = tc.batch_size / world.size();
-  const BatchShard shard{world.rank() * local_rows, local_rows, tc.batch_size};
+  if (world.is_main() && !config_.model.vae.empty()) codec_ = std::make_unique<LatentCodec>(config_.model, device_);
+  if (world.is_main()) write_file_atomic(tc.output_dir + "/config.yaml", config_to_yaml(config_));
+  spdlog::info("{} on {} ({} images, {} classes), {}{} with {} parameters, device {}", method_.name(), data_.name,
+               data_.size(), data_.num_classes(), config_.model.type,
+               config_.model.variant.empty() ? "" : " " + config_.model.variant, state_.model->parameter_count(),
+               tc.device);
   // compute.data_on_device: one copy of the dataset on the training device; batches are gathered
   // and flipped there.
-  Dataset training_data = data_;  // tensor handles, not copies
+  training_data_ = data_;  // tensor handles, not copies
   if (config_.compute.data_on_device) {
-    training_data.images = data_.images.to(device_);
-    training_data.labels = data_.labels.to(device_);
-    for (auto* posterior : {&training_data.latent_std, &training_data.flip_mean, &training_data.flip_std})
+    training_data_.images = data_.images.to(device_);
+    training_data_.labels = data_.labels.to(device_);
+    for (auto* posterior : {&training_data_.latent_std, &training_data_.flip_mean, &training_data_.flip_std})
       if (posterior->defined()) *posterior = posterior->to(device_);
   }
-  Batcher batcher(training_data, tc.batch_size, random_flip_enabled(config_.data, training_data), tc.seed, device_,
-                  shard);
-  const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher.batches_per_epoch();
-  const std::string last_path = tc.output_dir + "/last.pt";
-  std::unique_ptr<MetricsWriter> metrics;
-  std::unique_ptr<TensorBoardWriter> tensorboard;
-  std::unique_ptr<Progress> progress;
-  if (main) {
-    metrics = std::make_unique<MetricsWriter>(tc.output_dir + "/metrics.jsonl", !resume_from.empty());
-    if (tc.tensorboard) tensorboard = std::make_unique<TensorBoardWriter>(tc.output_dir + "/tensorboard");
-    progress = std::make_unique<Progress>("train", total * tc.batch_size, "img", state_.step * tc.batch_size);
+  const int64_t local_rows = tc.batch_size / world.size();
+  batcher_ = std::make_unique<Batcher>(training_data_, tc.batch_size, random_flip_enabled(config_.data, training_data_),
+                                       tc.seed, device_, BatchShard{world.rank() * local_rows, local_rows, tc.batch_size});
+  outputs_ = RunOutputs{};
+  bad_in_a_row_ = 0;
+  if (world.is_main()) {
+    outputs_.metrics = std::make_unique<MetricsWriter>(tc.output_dir + "/metrics.jsonl", !resume_from.empty());
+    if (tc.tensorboard) outputs_.tensorboard = std::make_unique<TensorBoardWriter>(tc.output_dir + "/tensorboard");
   }
-  TrainResult result;
-  std::string last_figures, last_eval;  // the progress line's latest loss and FID
-  auto save_as = [&](const std::string& path) {
-    if (main)
-      save_checkpoint(path, {config_, state_.step, data_.class_names, *state_.model, ema_shadows(state_),
-                             *state_.optimizer, &method_});
-  };
-  auto save = [&] {
-    save_as(last_path);
-    result.checkpoint = last_path;
-  };
-  // training.eval_every: the EMA model scored now and then; best.pt keeps the lowest FID's state.
-  std::unique_ptr<TrainingEvaluator> evaluator;
-  double best_fid = std::numeric_limits<double>::infinity();
+}
+
+void Trainer::save_checkpoint_as(const std::string& path) {
+  if (dist::world().is_main())
+    save_checkpoint(path, {config_, state_.step, data_.class_names, *state_.model, ema_shadows(state_),
+                           *state_.optimizer, &method_});
+}
+
+std::vector<std::unique_ptr<PeriodicEvent>> Trainer::make_events(const std::string& resume_from) {
+  const auto& tc = config_.training;
+  std::vector<std::unique_ptr<PeriodicEvent>> events;
   if (tc.eval_every > 0) {
-    evaluator = std::make_unique<TrainingEvaluator>(config_, device_);
-    if (!resume_from.empty()) best_fid = best_logged_fid(tc.output_dir + "/metrics.jsonl", state_.step);
+    // The EMA model scored now and then; every further EMA on the same noise as fid_ema_DECAY.
+    auto evaluator = std::make_shared<TrainingEvaluator>(config_, device_);
+    auto evaluate = [this, evaluator](int64_t step) {
+      auto record = evaluator->evaluate(method_, *state_.ema_model(), step);
+      for (size_t i = 1; i < state_.emas.size(); ++i) {
+        auto more = evaluator->evaluate(method_, *state_.emas[i]->shadow(), step);
+        const auto suffix = "_ema_" + c10::str(state_.emas[i]->decay());
+        for (const char* key : {"fid", "kid_mean", "kid_std"})
+          if (more.contains(key)) record[key + suffix] = more[key];
+        record["eval_seconds"] = record["eval_seconds"].get<double>() + more["eval_seconds"].get<double>();
+      }
+      return record;
+    };
+    double best = resume_from.empty() ? std::numeric_limits<double>::infinity()
+                                      : best_logged_fid(tc.output_dir + "/metrics.jsonl", state_.step);
+    events.push_back(std::make_unique<EvaluationEvent>(
+        tc.eval_every, evaluate, [this] { save_checkpoint_as(config_.training.output_dir + "/best.pt"); }, best, outputs_));
   }
-  auto evaluate = [&] {
-    auto record = evaluator->evaluate(method_, *state_.ema_model(), state_.step);
-    // Every further EMA scored on the same noise: fid_ema_DECAY (and kid_mean_ema_DECAY, ...).
-    for (size_t i = 1; i < state_.emas.size(); ++i) {
-      auto more = evaluator->evaluate(method_, *state_.emas[i]->shadow(), state_.step);
-      const auto suffix = "_ema_" + c10::str(state_.emas[i]->decay());
-      for (const char* key : {"fid", "kid_mean", "kid_std"})
-        if (more.contains(key)) record[key + suffix] = more[key];
-      record["eval_seconds"] = record["eval_seconds"].get<double>() + more["eval_seconds"].get<double>();
-    }
-    double fid = record["fid"].get<double>();
-    if (main) {
-      metrics->write(record);
-      if (tensorboard) tensorboard->add_scalars("eval", record, state_.step);
-      spdlog::info("step {}: FID {:.4f} ({} samples, {:.1f} s){}", state_.step, fid,
-                   record["eval_samples"].get<int64_t>(), record["eval_seconds"].get<double>(),
-                   fid < best_fid ? ", the best so far: best.pt" : "");
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), " FID %.4g", fid);  // hashed weights give FIDs below 0.01
-    last_eval = buf;
-    if (fid < best_fid) {
-      best_fid = fid;
-      save_as(tc.output_dir + "/best.pt");
-    }
-  };
+  if (tc.sample_every > 0)
+    events.push_back(std::make_unique<SampleGridEvent>(
+        tc.sample_every, tc.output_dir, [this](const std::string& path) { save_sample_grid(path); }, outputs_));
+  events.push_back(
+      std::make_unique<CheckpointEvent>(tc.checkpoint_every,
+                                        [this] { save_checkpoint_as(config_.training.output_dir + "/last.pt"); }));
+  return events;
+}
+
+void Trainer::count_bad_step(bool applied, TrainResult& result) {
+  const auto& tc = config_.training;
+  if (applied) {
+    bad_in_a_row_ = 0;
+    return;
+  }
+  ++result.skipped_steps;
+  spdlog::warn("step {}: non-finite loss or gradient, update skipped", state_.step);
+  if (tc.max_bad_steps > 0 && ++bad_in_a_row_ >= tc.max_bad_steps) {
+    save_checkpoint_as(tc.output_dir + "/last.pt");
+    throw Error("training stopped at step " + std::to_string(state_.step) + ": " + std::to_string(bad_in_a_row_) +
+                " steps in a row had a non-finite loss or gradient. Likely causes: a learning rate too high "
+                "(training.lr), too little precision for the values reached, or NaN/Inf in the data. Checkpoint " +
+                tc.output_dir + "/last.pt holds the last finite weights");
+  }
+}
+
+TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
+  const auto& tc = config_.training;
+  auto& world = dist::world();
+  prepare(resume_from);
+  const int64_t total = tc.steps > 0 ? tc.steps : tc.epochs * batcher_->batches_per_epoch();
+  LogEvent log(tc.log_every, tc.batch_size, batcher_->batches_per_epoch(), device_, outputs_);
+  auto events = make_events(resume_from);
+  std::unique_ptr<Progress> progress;
+  if (world.is_main())
+    progress = std::make_unique<Progress>("train", total * tc.batch_size, "img", state_.step * tc.batch_size);
   // Several processes: gradients and loss averaged, and a stop request (SIGINT / SIGTERM on any
   // rank) shared, so every rank stops after the same step.
   bool stop_agreed = world.size() == 1 && stop_requested();
@@ -362,70 +312,44 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
       tensors.push_back(stop_flag);
       world.allreduce_mean(tensors, static_cast<int64_t>(config_.distributed.bucket_mb * (1 << 20)));
     };
-
-  IntervalFigures interval(device_);
-  int64_t bad_in_a_row = 0;
+  TrainResult result;
   auto should_stop = [&] { return stop_agreed || (stop_at > 0 && state_.step >= stop_at); };
   while (state_.step < total && !should_stop()) {
-    StepRandom rng(tc.seed, state_.step, shard);
-    auto batch = batcher.at_step(state_.step, rng);
+    StepRandom rng(tc.seed, state_.step, batcher_->shard());
+    auto batch = batcher_->at_step(state_.step, rng);
     double lr = learning_rate_at(state_.step, total, tc.lr, config_.scheduler);
     auto step = train_step(state_, method_, batch, config_, lr, rng, average);
     stop_agreed = world.size() == 1 ? stop_requested() : stop_flag.item<float>() > 0;
-    interval.add(step.update);
-    if (step.update.applied) {
-      bad_in_a_row = 0;
-    } else {
-      ++result.skipped_steps;
-      spdlog::warn("step {}: non-finite loss or gradient, update skipped", state_.step);
-      if (tc.max_bad_steps > 0 && ++bad_in_a_row >= tc.max_bad_steps) {
-        result.step = state_.step;
-        save();
-        throw Error("training stopped at step " + std::to_string(state_.step) + ": " +
-                    std::to_string(bad_in_a_row) +
-                    " steps in a row had a non-finite loss or gradient. Likely causes: a learning "
-                    "rate too high (training.lr), too little precision for the values reached, "
-                    "or NaN/Inf in the data. Checkpoint " + last_path + " holds the last finite weights");
-      }
-    }
-    if (state_.step % tc.log_every == 0 || state_.step == total) {
-      double epoch = static_cast<double>(state_.step) / static_cast<double>(batcher.batches_per_epoch());
-      auto record = interval.finish(state_.step, epoch, lr, tc.batch_size, step.metrics);
-      if (main) metrics->write(record);
-      if (tensorboard) {
-        auto figures = record;
-        figures.erase("processes");
-        tensorboard->add_scalars("train", figures, state_.step);
-      }
-      char buf[64];
-      std::snprintf(buf, sizeof(buf), "loss %.4f lr %.2e", record["loss"].get<double>(), lr);
-      last_figures = buf;
-    }
+    count_bad_step(step.update.applied, result);
+    log.add(step, lr);
+    if (log.due(state_.step, total)) log.run(state_.step);
     // A stop request abandons an evaluation or a grid at its next sampling step; the checkpoint
-    // below the loop is written at once.
+    // after the loop is written at once.
     try {
-      if (evaluator && due(state_.step, tc.eval_every, total)) evaluate();
-      if (main) progress->update(state_.step * tc.batch_size, last_figures + last_eval);
-      if (tc.sample_every > 0 && state_.step % tc.sample_every == 0 && state_.step < total) {
-        const auto grid = tc.output_dir + step_file_name(state_.step);
-        save_sample_grid(grid);
-        if (tensorboard) tensorboard->add_png("samples", read_file_bytes(grid), state_.step);
-      }
+      for (auto& event : events)
+        if (event->due(state_.step, total)) event->run(state_.step);
     } catch (const StopRequested& stop) {
       spdlog::warn("step {}: {}; abandoned", state_.step, stop.what());
       stop_agreed = true;
     }
-    if (state_.step % tc.checkpoint_every == 0 && state_.step < total) save();
+    if (progress) progress->update(state_.step * tc.batch_size, outputs_.latest_figures + outputs_.latest_fid);
   }
-
   result.step = state_.step;
-  save();
-  if (should_stop() && state_.step < total) {
-    result.stopped = true;
+  result.checkpoint = tc.output_dir + "/last.pt";
+  save_checkpoint_as(result.checkpoint);
+  result.stopped = should_stop() && state_.step < total;
+  finish(result, total);
+  return result;
+}
+
+void Trainer::finish(const TrainResult& result, int64_t total) {
+  const auto& tc = config_.training;
+  const bool main = dist::world().is_main();
+  if (result.stopped) {
     if (main)
-      spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", state_.step,
-                   total, last_path);
-    return result;
+      spdlog::warn("stopped at step {} of {}; checkpoint {} (continue with --resume)", state_.step, total,
+                   result.checkpoint);
+    return;
   }
   if (main) {
     // The first EMA as weights_ema.*, every further one as weights_ema_DECAY.*.
@@ -438,17 +362,17 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
   // The last grid only after a run long enough to reach one sample_every interval: a short
   // smoke run is not kept waiting for a picture (generate_samples draws one from last.pt).
   if (tc.final_grid && tc.sample_every > 0 && state_.step >= tc.sample_every) {
+    const auto path = tc.output_dir + "/samples/final.png";
     try {
-      save_sample_grid(tc.output_dir + "/samples/final.png");
-      if (tensorboard) tensorboard->add_png("samples", read_file_bytes(tc.output_dir + "/samples/final.png"), state_.step);
+      save_sample_grid(path);
+      if (outputs_.tensorboard) outputs_.tensorboard->add_png("samples", read_file_bytes(path), state_.step);
     } catch (const StopRequested& stop) {
       spdlog::warn("{}; abandoned (the checkpoint and weights are written)", stop.what());
     }
   }
   if (main)
-    spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", state_.step,
-                 last_path, tc.output_dir);
-  return result;
+    spdlog::info("done: {} steps; checkpoint {}, EMA weights {}/weights_ema.pt", state_.step, result.checkpoint,
+                 tc.output_dir);
 }
 
 }  // namespace flowlab

@@ -18,7 +18,7 @@ struct MeanFlowTarget {
 };
 
 // u (differentiable w.r.t. the parameters) and u_tgt (detached) for every row; the JVP runs on the
-// rows with r < t (r = t gives u_tgt = v exactly). jvp_pass: "separate" or "shared", as in
+// rows with r < t (r = t gives u_tgt = v exactly). jvp_pass: "separate" or "fused", as in
 // MeanFlowConfig. z, v: (N, C, H, W); r, t: (N,); y: (N,).
 MeanFlowTarget meanflow_target(Backbone& model, const torch::Tensor& z, const torch::Tensor& v,
                                const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& y,

@@ -147,7 +147,6 @@ class AutoencoderKL : public Backbone {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) override;
   std::string type_name() const override { return "autoencoder_kl"; }
   int64_t num_classes() const override { return 0; }
-  std::vector<std::string> input_output_layers() const override { return {"encoder.conv_in", "decoder.conv_out"}; }
   const AutoencoderKLOptions& options() const { return options_; }
   // The decoder's last convolution: LDM's adaptive GAN weight compares gradient norms there.
   const torch::Tensor& last_layer_weight() const { return decoder->last_layer_weight(); }

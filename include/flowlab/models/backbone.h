@@ -11,6 +11,9 @@
 
 namespace flowlab {
 
+class IntervalBackbone;
+
+// The denoiser interface: what CFM and DDPM train and every sampler calls.
 class Backbone : public torch::nn::Module {
  public:
   // x: (N, C, H, W); t: (N,) float in [0, 1]; y: (N,) int64 in [0, num_classes], where
@@ -19,25 +22,8 @@ class Backbone : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                                 const torch::Tensor& y) = 0;
 
-  // Two-time networks (MeanFlow's average velocity u(x, r, t)): r <= t, both (N,) in [0, 1].
-  // How (r, t) enter the network (as (t, t - r) or (r, t)) is the backbone's business, so
-  // autograd sees r and t themselves. Single-time backbones throw.
-  virtual torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r,
-                                         const torch::Tensor& t, const torch::Tensor& y);
-  // The same with the tangents of x and t carried along (r held fixed): u with its graph and its
-  // derivative without one (models/jet.h; MeanFlow's fused JVP pass). Single-time backbones throw.
-  virtual Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y);
-  virtual bool takes_interval() const { return false; }
-  // Two-time backbones with the (t, t - r) pair: the name of the module that embeds t - r, whose
-  // output layer zero_second_time() sets to zero. The second time then adds nothing, and on a
-  // one-time network's weights u(x, r, t) = v(x, t) for every r. "" and a no-op otherwise.
-  virtual std::string second_time_module() const { return ""; }
-  virtual void zero_second_time() {}
-
-  // The layers that read the input and write the output, as parameter-name prefixes ("conv_in"):
-  // optimizers that treat hidden weight matrices apart (Muon) leave these to AdamW. None: every
-  // weight is hidden.
-  virtual std::vector<std::string> input_output_layers() const { return {}; }
+  // The two-time form below, when this network has one (MeanFlow trains it); nullptr otherwise.
+  virtual IntervalBackbone* interval() { return nullptr; }
 
   // model.checkpointing: while gradients are recorded, each block's activations are recomputed
   // in the backward pass instead of kept (models/activation_checkpoint.h).
@@ -56,5 +42,29 @@ class Backbone : public torch::nn::Module {
 };
 
 using BackbonePtr = std::shared_ptr<Backbone>;
+
+// The optional two-time interface beside it: MeanFlow's average velocity u(x, r, t), r <= t, both
+// (N,) in [0, 1]. How (r, t) enter the network (as (t, t - r) or (r, t)) is the backbone's
+// business, so autograd sees r and t themselves.
+class IntervalBackbone {
+ public:
+  virtual ~IntervalBackbone() = default;
+  virtual torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r, const torch::Tensor& t,
+                                         const torch::Tensor& y) {
+    return forward_interval_jet(Jet(x), r, Jet(t), y).value;
+  }
+  // The same with the tangents of x and t carried along (r held fixed): u with its graph and its
+  // derivative without one (models/jet.h; MeanFlow's fused JVP pass).
+  virtual Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) = 0;
+  // With the (t, t - r) pair: the name of the module that embeds t - r, whose output layer
+  // zero_second_time() sets to zero. The second time then adds nothing, and on a one-time
+  // network's weights u(x, r, t) = v(x, t) for every r. "" and a no-op otherwise.
+  virtual std::string second_time_module() const { return ""; }
+  virtual void zero_second_time() {}
+};
+
+// model's two-time form; a one-time network is "model.type NAME takes one time; MeanFlow needs a
+// two-time backbone ...".
+IntervalBackbone& interval_of(Backbone& model);
 
 }  // namespace flowlab

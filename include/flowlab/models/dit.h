@@ -96,21 +96,20 @@ TORCH_MODULE(DiTBlock);
 
 }  // namespace detail
 
-class DiT : public Backbone {
+class DiT : public Backbone, public IntervalBackbone {
  public:
   explicit DiT(const DiTOptions& options);
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                         const torch::Tensor& y) override;
+  IntervalBackbone* interval() override { return options_.time_pair.empty() ? nullptr : this; }
   Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) override;
-  bool takes_interval() const override { return !options_.time_pair.empty(); }
   std::string second_time_module() const override { return interval_embedder ? "interval_embedder" : ""; }
   void zero_second_time() override {
     if (interval_embedder) interval_embedder->zero_output_layer();
   }
   std::string type_name() const override { return "dit"; }
   int64_t num_classes() const override { return options_.num_classes; }
-  std::vector<std::string> input_output_layers() const override { return {"patch_embed", "final_linear"}; }
   const DiTOptions& options() const { return options_; }
 
  private:

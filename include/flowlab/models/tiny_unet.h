@@ -74,29 +74,29 @@ TORCH_MODULE(UNetLevel);
 
 }  // namespace detail
 
-class TinyUNet : public Backbone {
+class TinyUNet : public Backbone, public IntervalBackbone {
  public:
   explicit TinyUNet(const TinyUNetOptions& options);
 
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                         const torch::Tensor& y) override;
+  IntervalBackbone* interval() override { return two_time() ? this : nullptr; }
   Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) override;
-  bool takes_interval() const override { return !options_.time_pair.empty(); }
   std::string second_time_module() const override { return interval_embed ? "interval_embed" : ""; }
   void zero_second_time() override {
     if (interval_embed) interval_embed->zero_output_layer();
   }
   std::string type_name() const override {
-    return takes_interval() ? "tiny_unet_meanflow" : "tiny_unet";
+    return two_time() ? "tiny_unet_meanflow" : "tiny_unet";
   }
   int64_t num_classes() const override { return options_.num_classes; }
-  std::vector<std::string> input_output_layers() const override { return {"conv_in", "out_conv"}; }
 
  protected:
   // Adds a conditioning vector (N, cond_dim) for subclasses with more inputs.
   Jet forward_with_cond(const Jet& x, const Jet& cond);
   Jet embed(const Jet& t, const torch::Tensor& y);
   int64_t cond_dim() const { return options_.time_embed_dim; }
+  bool two_time() const { return !options_.time_pair.empty(); }
 
   TinyUNetOptions options_;
 

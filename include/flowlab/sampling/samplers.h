@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "flowlab/config.h"
+#include "flowlab/sampling/sampler_entry.h"
 
 namespace flowlab {
 
@@ -64,18 +65,23 @@ struct AdaptiveResult {
 AdaptiveResult rk45_sample(const VelocityFn& v, torch::Tensor x, const AdaptiveOptions& options,
                            const StepHook& hook = nullptr);
 
-// Names accepted by sample_flow and `sampling.sampler`, and one line each for --help.
-std::vector<std::string> sampler_names();
-std::string sampler_help();
+// A flow sampler as the CFM entry lists it (sampling/sampler_entry.h), with the function that
+// runs it over sampling's time grid. Adding one: its function, then one line in flow_samplers().
+using FlowSamplerFn = std::function<torch::Tensor(const VelocityFn& v, torch::Tensor x, const SamplingConfig& sampling,
+                                                  const StepHook& hook)>;
+struct FlowSampler : SamplerInfo {
+  FlowSampler(SamplerInfo info, FlowSamplerFn run_fn) : SamplerInfo(std::move(info)), run(std::move(run_fn)) {}
+  FlowSamplerFn run;
+};
+const std::vector<FlowSampler>& flow_samplers();
 
 struct OdeResult {
   torch::Tensor x;
   int64_t nfe = 0;
 };
 
-// Runs sampling.sampler from t = 1 to t = 0 and counts the velocity evaluations: the fixed-step
-// samplers (euler, heun, midpoint, sde, dpmpp_2m) over time_grid(sampling.schedule, sampling.steps,
-// sampling.shift) (sde: with its last step sampling.sde_last_step), rk45 to sampling.rtol / atol.
+// Runs the flow sampler named sampling.sampler from t = 1 to t = 0 and counts the velocity
+// evaluations; an unknown name is "config: sampling.sampler = NAME: must be one of: ...".
 OdeResult sample_flow(const SamplingConfig& sampling, const VelocityFn& v, torch::Tensor x,
                       const StepHook& hook = nullptr);
 

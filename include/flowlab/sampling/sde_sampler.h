@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,17 @@ namespace flowlab {
 // x, v: (N, ...); t > 0.
 torch::Tensor score_from_velocity(const torch::Tensor& x, const torch::Tensor& v, double t);
 
-// SiT's diffusion coefficient D(t) (its `diffusion_form`), times `norm` (its `diffusion_norm`), in
-// flowlab's time (t = 1 noise; SiT's code runs the other way): constant: 1; sigma: sigma_t = t;
-// linear: t (SiT's 1 - t; on the linear path the same as sigma); SBDM: t / (1 - t) (score-based
-// diffusion's, unbounded at t = 1).
+// SiT's diffusion coefficients D(t) (its `diffusion_form`) by name (sampling.sde_diffusion), in
+// flowlab's time (t = 1 noise; SiT's code runs the other way); adding one is its entry in
+// sde_diffusions().
+struct SdeDiffusion {
+  std::string name;
+  std::string help;
+  std::function<double(double t)> coefficient;  // before sampling.sde_norm
+};
+const std::vector<SdeDiffusion>& sde_diffusions();
+// D(t) of `form` times `norm` (SiT's `diffusion_norm`).
 double sde_diffusion(const std::string& form, double t, double norm = 1.0);
-std::vector<std::string> sde_diffusion_names();
 
 // Euler-Maruyama on the reverse SDE dx = [v - D s] dt + sqrt(2 D) dW as SiT's released sampler
 // integrates it (the paper's Sec. 3.3 writes w_t = 2 D; REPA's sampler uses w = 2 t, the sigma

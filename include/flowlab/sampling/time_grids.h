@@ -1,6 +1,7 @@
 // Time grids of the fixed-step samplers (sampling.schedule): steps + 1 times from t = 1 (noise)
 // down to t = 0 (data).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,13 @@ std::vector<double> karras_sigmas(int count, double sigma_min = 0.002, double si
 //   REPA's SDE grid, linspace(1, 0.04, steps) then 0 in flowlab's time. Needs steps >= 2.
 std::vector<double> time_grid(const std::string& schedule, int steps, double shift = 3.0, double last_step_size = 0.0);
 
-// The names time_grid takes, and one line each for --help.
-std::vector<std::string> schedule_names();
-std::string schedule_help();
+// The grids by name (sampling.schedule), each with one line of help; adding one is its entry in
+// time_grids() (src/sampling/time_grids.cpp).
+struct TimeGrid {
+  std::string name;
+  std::string help;
+  std::function<std::vector<double>(int steps, double shift)> make;  // steps + 1 times, 1 down to 0
+};
+const std::vector<TimeGrid>& time_grids();
 
 }  // namespace flowlab

@@ -22,11 +22,13 @@ namespace flowlab {
 torch::Tensor newton_schulz_orthogonalize(const torch::Tensor& g, int steps = 5);
 
 // The parameters Muon updates: every weight of two or more dimensions, except embedding tables
-// and the backbone's input_output_layers(); the rest go to AdamW. Both in parameters() order.
+// and the layers that read the input and write the output (by name: TinyUNet's conv_in and
+// out_conv, DiT's patch_embed and final_linear, AutoencoderKL's encoder.conv_in and
+// decoder.conv_out); the rest go to AdamW. Both in parameters() order.
 struct MuonSplit {
   std::vector<torch::Tensor> matrices, others;
 };
-MuonSplit split_for_muon(const Backbone& model);
+MuonSplit split_for_muon(const torch::nn::Module& model);
 
 struct MuonOptions : public torch::optim::OptimizerCloneableOptions<MuonOptions> {
   MuonOptions(double lr = 0.02) : lr_(lr) {}  // NOLINT: LibTorch's options style

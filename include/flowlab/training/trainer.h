@@ -5,12 +5,15 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "flowlab/config.h"
+#include "flowlab/data/batcher.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/models/backbone.h"
 #include "flowlab/training/latent_codec.h"
+#include "flowlab/training/periodic_events.h"
 #include "flowlab/training/training_state.h"
 
 namespace flowlab {
@@ -64,6 +67,16 @@ class Trainer {
   // The training state of a new run (training.init_from) or a resumed one, every process's
   // weights those of rank 0.
   void start(const std::string& resume_from);
+  // Everything before the first step: directories, threads, the state (start), config.yaml, the
+  // batcher over this process's shard, and the writers.
+  void prepare(const std::string& resume_from);
+  // Evaluation (with best.pt), sample grids and checkpoints, as training.*_every ask.
+  std::vector<std::unique_ptr<PeriodicEvent>> make_events(const std::string& resume_from);
+  // The non-finite guard: counts a skipped update; training.max_bad_steps in a row checkpoint and throw.
+  void count_bad_step(bool applied, TrainResult& result);
+  // After the last step: the stop message, or the weight exports and the final grid.
+  void finish(const TrainResult& result, int64_t total);
+  void save_checkpoint_as(const std::string& path);
   void save_sample_grid(const std::string& path);
 
   Config config_;
@@ -72,6 +85,10 @@ class Trainer {
   torch::Device device_;
   TrainingState state_;
   std::unique_ptr<LatentCodec> codec_;  // a latent model's grids, on the main process
+  Dataset training_data_;               // data_, or its copy on the training device
+  std::unique_ptr<Batcher> batcher_;
+  RunOutputs outputs_;
+  int64_t bad_in_a_row_ = 0;
 };
 
 }  // namespace flowlab
