@@ -13,6 +13,7 @@
 #include "flowlab/error.h"
 #include "flowlab/io/image.h"
 #include "flowlab/io/npz.h"
+#include "flowlab/io/pickle.h"
 #include "flowlab/io/safetensors.h"
 #include "flowlab/io/torch_file.h"
 #include "flowlab/recipe.h"
@@ -79,6 +80,14 @@ void torch_file(const uint8_t* data, size_t size) {
   rejecting_cleanly([&] { read_torch_bytes(std::vector<uint8_t>(data, data + size), "input"); });
 }
 
+// A pickle alone (a torch.save file's data.pkl), past the zip checksums that stop most mutations
+// of a whole file; persistent ids (storages) are refused.
+void pickle(const uint8_t* data, size_t size) {
+  rejecting_cleanly([&] {
+    unpickle(data, size, [](const PickleValue&) -> PickleValue { throw Error("input: no storages here"); }, "input");
+  });
+}
+
 void safetensors(const uint8_t* data, size_t size) {
   rejecting_cleanly([&] { parse_safetensors(std::string(reinterpret_cast<const char*>(data), size), "input"); });
 }
@@ -110,7 +119,7 @@ const std::vector<NamedTarget>& targets() {
                                                {"idx", idx},       {"npz", npz},
                                                {"checkpoint", checkpoint}, {"image", image},
                                                {"safetensors", safetensors}, {"latents", latents},
-                                               {"torch_file", torch_file}};
+                                               {"torch_file", torch_file}, {"pickle", pickle}};
   return all;
 }
 

@@ -3,14 +3,14 @@
 # Crashing inputs land in fuzz/regressions/TARGET/, where the normal test suite replays them
 # (FuzzRegression test); commit them with the fix.
 # Usage: scripts/fuzz.sh [seconds per target, default 60] [target ...]
-#   targets: config cifar idx npz checkpoint image safetensors latents torch_file (default: all)
+#   targets: config cifar idx npz checkpoint image safetensors latents torch_file pickle (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/sanitizer_build.sh
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(config cifar idx npz checkpoint image safetensors latents torch_file)
+[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(config cifar idx npz checkpoint image safetensors latents torch_file pickle)
 
 configure_sanitizer_build
 cmake --build "$SANITIZE_DIR" -j "${FLOWLAB_JOBS:-$(nproc)}" --target "${TARGETS[@]/#/fuzz_}"
