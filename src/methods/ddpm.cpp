@@ -15,10 +15,7 @@ namespace {
 using DiffusionSamplerFn = std::function<torch::Tensor(const DenoiseFn& denoise, const NoiseSchedule& schedule,
                                                        torch::Tensor x, const std::vector<int64_t>& path,
                                                        const DdpmConfig& ddpm, const StepHook& hook)>;
-struct DiffusionSampler : SamplerInfo {
-  DiffusionSampler(SamplerInfo info, DiffusionSamplerFn run_fn) : SamplerInfo(std::move(info)), run(std::move(run_fn)) {}
-  DiffusionSamplerFn run;
-};
+using DiffusionSampler = SamplerEntry<DiffusionSamplerFn>;
 
 const std::vector<DiffusionSampler>& diffusion_samplers() {
   static const std::vector<DiffusionSampler> samplers = {

@@ -115,7 +115,7 @@ LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const t
 
 SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                                     const SamplingConfig& sampling, const StepHook& hook) {
-  find_entry(meanflow_entry().samplers, sampling.sampler, "sampling.sampler");
+  find_entry(method_entry(name()).samplers, sampling.sampler, "sampling.sampler");
   c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   IntervalConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& r,
                                        const torch::Tensor& t, const torch::Tensor& labels) {
@@ -132,7 +132,7 @@ SampleOutput MeanFlowMethod::sample(Backbone& model, const torch::Tensor& noise,
 MethodEntry meanflow_entry() {
   MethodEntry e;
   e.name = "meanflow";
-  e.samplers = {{"meanflow", "x <- x - (t - r) u(x, r, t) over the grid's intervals, 1 NFE each (1 step: one-step generation)", 1}};
+  e.samplers = {{"meanflow", "x <- x - (t - r) u(x, r, t) over the grid's intervals (1 step: one-step generation)", 1}};
   e.default_steps = 1;
   e.two_time = true;
   e.make = [](const Config& c) -> MethodPtr { return std::make_unique<MeanFlowMethod>(c.meanflow); };

@@ -160,15 +160,15 @@ std::vector<double> grid_of(const SamplingConfig& s, double last_step = 0.0) {
 
 const std::vector<FlowSampler>& flow_samplers() {
   static const std::vector<FlowSampler> samplers = {
-      {{"euler", "explicit Euler, first order, 1 NFE per step", 1},
+      {{"euler", "explicit Euler, first order", 1},
        [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
          return euler_sample(v, x, grid_of(s), hook);
        }},
-      {{"heun", "Heun (Karras et al. 2022), second order, 2 NFE per step", 2},
+      {{"heun", "Heun (Karras et al. 2022), second order", 2},
        [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
          return heun_sample(v, x, grid_of(s), hook);
        }},
-      {{"midpoint", "explicit midpoint, second order, 2 NFE per step", 2},
+      {{"midpoint", "explicit midpoint, second order", 2},
        [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
          return midpoint_sample(v, x, grid_of(s), hook);
        }},
@@ -181,12 +181,12 @@ const std::vector<FlowSampler>& flow_samplers() {
        }},
       {{"sde",
         "Euler-Maruyama on SiT's reverse SDE, diffusion sampling.sde_diffusion times sde_norm, a noise-free "
-        "last step (sampling.sde_last_step long when > 0), 1 NFE per step",
+        "last step (sampling.sde_last_step long when > 0)",
         1},
        [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
          return sde_sample(v, x, grid_of(s, s.sde_last_step), s.sde_diffusion, s.sde_norm, hook);
        }},
-      {{"dpmpp_2m", "DPM-Solver++(2M) (Lu et al. 2022) on alpha = 1 - t, sigma = t, second order, 1 NFE per step", 1},
+      {{"dpmpp_2m", "DPM-Solver++(2M) (Lu et al. 2022) on alpha = 1 - t, sigma = t, second order", 1},
        [](const VelocityFn& v, torch::Tensor x, const SamplingConfig& s, const StepHook& hook) {
          return dpm_solver_pp_2m_flow(v, x, grid_of(s), hook);
        }},

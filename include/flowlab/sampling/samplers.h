@@ -69,10 +69,7 @@ AdaptiveResult rk45_sample(const VelocityFn& v, torch::Tensor x, const AdaptiveO
 // runs it over sampling's time grid. Adding one: its function, then one line in flow_samplers().
 using FlowSamplerFn = std::function<torch::Tensor(const VelocityFn& v, torch::Tensor x, const SamplingConfig& sampling,
                                                   const StepHook& hook)>;
-struct FlowSampler : SamplerInfo {
-  FlowSampler(SamplerInfo info, FlowSamplerFn run_fn) : SamplerInfo(std::move(info)), run(std::move(run_fn)) {}
-  FlowSamplerFn run;
-};
+using FlowSampler = SamplerEntry<FlowSamplerFn>;
 const std::vector<FlowSampler>& flow_samplers();
 
 struct OdeResult {
