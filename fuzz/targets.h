@@ -1,7 +1,7 @@
 // The readers that take files from outside, as fuzz targets: each writes the input where the
 // reader expects a file, runs it, and accepts flowlab::Error (a clean rejection). Any other
 // exception, crash or sanitizer report is a finding. Used by the libFuzzer binaries
-// (fuzz/fuzz_main.cpp, scripts/fuzz.sh) and by tests/fuzz_regression_test.cpp, which replays
+// (fuzz/fuzz_main.cpp, scripts/checks/fuzz.sh) and by tests/fuzz_regression_test.cpp, which replays
 // fuzz/corpus/ and fuzz/regressions/ in the normal test suite.
 #pragma once
 #include <cstddef>

@@ -2,7 +2,7 @@
 # A published-model round trip through the programs, as a new user makes it, on CPU in minutes:
 # DiT-S/2- and SiT-S/2-sized networks (width 384, depth 12, 6 heads, 4 x 16 x 16 latents, 10
 # classes, learned variance) saved by plain PyTorch in the authors' layout
-# (scripts/make_published_fixtures.py), imported with a small autoencoder trained for two steps
+# (scripts/fixtures/make_published_fixtures.py), imported with a small autoencoder trained for two steps
 # here, then sampled with ddpm, ddim, dpmpp_2m, euler and sde, scored with evaluate_fid
 # --random_weights, used to inpaint an image, and fine-tuned for 3 steps (train_ddpm for DiT, train_cfm for SiT).
 # Usage: scripts/walkthrough_published.sh [work folder, default /tmp/flowlab_published]
@@ -18,7 +18,7 @@ step "1. two S/2 networks saved by plain PyTorch in the published layout"
 /usr/bin/python3 - "$WORK" <<'EOF'
 import sys
 import torch
-sys.path.insert(0, "scripts")
+sys.path.insert(0, "scripts/fixtures")
 from make_published_fixtures import Network
 for name, seed in [("dit", 1), ("sit", 2)]:
     torch.manual_seed(seed)

@@ -112,7 +112,7 @@ TEST(Checkpoint, PythonLoadsTheExportAndTheCheckpointWithWeightsOnly) {
   if (run_command("/usr/bin/python3 -c 'import torch, numpy'").exit_code != 0)
     GTEST_SKIP() << "needs /usr/bin/python3 with python3-torch (FLOWLAB_SETUP_PYTHON=1 scripts/setup.sh)";
   auto run = train_briefly();
-  auto r = run_command("/usr/bin/python3 " + std::string(FLOWLAB_SCRIPTS_DIR) + "/check_torch_load.py " +
+  auto r = run_command("/usr/bin/python3 " + std::string(FLOWLAB_SCRIPTS_DIR) + "/checks/check_torch_load.py " +
                        run->dir.path());
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("equal to weights_ema.safetensors: True"), std::string::npos) << r.output;

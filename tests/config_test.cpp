@@ -50,7 +50,7 @@ TEST(Config, UnknownKeyNamesTheKeyAndListsTheKnownOnes) {
   EXPECT_NE(msg.find("batch_size"), std::string::npos) << msg;
   msg = error_of([&] { apply_override(c, "trainin.lr=1"); });
   EXPECT_NE(msg.find("unknown section 'trainin'"), std::string::npos) << msg;
-  // Shapes YAML allows but a config cannot have (found by scripts/fuzz.sh).
+  // Shapes YAML allows but a config cannot have (found by scripts/checks/fuzz.sh).
   msg = error_of([&] { apply_config_text(c, "training:\n  ? [lr]\n  : 1\n"); });
   EXPECT_NE(msg.find("not a plain name"), std::string::npos) << msg;
   msg = error_of([&] { apply_config_text(c, "model: 3\n"); });

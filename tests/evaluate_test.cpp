@@ -170,7 +170,7 @@ TEST(Evaluate, InceptionScoreOfAFolderAndThePaperProtocolsCount) {
   EXPECT_NE(unknown.output.find("--protocol iclr: the one protocol is paper"), std::string::npos) << unknown.output;
 }
 
-// Another feature network, exported by scripts/export_feature_extractor.py, names the distance
+// Another feature network, exported by scripts/pytorch/export_feature_extractor.py, names the distance
 // FD_<network>.
 TEST(Evaluate, AnExportedFeatureNetworkNamesItsDistance) {
   if (run_command("/usr/bin/python3 -c 'import torch, torchvision'").exit_code != 0)
@@ -181,7 +181,7 @@ TEST(Evaluate, AnExportedFeatureNetworkNamesItsDistance) {
   for (int i = 0; i < 4; ++i)
     write_png(d / ("samples/" + std::to_string(i) + ".png"), float_to_uint8(torch::rand({3, 16, 16}) * 2 - 1));
   auto exported = run_command("/usr/bin/python3 " + std::string(FLOWLAB_FIXTURES_DIR) +
-                              "/../../scripts/export_feature_extractor.py torchvision:resnet18 --random " +
+                              "/../../scripts/pytorch/export_feature_extractor.py torchvision:resnet18 --random " +
                               (d / "resnet18.pt"));
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   auto r = run_command("XDG_CACHE_HOME=" + (d / "cache") + " " + app("evaluate_fid") + " --images " +

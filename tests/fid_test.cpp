@@ -1,4 +1,4 @@
-// FID/KID against golden values from scripts/make_fid_fixtures.py (torchvision's Inception3 with
+// FID/KID against golden values from scripts/fixtures/make_fid_fixtures.py (torchvision's Inception3 with
 // pytorch-fid's FID blocks, scipy's sqrtm, torch-fidelity's MMD), closed forms, and .npz files.
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-// TinyUNet and DiT against their PyTorch mirrors (scripts/flowlab_models.py) with the same hashed
-// weights: tests/fixtures/model_golden.npz, written by scripts/make_model_fixtures.py.
+// TinyUNet and DiT against their PyTorch mirrors (scripts/pytorch/flowlab_models.py) with the same hashed
+// weights: tests/fixtures/model_golden.npz, written by scripts/fixtures/make_model_fixtures.py.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,7 +14,7 @@ using namespace flowlab;
 
 namespace {
 
-// As scripts/make_model_fixtures.py: hashed_uniform(numel, name_key(name)), scaled by
+// As scripts/fixtures/make_model_fixtures.py: hashed_uniform(numel, name_key(name)), scaled by
 // sqrt(3 / fan_in) for matrices and kernels and by 0.1 for vectors.
 int64_t name_key(const std::string& name) {
   int64_t key = 0;

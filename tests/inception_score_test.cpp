@@ -1,4 +1,4 @@
-// The Inception Score against torch-fidelity's computation (scripts/make_fid_fixtures.py) and its
+// The Inception Score against torch-fidelity's computation (scripts/fixtures/make_fid_fixtures.py) and its
 // closed forms, and the split shuffle against numpy's permutation.
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Muon (training.optimizer: muon): the Newton-Schulz iteration against the singular value
 // decomposition, the optimizer's steps against a plain-PyTorch mirror
-// (scripts/make_muon_fixture.py), which parameters it takes, and a bit-exact resume.
+// (scripts/fixtures/make_muon_fixture.py), which parameters it takes, and a bit-exact resume.
 #include <gtest/gtest.h>
 
 #include <fstream>

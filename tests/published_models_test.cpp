@@ -1,5 +1,5 @@
 // Published networks (DiT, SiT, REPA) imported and run as their authors run them: golden values from
-// scripts/make_published_fixtures.py, a mirror of the published architecture under its parameter
+// scripts/fixtures/make_published_fixtures.py, a mirror of the published architecture under its parameter
 // names, on small random networks; the full DiT-XL/2 key set; and every bad file in one line.
 #include <gtest/gtest.h>
 

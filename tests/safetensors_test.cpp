@@ -1,4 +1,4 @@
-// safetensors against an independent reader and writer (scripts/safetensors_check.py, numpy and
+// safetensors against an independent reader and writer (scripts/checks/safetensors_check.py, numpy and
 // json only): every dtype bit for bit both ways, and each kind of broken file one clear error.
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@ using namespace flowlab::testing;
 
 namespace {
 
-// The tensors scripts/safetensors_check.py writes and expects.
+// The tensors scripts/checks/safetensors_check.py writes and expects.
 std::map<std::string, torch::Tensor> every_dtype() {
   auto floats = torch::arange(6, torch::kFloat64).reshape({2, 3}) * 0.75 - 1.5;
   return {{"f64", floats},
@@ -29,7 +29,7 @@ std::map<std::string, torch::Tensor> every_dtype() {
           {"bool", torch::tensor({true, false, true})}};
 }
 
-std::string script() { return std::string(FLOWLAB_FIXTURES_DIR) + "/../../scripts/safetensors_check.py"; }
+std::string script() { return std::string(FLOWLAB_FIXTURES_DIR) + "/../../scripts/checks/safetensors_check.py"; }
 
 // A valid two-tensor file as bytes, and its header, for breaking.
 std::string two_tensor_file(const std::string& header_json, size_t data_bytes) {

@@ -1,5 +1,5 @@
 // TensorBoard event files: CRC-32C against the iSCSI test vectors, and a short training run's
-// file read back by an independent reader (scripts/read_tensorboard.py: Google's protobuf runtime
+// file read back by an independent reader (scripts/checks/read_tensorboard.py: Google's protobuf runtime
 // and the crc32c package), which must find every figure of metrics.jsonl and every sample grid.
 #include <gtest/gtest.h>
 
@@ -20,7 +20,7 @@ using namespace flowlab::testing;
 
 namespace {
 
-std::string reader() { return std::string(FLOWLAB_FIXTURES_DIR) + "/../../scripts/read_tensorboard.py"; }
+std::string reader() { return std::string(FLOWLAB_FIXTURES_DIR) + "/../../scripts/checks/read_tensorboard.py"; }
 
 bool reader_runs() {
   return run_command("/usr/bin/python3 -c 'import google.protobuf, crc32c' && protoc --version").exit_code == 0;

@@ -1,4 +1,4 @@
-// torch.save files: PyTorch's own file (scripts/make_torch_file_fixture.py) read here, flowlab's
+// torch.save files: PyTorch's own file (scripts/fixtures/make_torch_file_fixture.py) read here, flowlab's
 // files read back, and malformed or hostile files rejected in one line.
 #include <gtest/gtest.h>
 

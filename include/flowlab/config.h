@@ -196,7 +196,7 @@ struct EvalConfig {
   int steps = 0;          // 0 = sampling.steps
   double cfg_scale = -1;  // < 0 = sampling.cfg_scale
   bool kid = false;       // KID beside FID
-  // pytorch-fid's Inception weights (scripts/convert_inception_weights.py): "" =
+  // pytorch-fid's Inception weights (scripts/pytorch/convert_inception_weights.py): "" =
   // $FLOWLAB_INCEPTION_WEIGHTS or weights/inception_fid.pt; "random" = fixed hashed weights, whose
   // scores only compare runs with each other (smoke tests).
   std::string inception_weights;

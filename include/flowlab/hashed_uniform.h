@@ -1,5 +1,5 @@
 // Fixed pseudo-random values that Python computes exactly as C++ does (integer arithmetic):
-// scripts/flowlab_models.py's hashed_uniform. For test weights on both sides of a golden test and
+// scripts/pytorch/flowlab_models.py's hashed_uniform. For test weights on both sides of a golden test and
 // evaluate_fid --random_weights.
 #pragma once
 #include <torch/torch.h>

@@ -196,11 +196,11 @@ cxxopts::Options evaluate_options(std::vector<FlagBinding>& bindings) {
                           "features, as the ADM evaluation suite does)")(
       "per_class", "FID per class: each class's samples against that class's real images")(
       "output", "write the results as JSON here", cxxopts::value<std::string>(), "FILE")(
-      "inception_weights", "converted pytorch-fid weights (scripts/convert_inception_weights.py); default $FLOWLAB_INCEPTION_WEIGHTS or weights/inception_fid.pt",
+      "inception_weights", "converted pytorch-fid weights (scripts/pytorch/convert_inception_weights.py); default $FLOWLAB_INCEPTION_WEIGHTS or weights/inception_fid.pt",
       cxxopts::value<std::string>(), "FILE")(
       "random_weights", "Inception with fixed hashed weights: for smoke tests and benchmarks only; the numbers are not comparable with published FIDs")(
       "feature_extractor", "a TorchScript module mapping (N, 3, H, W) in [0, 1] to (N, D) features, instead of "
-      "Inception (scripts/export_feature_extractor.py writes them); the distance is then FD_<name>",
+      "Inception (scripts/pytorch/export_feature_extractor.py writes them); the distance is then FD_<name>",
       cxxopts::value<std::string>(), "FILE")(
       "reference_cache", "where dataset reference features are cached (default: ~/.cache/flowlab/fid/REF-SIZEpx-FIT-FEATURES.npz)",
       cxxopts::value<std::string>(), "FILE")(
@@ -312,7 +312,7 @@ int evaluate_command(int argc, char** argv) {
   if (with_is && !extractor->has_class_logits())
     throw Error("the Inception Score needs the Inception network's classifier, which the features " +
                 extractor->name() + " lack (Inception weights: convert them again with the current "
-                "scripts/convert_inception_weights.py)");
+                "scripts/pytorch/convert_inception_weights.py)");
   nlohmann::json report = {{"features", extractor->name()}};
   FeatureSet candidate;
   if (checkpoint) {

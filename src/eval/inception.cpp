@@ -196,7 +196,7 @@ torch::Tensor FidInceptionV3Impl::class_logits(const torch::Tensor& pool3) const
   if (!has_classifier)
     throw Error("the Inception weights have no classifier (fc.weight), which the Inception Score "
                 "needs; convert pt_inception-2015-12-05-6726825d.pth again with the current "
-                "scripts/convert_inception_weights.py");
+                "scripts/pytorch/convert_inception_weights.py");
   return torch::matmul(pool3, fc->weight.to(pool3.device()).t());
 }
 
@@ -224,14 +224,14 @@ void load_inception_weights(FidInceptionV3& model, const std::string& path) {
     throw Error("Inception weights not found at " + path +
                 ". Download pytorch-fid's pt_inception-2015-12-05-6726825d.pth (github.com/"
                 "mseitzer/pytorch-fid/releases, tag fid_weights) and convert it with "
-                "'python3 scripts/convert_inception_weights.py pt_inception-2015-12-05-6726825d.pth " +
+                "'python3 scripts/pytorch/convert_inception_weights.py pt_inception-2015-12-05-6726825d.pth " +
                 path + "'");
   c10::IValue loaded;
   try {
     auto bytes = read_file_bytes(path);
     loaded = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   } catch (const c10::Error&) {
-    throw Error(path + ": not a weight file written by scripts/convert_inception_weights.py");
+    throw Error(path + ": not a weight file written by scripts/pytorch/convert_inception_weights.py");
   }
   if (!loaded.isGenericDict()) throw Error(path + ": expected a dict of name -> tensor");
   std::map<std::string, torch::Tensor> file;

@@ -50,7 +50,7 @@ void TensorBoardWriter::check_available() {
 #ifndef FLOWLAB_HAVE_PROTOBUF
   throw Error("training.tensorboard: this flowlab was built without protobuf (Debian: "
               "libprotobuf-dev and protobuf-compiler, which scripts/setup.sh installs); "
-              "metrics.jsonl and scripts/plot_metrics.py hold the same figures");
+              "metrics.jsonl and scripts/results/plot_metrics.py hold the same figures");
 #endif
 }
 

@@ -23,7 +23,7 @@ struct Measurement {
 // them (loss, backward, clipping, AdamW, EMA), on random images of data.image_size with
 // model.in_channels channels and random labels; batch = training.batch_size. With a
 // profile_path, `steps` more steps run under LibTorch's autograd profiler, written there as a
-// chrome trace (scripts/profile_compare.py reads it).
+// chrome trace (scripts/bench/profile_compare.py reads it).
 Measurement time_training(const Config& config, int warmup, int steps, torch::Device device,
                           const std::string& profile_path = "");
 

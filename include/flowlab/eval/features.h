@@ -31,7 +31,7 @@ class FeatureExtractor {
 };
 
 // pytorch-fid's InceptionV3 pool3 features. weights_path: a file from
-// scripts/convert_inception_weights.py, or "random" for the fixed hashed test weights.
+// scripts/pytorch/convert_inception_weights.py, or "random" for the fixed hashed test weights.
 std::unique_ptr<FeatureExtractor> make_inception_extractor(const std::string& weights_path,
                                                            torch::Device device);
 // Where the converted weights are when not named: $FLOWLAB_INCEPTION_WEIGHTS, or

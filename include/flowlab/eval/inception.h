@@ -59,14 +59,14 @@ class FidInceptionV3Impl : public torch::nn::Module {
 };
 TORCH_MODULE(FidInceptionV3);
 
-// Loads a weight file written by scripts/convert_inception_weights.py (a torch.save'd dict of
+// Loads a weight file written by scripts/pytorch/convert_inception_weights.py (a torch.save'd dict of
 // name -> tensor). Every parameter and BatchNorm statistic must be present with its shape, but
 // the classifier (fc.*), which files converted before the Inception Score was added lack; unknown
 // keys are errors. Missing file: the Error says where the weights come from and how to convert them.
 void load_inception_weights(FidInceptionV3& model, const std::string& path);
 
 // Fixed pseudo-random weights from hashed_uniform(element count, tensor index in sorted name
-// order), as scripts/make_fid_fixtures.py sets them: He-scaled convolutions, BatchNorm
+// order), as scripts/fixtures/make_fid_fixtures.py sets them: He-scaled convolutions, BatchNorm
 // near identity. For tests and `evaluate_fid --random_weights` smoke runs; FIDs computed with
 // them are not comparable with published numbers.
 void set_inception_test_weights(FidInceptionV3& model);
