@@ -22,7 +22,7 @@ int64_t name_key(const std::string& name) {
   return key % 1000003;
 }
 
-void set_hashed_weights(Backbone& model) {
+void set_hashed_weights(Network& model) {
   torch::NoGradGuard no_grad;
   for (auto& p : model.named_parameters()) {
     auto& w = p.value();

@@ -86,7 +86,7 @@ TEST(LatentDataset, EncodedShardsReadBackAsTheEncodersPosteriorsAndDecodeToItsRe
   EXPECT_EQ(set.source.image_size, 8);
   EXPECT_TRUE(set.flips);
   // Decoding the stored means is the autoencoder's own reconstruction.
-  EXPECT_LT((vae.decode(set.rows.mean) - vae.forward(x, {}, {})).abs().max().item<double>(), 1e-4);
+  EXPECT_LT((vae.decode(set.rows.mean) - vae.reconstruct(x)).abs().max().item<double>(), 1e-4);
 }
 
 TEST(LatentDataset, AStoppedRunResumesKeepingItsShardsAndAnotherAutoencodersAreRefused) {

@@ -146,7 +146,7 @@ TEST(LatentTraining, CfmOnATinyAutoencodersLatentsDecodesToTheRequestedClass) {
     auto rows = torch::arange(4, torch::kInt64);
     torch::NoGradGuard no_grad;
     auto decoded = LatentCodec(latents.autoencoder, torch::kCPU).decode(latents.batch(rows).images);
-    EXPECT_LT((decoded - vae->forward(tiny.pixels.batch(rows).images, {}, {})).abs().max().item<double>(), 1e-4);
+    EXPECT_LT((decoded - vae->reconstruct(tiny.pixels.batch(rows).images)).abs().max().item<double>(), 1e-4);
   }
   auto labels = class_check_labels();
   auto trained = decoded_class_distances(tiny_config(dir / "cfm"), tiny, 400);

@@ -29,7 +29,7 @@ class PoisonedMethod : public Method {
   PoisonedMethod(MethodPtr inner, std::set<int64_t> poisoned, bool all = false)
       : inner_(std::move(inner)), poisoned_(std::move(poisoned)), all_(all) {}
   std::string name() const override { return inner_->name(); }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                   StepRandom& rng) override {
     auto out = inner_->loss(model, x, y, rng);
     if (all_ || poisoned_.count(calls_)) out.loss = out.loss * std::nan("");
@@ -54,7 +54,7 @@ class StopMidSampleMethod : public Method {
  public:
   explicit StopMidSampleMethod(MethodPtr inner) : inner_(std::move(inner)) {}
   std::string name() const override { return inner_->name(); }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y, StepRandom& rng) override {
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y, StepRandom& rng) override {
     return inner_->loss(model, x, y, rng);
   }
   SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,

@@ -113,7 +113,7 @@ class RecordingMethod : public Method {
  public:
   explicit RecordingMethod(MethodPtr inner) : inner_(std::move(inner)) {}
   std::string name() const override { return inner_->name(); }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                   StepRandom& rng) override {
     images.push_back(x.cpu().clone());
     labels.push_back(y.cpu().clone());
@@ -142,7 +142,7 @@ inline std::string write_tiny_autoencoder(const std::string& dir, int image_size
   c.vae.norm_groups = 4;
   c.vae.scaling_factor = scaling_factor;
   torch::manual_seed(0);
-  auto vae = make_backbone(c);
+  auto vae = make_network(c);
   auto path = dir + "/vae.safetensors";
   export_weights_safetensors(path, *vae, c);
   return path;

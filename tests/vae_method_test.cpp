@@ -5,6 +5,7 @@
 
 #include <torch/script.h>
 
+#include "flowlab/methods/mixed_precision.h"
 #include "flowlab/methods/vae.h"
 #include "flowlab/models/autoencoder_kl.h"
 #include "test_helpers.h"
@@ -112,4 +113,38 @@ TEST(VaeMethod, TheDiscriminatorJoinsAtDiscStartTrainsAfterEachStepAndIsCheckpoi
   auto again = restored.loss(vae, x, y, rng);
   ASSERT_TRUE(again.metrics.count("g_loss"));  // its step count is past disc_start too
   EXPECT_NEAR(again.metrics["g_loss"].item<double>(), after.metrics["g_loss"].item<double>(), 1e-6);
+}
+
+// Under compute.precision bf16 the method is wrapped (methods/mixed_precision.h); the wrapper
+// must pass on the discriminator's step, its checkpointed state and the training grid's
+// reconstructions, or a bf16 run never trains D and its first grid fails. The autoencoder itself
+// must run under CPU autocast (its GroupNorms take bf16 activations).
+TEST(VaeMethod, TheBf16WrapperPassesOnTheDiscriminatorStepStateAndReconstructions) {
+  auto config = tiny_vae();
+  config.disc_weight = 0.5;
+  config.disc_start = 0;
+  torch::manual_seed(0);
+  AutoencoderKL vae(options_of(config));
+  auto x = torch::rand({4, 3, 8, 8}) * 2 - 1;
+  auto y = torch::zeros({4}, torch::kInt64);
+  StepRandom rng;
+  MixedPrecisionMethod wrapped(std::make_unique<VaeMethod>(config, 3, 1e-3, 0.9, 0.999), c10::DeviceType::CPU);
+  EXPECT_TRUE(wrapped.has_state());
+  torch::manual_seed(3);
+  auto before = wrapped.loss(vae, x, y, rng);
+  wrapped.after_step();  // D's first update, through the wrapper
+  torch::manual_seed(3);
+  auto after = wrapped.loss(vae, x, y, rng);
+  EXPECT_NE(after.metrics["g_loss"].item<double>(), before.metrics["g_loss"].item<double>());
+  {
+    torch::NoGradGuard no_grad;
+    auto rec = wrapped.reconstruct(vae, x);
+    ASSERT_TRUE(rec.defined());
+    EXPECT_EQ(rec.sizes(), x.sizes());
+  }
+  torch::serialize::OutputArchive saved;
+  wrapped.save_state(saved);
+  std::ostringstream bytes;
+  saved.save_to(bytes);
+  EXPECT_NE(bytes.str().find("step"), std::string::npos);
 }

@@ -25,6 +25,8 @@ void validate_data(const Config& config);
 Config for_method(Config config, const std::string& method, bool log = true);
 
 // Builds config.model.type, in its two-time form when the method trains two times.
+NetworkPtr make_network(const Config& config);
+// The same, for a denoiser: Error for an autoencoder.
 BackbonePtr make_backbone(const Config& config);
 
 }  // namespace flowlab

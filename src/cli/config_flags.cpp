@@ -44,7 +44,7 @@ std::vector<FlagBinding> training_flags(const std::string& method) {
        "true: when training ends the EMA model samples a grid, 8 per class (up to 16 classes) at "
        "sampling.steps with CFG (CIFAR-10 recipe: 80 images x 50 steps x 2 passes, minutes on a CPU "
        "for DiT); false: skip it"},
-      {"model", "model.type", "backbone: " + joined(backbone_names())},
+      {"model", "model.type", "backbone: " + joined(network_names())},
       {"variant", "model.variant", "named size for dit: " + joined(dit_size_names()) +
                                        " (default " + kDefaultDiTSize + ")"},
       {"dataset", "data.dataset", joined(dataset_names())},

@@ -22,9 +22,8 @@
 #include "flowlab/tasks/inpainting.h"
 #include "flowlab/tasks/masks.h"
 #include "flowlab/training/sampling_model.h"
-#include "flowlab/stop_signal.h"
 #include "flowlab/training/trainer.h"
-#include "flowlab/training/training_data.h"
+#include "flowlab/training/training_run.h"
 
 namespace flowlab {
 namespace {
@@ -183,17 +182,15 @@ int finetune_command(int argc, char** argv) {
   if (!(mask_prob >= 0 && mask_prob <= 1)) throw Error("--mask_prob must be in [0, 1]");
 
   auto pretrained = (*args)["pretrained"].as<std::string>();
-  auto config = inpaint_finetune_config(CheckpointReader(pretrained).config(), pretrained);
-  apply_config_flags(config, *args, bindings);
-  validate(config);
-  check_directory_creatable(config.training.output_dir);
-  ProcessRuntime runtime(config);  // the trainer's data parallelism
-  auto data = load_training_data(config, runtime.device());  // a latent model's latents
-  fit_model_to_data(config, data);
-  InpaintFinetuneMethod method(make_method(config), mask_prob);
-  install_stop_handlers();
-  Trainer trainer(config, data, method);
-  auto result = trainer.run(args->count("resume") ? config.training.output_dir + "/last.pt" : "");
+  auto overrides = [&](Config& config) { apply_config_flags(config, *args, bindings); };
+  auto fresh = inpaint_finetune_config(CheckpointReader(pretrained).config(), pretrained);
+  overrides(fresh);
+  std::optional<std::string> resume;
+  if (args->count("resume")) resume = "";  // OUTPUT_DIR/last.pt
+  auto plan = plan_training_run(fresh, resume, overrides);
+  auto result = train(plan, [&](const Config& config) -> MethodPtr {
+    return std::make_unique<InpaintFinetuneMethod>(make_method(config), mask_prob);
+  });
   return result.stopped ? 130 : 0;
 }
 

@@ -15,8 +15,9 @@ torch::Tensor CfmMethod::per_pixel_loss(Backbone& model, const torch::Tensor& x,
   return (model.forward(FlowPath::at(x, eps, t), t, y) - FlowPath::velocity(x, eps)).pow(2);
 }
 
-LossOutput CfmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+LossOutput CfmMethod::loss(Network& network, const torch::Tensor& x, const torch::Tensor& y,
                            StepRandom& rng) {
+  auto& model = as_backbone(network);
   LossOutput out;
   out.loss = per_pixel_loss(model, x, y, rng).mean();
   return out;

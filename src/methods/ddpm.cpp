@@ -39,8 +39,9 @@ DdpmMethod::DdpmMethod(DdpmConfig config)
       schedule_(NoiseSchedule::named(config_.schedule, config_.timesteps)),
       prediction_(config_.prediction) {}
 
-LossOutput DdpmMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+LossOutput DdpmMethod::loss(Network& network, const torch::Tensor& x, const torch::Tensor& y,
                             StepRandom& rng) {
+  auto& model = as_backbone(network);
   int64_t T = schedule_.steps();
   auto t = rng.rows(x.size(0), [&](int64_t n) {
     return torch::randint(1, T + 1, {n}, x.options().dtype(torch::kInt64));

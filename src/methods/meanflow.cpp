@@ -85,8 +85,9 @@ torch::Tensor meanflow_guided_velocity(Backbone& model, const torch::Tensor& z, 
   return torch::where(guided_rows.view({-1, 1, 1, 1}), guided, v);
 }
 
-LossOutput MeanFlowMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+LossOutput MeanFlowMethod::loss(Network& network, const torch::Tensor& x, const torch::Tensor& y,
                                 StepRandom& rng) {
+  auto& model = as_backbone(network);
   const int64_t n = x.size(0);
   auto opts = x.options();
   auto logit_normal = [&](int64_t rows) {

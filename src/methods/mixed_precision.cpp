@@ -7,7 +7,7 @@ namespace flowlab {
 MixedPrecisionMethod::MixedPrecisionMethod(MethodPtr base, c10::DeviceType device_type)
     : base_(std::move(base)), device_type_(device_type) {}
 
-LossOutput MixedPrecisionMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+LossOutput MixedPrecisionMethod::loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                                       StepRandom& rng) {
   AutocastScope bf16(device_type_, "bf16");
   return base_->loss(model, x, y, rng);
@@ -24,6 +24,11 @@ SampleOutput MixedPrecisionMethod::sample(Backbone& model, const torch::Tensor& 
                                           const StepHook& hook) {
   AutocastScope bf16(device_type_, "bf16");
   return base_->sample(model, noise, y, sampling, hook);
+}
+
+torch::Tensor MixedPrecisionMethod::reconstruct(Network& model, const torch::Tensor& x) {
+  AutocastScope bf16(device_type_, "bf16");
+  return base_->reconstruct(model, x);
 }
 
 }  // namespace flowlab

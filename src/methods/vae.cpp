@@ -38,7 +38,7 @@ PatchDiscriminatorImpl::PatchDiscriminatorImpl(int64_t in_channels, int64_t chan
 
 namespace {
 
-AutoencoderKL& as_autoencoder(Backbone& model) {
+AutoencoderKL& as_autoencoder(Network& model) {
   auto* vae = dynamic_cast<AutoencoderKL*>(&model);
   if (!vae) throw Error("method vae trains model.type autoencoder_kl, not " + model.type_name());
   return *vae;
@@ -79,7 +79,7 @@ torch::Tensor VaeMethod::perceptual_distance(const torch::Tensor& x, const torch
   return d;
 }
 
-LossOutput VaeMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor&, StepRandom& rng) {
+LossOutput VaeMethod::loss(Network& model, const torch::Tensor& x, const torch::Tensor&, StepRandom& rng) {
   auto& vae = as_autoencoder(model);
   auto posterior = vae.encode(x);
   auto rec = vae.decode(posterior.sample(rng));
@@ -105,7 +105,7 @@ LossOutput VaeMethod::loss(Backbone& model, const torch::Tensor& x, const torch:
     out.metrics["g_loss"] = g_loss.detach();
     out.metrics["d_weight"] = d_weight;
     real_ = x.detach();
-    fake_ = rec.detach();
+    fake_ = rec.detach().to(x.scalar_type());  // bf16 under autocast; D trains in fp32
   }
   return out;
 }
@@ -132,8 +132,8 @@ SampleOutput VaeMethod::sample(Backbone&, const torch::Tensor&, const torch::Ten
   throw Error("an autoencoder does not sample: use evaluate_vae, or --vae with a latent model");
 }
 
-torch::Tensor VaeMethod::reconstruct(Backbone& model, const torch::Tensor& x) {
-  return as_autoencoder(model).forward(x, {}, {});
+torch::Tensor VaeMethod::reconstruct(Network& model, const torch::Tensor& x) {
+  return as_autoencoder(model).reconstruct(x);
 }
 
 void VaeMethod::save_state(torch::serialize::OutputArchive& archive) const {

@@ -21,6 +21,12 @@ nn::GroupNorm vae_norm(int64_t channels, int64_t groups) {
   return nn::GroupNorm(nn::GroupNormOptions(groups, channels).eps(1e-6));
 }
 
+// GroupNorm in its weights' precision: under bf16 autocast the activations arrive in bf16, and
+// LibTorch 1.13's CPU group_norm needs input and weights of one dtype.
+torch::Tensor normalized(nn::GroupNorm& norm, const torch::Tensor& x) {
+  return norm(x.to(norm->weight.scalar_type()));
+}
+
 nn::Conv2d vae_conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = -1) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding < 0 ? kernel / 2 : padding));
 }
@@ -36,8 +42,8 @@ VaeResnetImpl::VaeResnetImpl(int64_t in, int64_t out, int64_t groups) {
 }
 
 torch::Tensor VaeResnetImpl::forward(const torch::Tensor& x) {
-  auto h = conv1(torch::silu(norm1(x)));
-  h = conv2(torch::silu(norm2(h)));
+  auto h = conv1(torch::silu(normalized(norm1, x)));
+  h = conv2(torch::silu(normalized(norm2, h)));
   return (conv_shortcut ? conv_shortcut(x) : x) + h;
 }
 
@@ -51,7 +57,7 @@ VaeAttentionImpl::VaeAttentionImpl(int64_t channels, int64_t groups) {
 
 torch::Tensor VaeAttentionImpl::forward(const torch::Tensor& x) {
   int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  auto tokens = group_norm(x).reshape({n, c, h * w}).transpose(1, 2);  // (N, HW, C)
+  auto tokens = normalized(group_norm, x).reshape({n, c, h * w}).transpose(1, 2);  // (N, HW, C)
   // One head of width C: (N, 1, HW, C).
   auto out = dot_product_attention(to_q(tokens).unsqueeze(1), to_k(tokens).unsqueeze(1),
                                    to_v(tokens).unsqueeze(1)).squeeze(1);
@@ -114,7 +120,7 @@ torch::Tensor VaeEncoderImpl::forward(torch::Tensor x) {
   x = conv_in(x);
   for (const auto& level : *down_blocks) x = level->as<VaeLevel>()->forward(x);
   x = mid_block(x);
-  return conv_out(torch::silu(conv_norm_out(x)));
+  return conv_out(torch::silu(normalized(conv_norm_out, x)));
 }
 
 VaeDecoderImpl::VaeDecoderImpl(const AutoencoderKLOptions& o) {
@@ -135,7 +141,7 @@ VaeDecoderImpl::VaeDecoderImpl(const AutoencoderKLOptions& o) {
 torch::Tensor VaeDecoderImpl::forward(torch::Tensor z) {
   z = mid_block(conv_in(z));
   for (const auto& level : *up_blocks) z = level->as<VaeLevel>()->forward(z);
-  return conv_out(torch::silu(conv_norm_out(z)));
+  return conv_out(torch::silu(normalized(conv_norm_out, z)));
 }
 
 }  // namespace detail
@@ -167,7 +173,7 @@ torch::Tensor AutoencoderKL::from_latents(const torch::Tensor& latents) const {
   return latents / options_.scaling_factor + options_.shift_factor;
 }
 
-torch::Tensor AutoencoderKL::forward(const torch::Tensor& x, const torch::Tensor&, const torch::Tensor&) {
+torch::Tensor AutoencoderKL::reconstruct(const torch::Tensor& x) {
   return decode(encode(x).mode());
 }
 
@@ -263,8 +269,8 @@ AutoencoderKLOptions read_diffusers_vae_config(const std::string& path) {
   return o;
 }
 
-BackboneEntry autoencoder_kl_entry() {
-  BackboneEntry e;
+NetworkEntry autoencoder_kl_entry() {
+  NetworkEntry e;
   e.name = "autoencoder_kl";
   e.only_for_method = "vae";
   e.check = [](const Config& c) {
@@ -278,7 +284,7 @@ BackboneEntry autoencoder_kl_entry() {
       throw Error("config: vae.ch_mult has " + std::to_string(v.ch_mult.size()) +
                   " levels, so data.image_size must be divisible by " + std::to_string(factor));
   };
-  e.make = [](const Config& c, bool) -> BackbonePtr { return std::make_shared<AutoencoderKL>(vae_options(c)); };
+  e.make = [](const Config& c, bool) -> NetworkPtr { return std::make_shared<AutoencoderKL>(vae_options(c)); };
   e.rename_weights = [](const Config& c, const std::map<std::string, torch::Tensor>& w) {
     return diffusers_vae_names(w, static_cast<int64_t>(c.vae.ch_mult.size()));
   };

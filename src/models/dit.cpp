@@ -239,7 +239,7 @@ DiTSize dit_size(const ModelConfig& m) {
           m.depth, m.hidden_size, m.num_heads, patch};
 }
 
-BackboneEntry dit_entry() {
+NetworkEntry dit_entry() {
   auto check = [](const Config& c) {
     auto size = dit_size(c.model);
     if (c.data.image_size % size.patch_size != 0)
@@ -257,7 +257,7 @@ BackboneEntry dit_entry() {
     if (two_time) o.time_pair = c.model.time_pair;
     return std::make_shared<DiT>(o);
   };
-  BackboneEntry e;
+  NetworkEntry e;
   e.name = e.one_time_form = e.two_time_form = "dit";
   e.check = check;
   e.make = make;

@@ -7,18 +7,18 @@
 
 namespace flowlab {
 
-const std::vector<BackboneEntry>& backbone_entries() {
-  static const std::vector<BackboneEntry> entries = {tiny_unet_entry(), tiny_unet_meanflow_entry(),
+const std::vector<NetworkEntry>& network_entries() {
+  static const std::vector<NetworkEntry> entries = {tiny_unet_entry(), tiny_unet_meanflow_entry(),
                                                      dit_entry(), autoencoder_kl_entry()};
   return entries;
 }
 
-const BackboneEntry& backbone_entry(const std::string& type) {
-  return find_entry(backbone_entries(), type, "model.type");
+const NetworkEntry& network_entry(const std::string& type) {
+  return find_entry(network_entries(), type, "model.type");
 }
 
-std::vector<std::string> backbone_names() {
-  return entry_names(backbone_entries());
+std::vector<std::string> network_names() {
+  return entry_names(network_entries());
 }
 
 }  // namespace flowlab

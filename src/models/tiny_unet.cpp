@@ -266,8 +266,8 @@ void check_tiny_unet(const Config& config) {
 
 }  // namespace
 
-BackboneEntry tiny_unet_entry() {
-  BackboneEntry e;
+NetworkEntry tiny_unet_entry() {
+  NetworkEntry e;
   e.name = e.one_time_form = "tiny_unet";
   e.two_time_form = "tiny_unet_meanflow";
   e.check = check_tiny_unet;
@@ -275,7 +275,7 @@ BackboneEntry tiny_unet_entry() {
   return e;
 }
 
-BackboneEntry tiny_unet_meanflow_entry() {
+NetworkEntry tiny_unet_meanflow_entry() {
   auto e = tiny_unet_entry();
   e.name = "tiny_unet_meanflow";
   e.make = [](const Config& c, bool) -> BackbonePtr {

@@ -21,7 +21,7 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 
 // The backbone only `method` trains (the autoencoder for vae), or "" where it trains any other.
 std::string reserved_backbone(const std::string& method) {
-  for (const auto& b : backbone_entries())
+  for (const auto& b : network_entries())
     if (b.only_for_method == method) return b.name;
   return "";
 }
@@ -38,7 +38,7 @@ void validate_data(const Config& config) {
 void validate(const Config& config) {
   validate_data(config);
   const auto& method = method_entry(config.method.name);
-  const auto& backbone = backbone_entry(config.model.type);
+  const auto& backbone = network_entry(config.model.type);
   const auto samplers = sampler_names(method);
   if (!contains(samplers, config.sampling.sampler))
     throw not_one_of("sampling.sampler", config.sampling.sampler, samplers);
@@ -48,7 +48,7 @@ void validate(const Config& config) {
   find_entry(sde_diffusions(), config.sampling.sde_diffusion, "sampling.sde_diffusion");
   if (method.two_time && backbone.two_time_form != backbone.name) {
     std::string two_time;
-    for (const auto& b : backbone_entries())
+    for (const auto& b : network_entries())
       if (b.two_time_form == b.name) two_time += (two_time.empty() ? "" : " or ") + b.name;
     throw Error("config: method " + method.name + " needs a two-time backbone (model.type " +
                 two_time + "), got model.type " + config.model.type);
@@ -92,16 +92,20 @@ Config for_method(Config config, const std::string& method, bool log) {
     config.model.type = reserved;
     return config;
   }
-  const auto& backbone = backbone_entry(config.model.type);
+  const auto& backbone = network_entry(config.model.type);
   const auto& form = entry.two_time ? backbone.two_time_form : backbone.one_time_form;
   if (!form.empty()) config.model.type = form;
   return config;
 }
 
+NetworkPtr make_network(const Config& config) {
+  auto network = network_entry(config.model.type).make(config, method_entry(config.method.name).two_time);
+  if (auto* backbone = dynamic_cast<Backbone*>(network.get())) backbone->set_checkpointing(config.model.checkpointing);
+  return network;
+}
+
 BackbonePtr make_backbone(const Config& config) {
-  auto model = backbone_entry(config.model.type).make(config, method_entry(config.method.name).two_time);
-  model->set_checkpointing(config.model.checkpointing);
-  return model;
+  return as_backbone(make_network(config));
 }
 
 }  // namespace flowlab

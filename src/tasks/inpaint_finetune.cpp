@@ -26,8 +26,9 @@ Config inpaint_finetune_config(Config config, const std::string& pretrained_path
 InpaintFinetuneMethod::InpaintFinetuneMethod(MethodPtr base, double mask_prob)
     : base_(std::move(base)), mask_prob_(mask_prob) {}
 
-LossOutput InpaintFinetuneMethod::loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+LossOutput InpaintFinetuneMethod::loss(Network& network, const torch::Tensor& x, const torch::Tensor& y,
                                        StepRandom& rng) {
+  auto& model = as_backbone(network);
   // Whether this batch is masked, the mask type and its seed: one choice per step.
   const auto& types = mask_types();
   auto choice = rng.shared([&] {

@@ -150,7 +150,7 @@ std::string CheckpointReader::ema_key(double decay) const {
 
 bool CheckpointReader::has_ema(double decay) const { return !ema_key(decay).empty(); }
 
-void CheckpointReader::load_weights(Backbone& model, const WeightChoice& choice) {
+void CheckpointReader::load_weights(Network& model, const WeightChoice& choice) {
   std::string key = "model";
   if (choice.ema) {
     key = choice.ema_decay == 0 ? "ema" : ema_key(choice.ema_decay);
@@ -253,13 +253,13 @@ void load_named_weights(torch::nn::Module& module, const std::map<std::string, t
   }
 }
 
-void export_weights_safetensors(const std::string& path, Backbone& model, const Config& config) {
+void export_weights_safetensors(const std::string& path, Network& model, const Config& config) {
   write_safetensors(path, named_weights(model),
                     {{"format", "pt"}, {"flowlab_model", config.model.type},
                      {"flowlab_config", config_to_yaml(config)}});
 }
 
-void export_weights(const std::string& path, Backbone& model) {
+void export_weights(const std::string& path, Network& model) {
   write_torch_file(path, state_dict_value(named_weights(model)));
 }
 

@@ -2,7 +2,7 @@
 
 namespace flowlab {
 
-Ema::Ema(BackbonePtr model, BackbonePtr shadow, double decay, bool warmup)
+Ema::Ema(NetworkPtr model, NetworkPtr shadow, double decay, bool warmup)
     : shadow_(std::move(shadow)), decay_(decay), warmup_(warmup) {
   torch::NoGradGuard no_grad;
   model_params_ = model->parameters();

@@ -10,36 +10,46 @@
 #include "flowlab/training/checkpoint.h"
 
 namespace flowlab {
+namespace {
 
-void load_initial_weights(Backbone& model, const Config& config, const std::string& path) {
+// The network's two-time form; null for a one-time backbone and for the autoencoder.
+IntervalBackbone* two_time_form(Network& network) {
+  auto* backbone = dynamic_cast<Backbone*>(&network);
+  return backbone ? backbone->interval() : nullptr;
+}
+
+}  // namespace
+
+void load_initial_weights(Network& model, const Config& config, const std::string& path) {
   const std::string what = "training.init_from " + path;
   std::map<std::string, torch::Tensor> weights;
   if (ends_with(path, ".safetensors")) {
     weights = read_safetensors(path).tensors;
-    const auto& entry = backbone_entry(config.model.type);
+    const auto& entry = network_entry(config.model.type);
     if (entry.rename_weights) weights = entry.rename_weights(config, weights);
   } else {
     CheckpointReader pretrained(path);
     const auto& trained = pretrained.config();
-    const auto& entry = backbone_entry(config.model.type);
+    const auto& entry = network_entry(config.model.type);
     if (trained.model.type != config.model.type && trained.model.type != entry.one_time_form)
       throw Error(what + " holds a " + trained.model.type + " model; this run trains " + config.model.type);
-    auto source = make_backbone(trained);
+    auto source = make_network(trained);
     pretrained.load_weights(*source, true);
-    if (model.interval() && !source->interval() && model.interval()->second_time_module().empty())
+    if (two_time_form(model) && !two_time_form(*source) && two_time_form(model)->second_time_module().empty())
       throw Error(what + " holds a one-time " + trained.method.name + " model, whose velocity v(z, t) a MeanFlow "
                   "model can start from only with model.time_pair t,t-r (its second time embedded apart)");
     weights = named_weights(*source);
     spdlog::info("initialised from the EMA weights of {} (step {})", path, pretrained.step());
   }
   // A one-time model's weights lack the second time's embedder: it starts at zero output.
-  const auto second = model.interval() ? model.interval()->second_time_module() : "";
+  auto* two_time = two_time_form(model);
+  const auto second = two_time ? two_time->second_time_module() : "";
   bool one_time_weights = !second.empty();
   for (const auto& [name, tensor] : weights)
     if (name.rfind(second + ".", 0) == 0) one_time_weights = false;
   if (one_time_weights) {
     load_named_weights(model, weights, what, second);
-    model.interval()->zero_second_time();
+    two_time->zero_second_time();
     spdlog::info("{}: a one-time model's weights; {} starts at zero, so u(z, r, t) = v(z, t)", what, second);
   } else {
     load_named_weights(model, weights, what);

@@ -9,13 +9,11 @@
 #include "flowlab/dist/runtime.h"
 #include "flowlab/dist/world.h"
 #include "flowlab/error.h"
-#include "flowlab/eval/reference.h"
 #include "flowlab/io/files.h"
 #include "flowlab/io/image.h"
 #include "flowlab/io/metrics.h"
 #include "flowlab/io/progress.h"
 #include "flowlab/io/tensorboard.h"
-#include "flowlab/models/dit.h"
 #include "flowlab/recipe.h"
 #include "flowlab/stop_signal.h"
 #include "flowlab/training/checkpoint.h"
@@ -28,95 +26,38 @@ namespace flowlab {
 namespace {
 
 // Every EMA copy of the model, in training.ema_decays order.
-std::vector<Backbone*> ema_shadows(const TrainingState& state) {
-  std::vector<Backbone*> shadows;
+std::vector<Network*> ema_shadows(const TrainingState& state) {
+  std::vector<Network*> shadows;
   for (const auto& ema : state.emas) shadows.push_back(ema->shadow().get());
   return shadows;
 }
 
 }  // namespace
 
-void fit_model_to_data(Config& config, const Dataset& data) {
-  auto& m = config.model;
-  if (m.in_channels != data.channels()) {
-    spdlog::info("model.in_channels = {} from dataset {}", data.channels(), data.name);
-    m.in_channels = static_cast<int>(data.channels());
-  }
-  if (m.num_classes != 0 && m.num_classes != data.num_classes()) {
-    spdlog::info("model.num_classes = {} from dataset {}", data.num_classes(), data.name);
-    m.num_classes = static_cast<int>(data.num_classes());
-  }
-  if (data.is_latent()) {
-    if (config.data.image_size != data.height()) {
-      spdlog::info("data.image_size = {} from the latents", data.height());
-      config.data.image_size = static_cast<int>(data.height());
-    }
-    const auto& vae = data.autoencoder;
-    m.vae = vae.path;
-    m.vae_sha256 = vae.sha256;
-    m.vae_scaling_factor = vae.scaling_factor;
-    m.vae_shift_factor = vae.shift_factor;
-  }
-}
-
-void record_resolved_defaults(Config& config, const Dataset& data) {
-  auto& d = config.data;
-  d.random_flip = random_flip_enabled(d, data) ? "true" : "false";
-  d.fit = resolved_fit(d);
-  auto& e = config.eval;
-  if (e.sampler.empty()) e.sampler = config.sampling.sampler;
-  if (e.steps == 0) e.steps = config.sampling.steps;
-  if (e.cfg_scale < 0) e.cfg_scale = config.sampling.cfg_scale;
-  if (e.reference.empty()) e.reference = training_set_reference(d);
-  auto& m = config.model;
-  if (m.type == "dit" && m.variant.empty() && m.hidden_size == 0 && m.depth == 0 && m.patch_size == 0)
-    m.variant = kDefaultDiTSize;
-}
-
-void check_batch_splits(int64_t batch_size, int processes, int accumulate) {
-  if (batch_size % processes != 0)
-    throw Error("training.batch_size = " + std::to_string(batch_size) + " (the global batch) does not split "
-                "evenly over " + std::to_string(processes) + " processes");
-  if ((batch_size / processes) % accumulate != 0)
-    throw Error("training.batch_size = " + std::to_string(batch_size) + " gives each of " + std::to_string(processes) +
-                " processes " + std::to_string(batch_size / processes) + " rows, which do not split into " +
-                "training.accumulate = " + std::to_string(accumulate) + " micro-batches");
-}
-
-void check_model_fits_data(const Config& trained, const Dataset& data) {
-  int64_t channels = trained.model.in_channels, size = trained.data.image_size;
-  if (data.channels() != channels || data.height() != size)
-    throw Error("the model takes " + std::to_string(channels) + "x" + std::to_string(size) + "x" + std::to_string(size) +
-                " inputs; " + data.name + " holds " + std::to_string(data.channels()) + "x" +
-                std::to_string(data.height()) + "x" + std::to_string(data.width()) +
-                " (a trained model's input cannot change; start a new run)");
-}
-
-Trainer::Trainer(Config config, const Dataset& data, Method& method)
-    : config_(std::move(config)), data_(data), method_(method), device_(torch::kCPU) {
-  fit_model_to_data(config_, data);
-  record_resolved_defaults(config_, data);
-  validate(config_);
-  device_ = resolve_device(config_.training.device);
+Trainer::Trainer(const ResolvedConfig& config, const Dataset& data, Method& method)
+    : config_(config.get()), data_(data), method_(method), device_(resolve_device(config_.training.device)) {
   if (config_.training.tensorboard) TensorBoardWriter::check_available();
 }
+
+Trainer::Trainer(const Config& config, const Dataset& data, Method& method)
+    : Trainer(resolve_for_data(plan_training_run(config), data), data, method) {}
 
 Trainer::~Trainer() = default;
 
 void Trainer::save_sample_grid(const std::string& path) {
   const auto& s = config_.sampling;
-  auto& model = *state_.ema_model();
   {
     // A reconstructing method: the first 8 training images over their reconstructions.
     torch::NoGradGuard no_grad;
     auto originals = data_.batch(torch::arange(std::min<int64_t>(8, data_.size()))).images.to(device_);
-    auto reconstructions = method_.reconstruct(model, originals);
+    auto reconstructions = method_.reconstruct(*state_.ema_model(), originals);
     if (reconstructions.defined()) {
       if (dist::world().is_main())
         save_grid(path, torch::cat({originals, reconstructions.clamp(-1, 1)}).cpu(), originals.size(0));
       return;
     }
   }
+  auto& model = as_backbone(*state_.ema_model());
   int64_t classes = model.num_classes();
   int64_t per_row = 8;
   torch::Tensor labels;
@@ -156,9 +97,9 @@ void Trainer::save_sample_grid(const std::string& path) {
 
 void Trainer::start(const std::string& resume_from) {
   const auto& tc = config_.training;
-  std::function<void(Backbone&)> init;
+  std::function<void(Network&)> init;
   if (!tc.init_from.empty() && resume_from.empty())
-    init = [&](Backbone& model) { load_initial_weights(model, config_, tc.init_from); };
+    init = [&](Network& model) { load_initial_weights(model, config_, tc.init_from); };
   state_ = make_training_state(config_, device_, init);
   if (!resume_from.empty()) {
     // Read onto the training device: the weights and AdamW's moments stay where the model is.
@@ -190,7 +131,7 @@ void Trainer::start(const std::string& resume_from) {
   }
   // Every process starts from rank 0's weights.
   std::vector<torch::Tensor> weights;
-  std::vector<Backbone*> models{state_.model.get()};
+  std::vector<Network*> models{state_.model.get()};
   for (auto* shadow : ema_shadows(state_)) models.push_back(shadow);
   for (auto* m : models) {
     for (const auto& p : m->parameters()) weights.push_back(p.data());
@@ -203,7 +144,6 @@ void Trainer::start(const std::string& resume_from) {
 void Trainer::prepare(const std::string& resume_from) {
   const auto& tc = config_.training;
   auto& world = dist::world();
-  check_batch_splits(tc.batch_size, world.size(), tc.accumulate);
   if (world.is_main()) {
     ensure_directory(tc.output_dir);
     ensure_directory(tc.output_dir + "/samples");
@@ -249,9 +189,9 @@ std::vector<std::unique_ptr<PeriodicEvent>> Trainer::make_events(const std::stri
     // The EMA model scored now and then; every further EMA on the same noise as fid_ema_DECAY.
     auto evaluator = std::make_shared<TrainingEvaluator>(config_, device_);
     auto evaluate = [this, evaluator](int64_t step) {
-      auto record = evaluator->evaluate(method_, *state_.ema_model(), step);
+      auto record = evaluator->evaluate(method_, as_backbone(*state_.ema_model()), step);
       for (size_t i = 1; i < state_.emas.size(); ++i) {
-        auto more = evaluator->evaluate(method_, *state_.emas[i]->shadow(), step);
+        auto more = evaluator->evaluate(method_, as_backbone(*state_.emas[i]->shadow()), step);
         const auto suffix = "_ema_" + c10::str(state_.emas[i]->decay());
         for (const char* key : {"fid", "kid_mean", "kid_std"})
           if (more.contains(key)) record[key + suffix] = more[key];

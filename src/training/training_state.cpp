@@ -8,14 +8,14 @@
 namespace flowlab {
 
 TrainingState make_training_state(const Config& config, torch::Device device,
-                                  const std::function<void(Backbone&)>& init) {
+                                  const std::function<void(Network&)>& init) {
   const auto& tc = config.training;
   TrainingState s;
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
-  s.model = make_backbone(config);
+  s.model = make_network(config);
   const auto decays = tc.ema_decay_list();
-  std::vector<BackbonePtr> shadows;
-  for (size_t i = 0; i < decays.size(); ++i) shadows.push_back(make_backbone(config));
+  std::vector<NetworkPtr> shadows;
+  for (size_t i = 0; i < decays.size(); ++i) shadows.push_back(make_network(config));
   if (init) init(*s.model);
   s.model->to(device);
   for (size_t i = 0; i < decays.size(); ++i) {
@@ -47,6 +47,16 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const Trai
   }
 }
 
+namespace {
+
+// The label CFG dropout writes: a denoiser's null class; an autoencoder ignores labels.
+int64_t null_label_of(Network& network) {
+  auto* backbone = dynamic_cast<Backbone*>(&network);
+  return backbone ? backbone->null_label() : 0;
+}
+
+}  // namespace
+
 TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, const Config& config,
                      double lr, StepRandom& rng, const GradientAverager& average) {
   state.model->train();
@@ -62,7 +72,7 @@ TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, c
     auto micro_rng = rng.micro_batch(k, parts);
     auto images = batch.images.slice(0, k * rows, (k + 1) * rows);
     auto labels = drop_labels(batch.labels.slice(0, k * rows, (k + 1) * rows), config.training.cfg_dropout,
-                              state.model->null_label(), micro_rng);
+                              null_label_of(*state.model), micro_rng);
     auto out = method.loss(*state.model, images, labels, micro_rng);
     (out.loss / static_cast<double>(parts)).backward();
     auto part_loss = out.loss.detach() / static_cast<double>(parts);

@@ -13,7 +13,7 @@ class CfmMethod : public Method {
  public:
   explicit CfmMethod(MethodConfig config) : config_(std::move(config)) {}
   std::string name() const override { return "cfm"; }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                   StepRandom& rng) override;
   torch::Tensor per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
                                StepRandom& rng) override;

@@ -17,7 +17,7 @@ class DdpmMethod : public Method {
  public:
   explicit DdpmMethod(DdpmConfig config);
   std::string name() const override { return "ddpm"; }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                   StepRandom& rng) override;
   // sampling.sampler: "ddpm" (ancestral) or "ddim" (ddpm.eta = 0 is deterministic);
   // sampling.steps network evaluations on the respaced schedule, more with resampling

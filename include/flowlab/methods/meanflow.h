@@ -40,7 +40,7 @@ class MeanFlowMethod : public Method {
  public:
   explicit MeanFlowMethod(MeanFlowConfig config) : config_(std::move(config)) {}
   std::string name() const override { return "meanflow"; }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                   StepRandom& rng) override;
   // sampling.steps uniform steps z_r = z_t - (t - r) u(z_t, r, t) from t = 1 to 0 (1 = one NFE);
   // sampling.cfg_scale != 1 adds sampling-time CFG (two passes as one double batch).

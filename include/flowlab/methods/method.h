@@ -34,7 +34,7 @@ class Method {
   // x: (N, C, H, W) data in [-1, 1]; y: (N,) labels, already dropped to the null label where
   // the trainer applies CFG dropout. Every random draw goes through `rng`, so a step gives the
   // same update whatever the number of processes (step_random.h).
-  virtual LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+  virtual LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                           StepRandom& rng) = 0;
 
   // The same objective before the mean: (N, C, H, W) squared errors, for objectives that weight
@@ -62,7 +62,7 @@ class Method {
   virtual void load_state(torch::serialize::InputArchive&) {}
   // Methods that learn to reconstruct (the autoencoder) return x's reconstruction (N, C, H, W),
   // which training grids show under the originals; generative methods return an undefined tensor.
-  virtual torch::Tensor reconstruct(Backbone&, const torch::Tensor&) { return {}; }
+  virtual torch::Tensor reconstruct(Network&, const torch::Tensor&) { return {}; }
 };
 
 using MethodPtr = std::unique_ptr<Method>;

@@ -11,7 +11,7 @@ class MixedPrecisionMethod : public Method {
   MixedPrecisionMethod(MethodPtr base, c10::DeviceType device_type);
 
   std::string name() const override { return base_->name(); }
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                   StepRandom& rng) override;
   torch::Tensor per_pixel_loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
                                StepRandom& rng) override;
@@ -20,6 +20,11 @@ class MixedPrecisionMethod : public Method {
   torch::Tensor noised(const torch::Tensor& x0, const torch::Tensor& eps, double t) const override {
     return base_->noised(x0, eps, t);
   }
+  void after_step() override { base_->after_step(); }
+  bool has_state() const override { return base_->has_state(); }
+  void save_state(torch::serialize::OutputArchive& archive) const override { base_->save_state(archive); }
+  void load_state(torch::serialize::InputArchive& archive) override { base_->load_state(archive); }
+  torch::Tensor reconstruct(Network& model, const torch::Tensor& x) override;
 
  private:
   MethodPtr base_;

@@ -37,11 +37,11 @@ class VaeMethod : public Method {
   VaeMethod(VaeConfig config, int64_t in_channels, double lr, double beta1, double beta2);
   std::string name() const override { return "vae"; }
   // metrics: l1 (mean absolute error per value), kl (per image); with the GAN on, g_loss and d_weight.
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y, StepRandom& rng) override;
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y, StepRandom& rng) override;
   // An autoencoder does not sample: throws.
   SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                       const SamplingConfig& sampling, const StepHook& hook = nullptr) override;
-  torch::Tensor reconstruct(Backbone& model, const torch::Tensor& x) override;
+  torch::Tensor reconstruct(Network& model, const torch::Tensor& x) override;
 
   void after_step() override;
   bool has_state() const override { return true; }

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "flowlab/models/backbone.h"
+#include "flowlab/models/network.h"
 #include "flowlab/models/registry.h"
 #include "flowlab/step_random.h"
 
@@ -132,9 +132,9 @@ TORCH_MODULE(VaeDecoder);
 
 }  // namespace detail
 
-// As a Backbone it is trained by method vae only: forward(x, t, y) reconstructs x through the
-// posterior's mean (t and y are not used).
-class AutoencoderKL : public Backbone {
+// A Network, not a Backbone: method vae trains it (methods/vae.h), and latent models use its
+// encode and decode (training/latent_codec.h).
+class AutoencoderKL : public Network {
  public:
   explicit AutoencoderKL(const AutoencoderKLOptions& options);
 
@@ -144,9 +144,9 @@ class AutoencoderKL : public Backbone {
   torch::Tensor to_latents(const torch::Tensor& z) const;
   torch::Tensor from_latents(const torch::Tensor& latents) const;
 
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) override;
+  // x through the posterior's mean and back: (N, C, H, W) -> (N, C, H, W).
+  torch::Tensor reconstruct(const torch::Tensor& x);
   std::string type_name() const override { return "autoencoder_kl"; }
-  int64_t num_classes() const override { return 0; }
   const AutoencoderKLOptions& options() const { return options_; }
   // The decoder's last convolution: LDM's adaptive GAN weight compares gradient norms there.
   const torch::Tensor& last_layer_weight() const { return decoder->last_layer_weight(); }
@@ -174,6 +174,6 @@ AutoencoderKLOptions read_diffusers_vae_config(const std::string& path);
 // The options of the config's vae section (model.in_channels for the images' channels).
 AutoencoderKLOptions vae_options(const Config& config);
 // model.type autoencoder_kl, sized by the config's vae section; trained by method vae.
-BackboneEntry autoencoder_kl_entry();
+NetworkEntry autoencoder_kl_entry();
 
 }  // namespace flowlab

@@ -1,5 +1,5 @@
-// The one network interface every backbone implements. A backbone does not know which method
-// trains it: CFM reads its output as a velocity, DDPM as epsilon (or v), MeanFlow as u.
+// The denoiser interface every generative backbone implements. A backbone does not know which
+// method trains it: CFM reads its output as a velocity, DDPM as epsilon (or v), MeanFlow as u.
 #pragma once
 #include <torch/torch.h>
 
@@ -8,13 +8,14 @@
 #include <vector>
 
 #include "flowlab/models/jet.h"
+#include "flowlab/models/network.h"
 
 namespace flowlab {
 
 class IntervalBackbone;
 
 // The denoiser interface: what CFM and DDPM train and every sampler calls.
-class Backbone : public torch::nn::Module {
+class Backbone : public Network {
  public:
   // x: (N, C, H, W); t: (N,) float in [0, 1]; y: (N,) int64 in [0, num_classes], where
   // num_classes is the CFG null label. Returns (N, C, H, W) in x's dtype,
@@ -30,18 +31,19 @@ class Backbone : public torch::nn::Module {
   void set_checkpointing(bool on) { checkpointing_ = on; }
   bool checkpointing() const { return checkpointing_; }
 
-  // Registry key ("tiny_unet", ...), stored in checkpoints.
-  virtual std::string type_name() const = 0;
   virtual int64_t num_classes() const = 0;
   int64_t null_label() const { return num_classes(); }
-
-  int64_t parameter_count() const;
 
  private:
   bool checkpointing_ = false;
 };
 
 using BackbonePtr = std::shared_ptr<Backbone>;
+
+// `network` as a denoiser; Error for an autoencoder ("model.type autoencoder_kl is an autoencoder
+// (method vae), not a denoiser").
+Backbone& as_backbone(Network& network);
+BackbonePtr as_backbone(const NetworkPtr& network);
 
 // The optional two-time interface beside it: MeanFlow's average velocity u(x, r, t), r <= t, both
 // (N,) in [0, 1]. How (r, t) enter the network (as (t, t - r) or (r, t)) is the backbone's

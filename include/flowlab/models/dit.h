@@ -129,6 +129,6 @@ class DiT : public Backbone, public IntervalBackbone {
 };
 
 // model.type dit, sized by dit_size(); two-time (model.time_pair) for MeanFlow.
-BackboneEntry dit_entry();
+NetworkEntry dit_entry();
 
 }  // namespace flowlab

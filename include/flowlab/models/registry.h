@@ -1,5 +1,6 @@
-// Backbones by name (model.type, --model): each one's entry owns its factory, its config rules and
-// its one- and two-time forms. make_backbone(config) is in recipe.h, which knows the method.
+// Networks by name (model.type, --model): the backbones and the autoencoder. Each one's entry owns
+// its factory, its config rules and its one- and two-time forms. make_network(config) and
+// make_backbone(config) are in recipe.h, which knows the method.
 #pragma once
 #include <functional>
 #include <map>
@@ -12,24 +13,24 @@ namespace flowlab {
 
 struct Config;
 
-struct BackboneEntry {
+struct NetworkEntry {
   std::string name;
   // The type that trains with a one-time method (cfm, ddpm) or a two-time one (meanflow), starting
   // from this one ("" where there is none).
   std::string one_time_form, two_time_form;
   std::string only_for_method;  // the one method that trains it ("" = any but such methods)
-  std::function<void(const Config&)> check;  // the backbone's own rules; throws Error naming keys
-  // Builds the backbone for config.data.image_size; two_time: for a two-time method.
-  std::function<BackbonePtr(const Config&, bool two_time)> make;
-  // Weights named as other tools name them -> this backbone's names (may be empty: none).
+  std::function<void(const Config&)> check;  // the network's own rules; throws Error naming keys
+  // Builds the network for config.data.image_size; two_time: for a two-time method.
+  std::function<NetworkPtr(const Config&, bool two_time)> make;
+  // Weights named as other tools name them -> this network's names (may be empty: none).
   std::function<std::map<std::string, torch::Tensor>(const Config&, const std::map<std::string, torch::Tensor>&)>
       rename_weights;
 };
 
 // Registered entries, in the order --help lists them.
-const std::vector<BackboneEntry>& backbone_entries();
+const std::vector<NetworkEntry>& network_entries();
 // Throws "config: model.type = NAME: must be one of: ...".
-const BackboneEntry& backbone_entry(const std::string& type);
-std::vector<std::string> backbone_names();
+const NetworkEntry& network_entry(const std::string& type);
+std::vector<std::string> network_names();
 
 }  // namespace flowlab

@@ -111,7 +111,7 @@ class TinyUNet : public Backbone, public IntervalBackbone {
 };
 
 // model.type tiny_unet (one time) and tiny_unet_meanflow (two times, model.time_pair).
-BackboneEntry tiny_unet_entry();
-BackboneEntry tiny_unet_meanflow_entry();
+NetworkEntry tiny_unet_entry();
+NetworkEntry tiny_unet_meanflow_entry();
 
 }  // namespace flowlab

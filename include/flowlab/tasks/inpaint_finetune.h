@@ -22,7 +22,7 @@ class InpaintFinetuneMethod : public Method {
   std::string name() const override { return base_->name(); }
   // Draws from the global torch RNG only, so a resumed run repeats the same batches and masks.
   // metrics: "masked_mse" on masked batches (the region loss before weighting).
-  LossOutput loss(Backbone& model, const torch::Tensor& x, const torch::Tensor& y,
+  LossOutput loss(Network& model, const torch::Tensor& x, const torch::Tensor& y,
                   StepRandom& rng) override;
   SampleOutput sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                       const SamplingConfig& sampling, const StepHook& hook = nullptr) override {

@@ -27,8 +27,8 @@ struct TrainingSnapshot {
   const Config& config;
   int64_t step;
   const std::vector<std::string>& class_names;
-  Backbone& model;
-  std::vector<Backbone*> emas;  // in config.training.ema_decay_list() order
+  Network& model;
+  std::vector<Network*> emas;  // in config.training.ema_decay_list() order
   torch::optim::Optimizer& optimizer;
   const Method* method = nullptr;  // its own state, when it has any
 };
@@ -59,9 +59,9 @@ class CheckpointReader {
   const std::string& path() const { return path_; }
 
   // Weights into a model built from config(); `ema` picks the (first) EMA's weights.
-  void load_weights(Backbone& model, bool ema) { load_weights(model, WeightChoice{ema, 0}); }
+  void load_weights(Network& model, bool ema) { load_weights(model, WeightChoice{ema, 0}); }
   // Throws Error naming the decays the checkpoint keeps when `choice` asks for another.
-  void load_weights(Backbone& model, const WeightChoice& choice);
+  void load_weights(Network& model, const WeightChoice& choice);
   // Whether the checkpoint keeps an EMA of this decay.
   bool has_ema(double decay) const;
   void load_optimizer(torch::optim::Optimizer& optimizer);
@@ -89,9 +89,9 @@ class CheckpointReader {
 
 // Writes {parameter or buffer name: tensor} as torch.save does; Python reads it with
 // torch.load(path, weights_only=True) and can pass it to load_state_dict of an equivalent module.
-void export_weights(const std::string& path, Backbone& model);
+void export_weights(const std::string& path, Network& model);
 // The same weights as safetensors, with the run's config (YAML) and model type as metadata.
-void export_weights_safetensors(const std::string& path, Backbone& model, const Config& config);
+void export_weights_safetensors(const std::string& path, Network& model, const Config& config);
 
 // {parameter or buffer name: tensor} of a module, on the CPU.
 std::map<std::string, torch::Tensor> named_weights(const torch::nn::Module& module);

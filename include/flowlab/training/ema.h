@@ -7,18 +7,18 @@ namespace flowlab {
 class Ema {
  public:
   // Copies `model`'s weights into `shadow`.
-  Ema(BackbonePtr model, BackbonePtr shadow, double decay, bool warmup);
+  Ema(NetworkPtr model, NetworkPtr shadow, double decay, bool warmup);
 
   // After optimizer step number `step` (1-based): shadow <- d shadow + (1 - d) model.
   void update(int64_t step);
   // min(decay, (1 + step) / (10 + step)) with warm-up, else decay.
   double decay_at(int64_t step) const;
-  const BackbonePtr& shadow() const { return shadow_; }
+  const NetworkPtr& shadow() const { return shadow_; }
   double decay() const { return decay_; }
 
  private:
   std::vector<torch::Tensor> model_params_, shadow_params_;
-  BackbonePtr shadow_;
+  NetworkPtr shadow_;
   double decay_;
   bool warmup_;
 };

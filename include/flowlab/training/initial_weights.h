@@ -13,6 +13,6 @@ namespace flowlab {
 // checkpoint of the same backbone): every shared tensor, and the embedder of t - r with its
 // output layer at zero, so that u(z, r, t) = v(z, t) for every r at the first step. Errors name
 // the file and what does not fit.
-void load_initial_weights(Backbone& model, const Config& config, const std::string& path);
+void load_initial_weights(Network& model, const Config& config, const std::string& path);
 
 }  // namespace flowlab

@@ -14,6 +14,7 @@
 #include "flowlab/models/backbone.h"
 #include "flowlab/training/latent_codec.h"
 #include "flowlab/training/periodic_events.h"
+#include "flowlab/training/training_run.h"
 #include "flowlab/training/training_state.h"
 
 namespace flowlab {
@@ -25,40 +26,22 @@ struct TrainResult {
   std::string checkpoint;  // path of the last checkpoint written
 };
 
-// model.in_channels and (for a conditional model) model.num_classes from the dataset, with a log
-// line for each change; for a latent dataset also data.image_size and the autoencoder (model.vae,
-// its SHA-256 and scaling).
-void fit_model_to_data(Config& config, const Dataset& data);
-// Writes over every `auto` and derived default the value it resolves to for this dataset, so that
-// config.yaml and the checkpoint record what ran and a later version's defaults cannot change a
-// resumed run: data.random_flip (true | false), data.fit, eval.sampler, eval.steps, eval.cfg_scale
-// and eval.reference (from the sampling section and the dataset), a DiT's default variant.
-// Left as given: training.threads (the machine's), eval.inception_weights (a path on it) and
-// training.epochs (steps follow from the dataset's size).
-void record_resolved_defaults(Config& config, const Dataset& data);
-// Throws unless the global batch splits evenly over `processes`, and each process's rows into
-// `accumulate` micro-batches. The programs check it before the processes meet, so no rank waits
-// for one that has already stopped.
-void check_batch_splits(int64_t batch_size, int processes, int accumulate = 1);
-
-// A model whose weights exist cannot change its input: Error unless the dataset's images (or
-// latents) are what `trained` (the checkpoint's config) was trained on, model.in_channels x
-// data.image_size x data.image_size.
-void check_model_fits_data(const Config& trained, const Dataset& data);
-
 class Trainer {
  public:
   // Outputs go to config.training.output_dir: config.yaml, metrics.jsonl, samples/, last.pt,
   // weights_ema.pt.
-  Trainer(Config config, const Dataset& data, Method& method);
+  Trainer(const ResolvedConfig& config, const Dataset& data, Method& method);
+  // A new run of `config` as it stands: planned and resolved for `data` here.
+  Trainer(const Config& config, const Dataset& data, Method& method);
   ~Trainer();
 
   // Trains to the configured number of steps; continues from `resume_from` when non-empty.
   // stop_at > 0 ends the run early at that step, with a checkpoint, as SIGINT would.
   TrainResult run(const std::string& resume_from = "", int64_t stop_at = 0);
 
-  const BackbonePtr& model() const { return state_.model; }
-  const BackbonePtr& ema_model() const { return state_.ema_model(); }
+  // The trained network and its (first) EMA copy, as denoisers: null for an autoencoder.
+  BackbonePtr model() const { return std::dynamic_pointer_cast<Backbone>(state_.model); }
+  BackbonePtr ema_model() const { return std::dynamic_pointer_cast<Backbone>(state_.ema_model()); }
   // The optimizer of the last run(); null before.
   torch::optim::Optimizer* optimizer() const { return state_.optimizer.get(); }
   torch::Device device() const { return device_; }

@@ -21,20 +21,20 @@
 namespace flowlab {
 
 struct TrainingState {
-  BackbonePtr model;
+  NetworkPtr model;
   // One per training.ema_decay_list(), in its order; the first is the one sampled by default.
   std::vector<std::unique_ptr<Ema>> emas;
   std::unique_ptr<torch::optim::Optimizer> optimizer;  // AdamW, or Muon (training/muon.h)
   std::vector<torch::Tensor> params;  // the model's
   int64_t step = 0;                   // steps taken, skipped ones included
 
-  const BackbonePtr& ema_model() const { return emas.front()->shadow(); }
+  const NetworkPtr& ema_model() const { return emas.front()->shadow(); }
 };
 
 // The model and its EMA copies built from config (seeded by training.seed); `init`, when given,
 // sees the model before they move to `device`; then the optimizer with training's settings.
 TrainingState make_training_state(const Config& config, torch::Device device,
-                                  const std::function<void(Backbone&)>& init = nullptr);
+                                  const std::function<void(Network&)>& init = nullptr);
 
 // compute.channels_last: model and EMA weights in channels-last layout (after any loading, which
 // replaces the weights' storage).
