@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""Turns two flowlab `benchmark` JSONs and two bench_reference.py JSONs into BENCHMARKS.md's
-side-by-side table and goal rows (means of the two runs; each run's value in brackets)."""
+"""Turns N flowlab `benchmark` JSONs and N bench_reference.py JSONs (alternating rounds) into
+BENCHMARKS.md's side-by-side table and goal rows: means of the rounds with each round's value in
+brackets, the ratio's spread over the rounds, and flowlab's FLOPs per image, TFLOP/s and
+utilisation of the attainable peak (both sides run the same networks, so the same FLOPs).
+
+Usage: bench_table.py [--command TEXT] FLOWLAB_1.json ... FLOWLAB_N.json REFERENCE_1.json ... REFERENCE_N.json"""
 import argparse
 import json
 import platform
@@ -21,11 +25,13 @@ def memory(report):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--command", default="scripts/bench/bench.sh")
-    ap.add_argument("flowlab", nargs=2)
-    ap.add_argument("reference", nargs=2)
+    ap.add_argument("reports", nargs="+", help="the flowlab JSONs, then as many reference JSONs")
     a = ap.parse_args()
-    fl = [json.load(open(p)) for p in a.flowlab]
-    py = [json.load(open(p)) for p in a.reference]
+    if len(a.reports) % 2:
+        ap.error("give as many reference JSONs as flowlab JSONs")
+    half = len(a.reports) // 2
+    fl = [json.load(open(p)) for p in a.reports[:half]]
+    py = [json.load(open(p)) for p in a.reports[half:]]
     f_rows, p_rows = [rows_by_name(r) for r in fl], [rows_by_name(r) for r in py]
 
     def speed(runs, key):
@@ -34,16 +40,31 @@ def main():
 
     out = []
     head = fl[0]
+    peaks = [r["peak_tflops_fp32"] for r in fl if "peak_tflops_fp32" in r]
+    peak = statistics.mean(peaks) if peaks else None
     out.append(f"Machine: {platform.processor() or platform.machine()}, {head['threads']} threads; model from "
-               f"`{a.command}`: batch {head['batch_size']}, {head['image_size']}x{head['image_size']} images.\n")
-    out.append("| measure | flowlab images/s | PyTorch images/s | flowlab / PyTorch | NFE |")
-    out.append("| --- | --- | --- | --- | --- |")
+               f"`{a.command}`: batch {head['batch_size']}, {head['image_size']}x{head['image_size']} images; "
+               f"{len(fl)} alternating rounds" + (f"; attainable fp32 peak {peak * 1000:,.0f} GFLOP/s "
+               f"(rounds {' / '.join(f'{x * 1000:,.0f}' for x in peaks)})" if peak else "") + ".\n")
+    out.append("| measure | flowlab images/s | PyTorch images/s | flowlab / PyTorch (rounds' range) | NFE "
+               "| GFLOP/image | flowlab GFLOP/s | utilisation flowlab / PyTorch |")
+    out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for key in f_rows[0]:
         f, fv = speed(f_rows, key)
         p, pv = speed(p_rows, key)
-        ratio = f"{f / p:.2f}" if p else "-"
+        ratio = "-"
+        if p:
+            rounds = [x / y for x, y in zip(fv, pv)]
+            ratio = f"{f / p:.2f} ({min(rounds):.2f} to {max(rounds):.2f})"
         fmt = lambda m, v: f"{m:,.1f} ({' / '.join(f'{x:,.1f}' for x in v)})" if m else "-"
-        out.append(f"| {key[0]} {key[1]} | {fmt(f, fv)} | {fmt(p, pv)} | {ratio} | {f_rows[0][key]['nfe'] or ''} |")
+        gflop = f_rows[0][key].get("gflop_per_image")
+        work = rate = util = "-"
+        if gflop:
+            work, rate = f"{gflop:.3f}", f"{gflop * f:,.1f}"
+            if peak:
+                util = f"{gflop * f / (peak * 1000):.1%}" + (f" / {gflop * p / (peak * 1000):.1%}" if p else "")
+        out.append(f"| {key[0]} {key[1]} | {fmt(f, fv)} | {fmt(p, pv)} | {ratio} | {f_rows[0][key]['nfe'] or ''} "
+                   f"| {work} | {rate} | {util} |")
 
     def fspeed(key):
         return speed(f_rows, key)[0]

@@ -8,6 +8,7 @@
 
 #include "flowlab/data/batcher.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/models/flops.h"
 #include "flowlab/models/memory_format.h"
 #include "flowlab/recipe.h"
 #include "flowlab/training/training_state.h"
@@ -63,6 +64,13 @@ Measurement time_training(const Config& config, int warmup, int steps, torch::De
   }
   auto m = finish(seconds, steps * b);
   m.parameters = state.model->parameter_count();
+  {
+    torch::NoGradGuard no_grad;
+    StepRandom rng(tc.seed, 0, {0, b, b});
+    auto loss = count_flops([&] { method->loss(*state.model, batch.images, batch.labels, rng); });
+    auto forward = forward_flops(as_backbone(*state.model), config.model.in_channels, size);
+    m.flops_per_image = loss.matmul / static_cast<double>(b) + 2 * forward.matmul;
+  }
   return m;
 }
 
@@ -82,9 +90,11 @@ Measurement time_sampling(const Config& config, torch::Device device) {
                             : torch::full({batch}, model->null_label(), opts.dtype(torch::kInt64));
   auto noise = torch::randn({batch, config.model.in_channels, size, size}, opts);
   int64_t nfe = 0;
-  double seconds = timed(1, static_cast<int>(batches), device,
-                         [&] { nfe = method->sample(*model, noise, labels, s).nfe; });
+  auto sample = [&] { nfe = method->sample(*model, noise, labels, s).nfe; };
+  auto warmup = count_flops(sample);
+  double seconds = timed(0, static_cast<int>(batches), device, sample);
   auto m = finish(seconds, batches * batch);
+  m.flops_per_image = warmup.matmul / static_cast<double>(batch);
   m.nfe = nfe;
   m.parameters = model->parameter_count();
   return m;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "flowlab/bench/benchmarks.h"
+#include "flowlab/bench/peak.h"
 #include "flowlab/cli/commands.h"
 #include "flowlab/cli/config_flags.h"
 #include "flowlab/data/dataset.h"
@@ -44,25 +45,39 @@ const std::vector<SamplingCase>& sampling_cases() {
   return cases;
 }
 
+// The results table; `peak_tflops` (0: not measured) is the yardstick of the utilisation column.
 class Report {
  public:
-  Report() {
+  explicit Report(double peak_tflops) : peak_tflops_(peak_tflops) {
     std::cout << std::left << std::setw(34) << "measure" << std::right << std::setw(12) << "images/s"
               << std::setw(6) << "NFE" << std::setw(13) << "parameters" << std::setw(10) << "seconds"
-              << "\n";
+              << std::setw(11) << "GFLOP/img" << std::setw(9) << "TFLOP/s" << std::setw(7) << "util" << "\n";
   }
   void add(const std::string& kind, const std::string& name, const Measurement& m) {
+    double tflops = m.flops_per_image * m.images_per_second / 1e12;
+    double utilisation = peak_tflops_ > 0 ? tflops / peak_tflops_ : 0.0;
     std::cout << std::left << std::setw(34) << (kind + " " + name) << std::right << std::fixed
               << std::setprecision(1) << std::setw(12) << m.images_per_second << std::setw(6)
               << m.nfe << std::setw(13) << m.parameters << std::setprecision(2) << std::setw(10)
-              << m.seconds << std::endl;
-    rows_.push_back({{"kind", kind},           {"name", name},           {"images_per_sec", m.images_per_second},
-                     {"seconds", m.seconds},   {"images", m.images},     {"nfe", m.nfe},
-                     {"parameters", m.parameters}});
+              << m.seconds;
+    if (m.flops_per_image > 0)
+      std::cout << std::setprecision(3) << std::setw(11) << m.flops_per_image / 1e9 << std::setw(9) << tflops
+                << std::setprecision(1) << std::setw(6) << 100 * utilisation << "%";
+    std::cout << std::endl;
+    nlohmann::json row = {{"kind", kind},         {"name", name},     {"images_per_sec", m.images_per_second},
+                          {"seconds", m.seconds}, {"images", m.images}, {"nfe", m.nfe},
+                          {"parameters", m.parameters}};
+    if (m.flops_per_image > 0) {
+      row["gflop_per_image"] = m.flops_per_image / 1e9;
+      row["tflops"] = tflops;
+      if (peak_tflops_ > 0) row["utilisation"] = utilisation;
+    }
+    rows_.push_back(row);
   }
   nlohmann::json rows() const { return rows_; }
 
  private:
+  double peak_tflops_;
   nlohmann::json rows_ = nlohmann::json::array();
 };
 
@@ -71,6 +86,9 @@ cxxopts::Options benchmark_options(std::vector<FlagBinding>& bindings) {
   cxxopts::Options options(
       "benchmark",
       "Throughput of training steps, sampling, FID features and the data pipeline, and peak memory. "
+      "Training and sampling rows also give their FLOPs per image (convolutions and matrix products, "
+      "2 per multiply-add), the TFLOP/s reached, and utilisation against the device's attainable peak "
+      "(a large matrix product in the rows' precision, measured first). "
       "Models are untrained: sampling speed does not depend on the weights, except RK45's NFE.");
   bindings = {
       {"model", "model.type", "backbone: tiny_unet or dit (MeanFlow uses the two-time form)"},
@@ -141,7 +159,17 @@ int benchmark_command(int argc, char** argv) {
                            {"variant", base.model.variant},
                            {"batch_size", base.training.batch_size},
                            {"image_size", base.data.image_size}};
-  Report table;
+  double peak_tflops = 0;  // of the rows' precision
+  if (wants("train") || wants("sample")) {
+    auto peak = attainable_peak(device);
+    report["peak_tflops_fp32"] = peak.fp32_tflops;
+    if (peak.bf16_tflops) report["peak_tflops_bf16"] = *peak.bf16_tflops;
+    peak_tflops = base.compute.precision == "bf16" ? peak.bf16_tflops.value_or(0.0) : peak.fp32_tflops;
+    std::cout << "attainable peak (n x n matrix product): " << std::setprecision(3) << std::fixed
+              << peak.fp32_tflops << " TFLOP/s fp32"
+              << (peak.bf16_tflops ? ", " + std::to_string(*peak.bf16_tflops) + " TFLOP/s bf16" : "") << "\n";
+  }
+  Report table(peak_tflops);
   if (wants("train")) {
     for (const auto& method : methods)
       table.add("train", method + " " + for_method(base, method, false).model.type,

@@ -17,6 +17,10 @@ struct Measurement {
   int64_t images = 0;   // images processed in the timed part
   int64_t nfe = 0;      // sampling: network evaluations per image
   int64_t parameters = 0;
+  // The work per image by the rule of models/flops.h (matrix products and convolutions): training,
+  // the loss's passes (for MeanFlow its JVP pass, and any guidance passes) plus a backward of
+  // twice the network's forward; sampling, every network evaluation of the sampler with CFG.
+  double flops_per_image = 0;
 };
 
 // `steps` optimizer steps (after `warmup`) of config's method and backbone, as the trainer makes
