@@ -81,6 +81,18 @@ class Report {
   nlohmann::json rows_ = nlohmann::json::array();
 };
 
+// The device's attainable peak, printed and recorded in `report`; returns that of `precision`
+// (0 for bf16 where the device has no native bf16).
+double measure_peak(torch::Device device, const std::string& precision, nlohmann::json& report) {
+  auto peak = attainable_peak(device);
+  report["peak_tflops_fp32"] = peak.fp32_tflops;
+  if (peak.bf16_tflops) report["peak_tflops_bf16"] = *peak.bf16_tflops;
+  std::cout << "attainable peak (n x n matrix product): " << std::setprecision(3) << std::fixed << peak.fp32_tflops
+            << " TFLOP/s fp32" << (peak.bf16_tflops ? ", " + std::to_string(*peak.bf16_tflops) + " TFLOP/s bf16" : "")
+            << "\n";
+  return precision == "bf16" ? peak.bf16_tflops.value_or(0.0) : peak.fp32_tflops;
+}
+
 // benchmark's flags; `bindings` gets those that set config keys.
 cxxopts::Options benchmark_options(std::vector<FlagBinding>& bindings) {
   cxxopts::Options options(
@@ -158,17 +170,9 @@ int benchmark_command(int argc, char** argv) {
                            {"model", base.model.type},
                            {"variant", base.model.variant},
                            {"batch_size", base.training.batch_size},
-                           {"image_size", base.data.image_size}};
-  double peak_tflops = 0;  // of the rows' precision
-  if (wants("train") || wants("sample")) {
-    auto peak = attainable_peak(device);
-    report["peak_tflops_fp32"] = peak.fp32_tflops;
-    if (peak.bf16_tflops) report["peak_tflops_bf16"] = *peak.bf16_tflops;
-    peak_tflops = base.compute.precision == "bf16" ? peak.bf16_tflops.value_or(0.0) : peak.fp32_tflops;
-    std::cout << "attainable peak (n x n matrix product): " << std::setprecision(3) << std::fixed
-              << peak.fp32_tflops << " TFLOP/s fp32"
-              << (peak.bf16_tflops ? ", " + std::to_string(*peak.bf16_tflops) + " TFLOP/s bf16" : "") << "\n";
-  }
+                           {"image_size", base.data.image_size},
+                           {"precision", base.compute.precision}};
+  double peak_tflops = wants("train") || wants("sample") ? measure_peak(device, base.compute.precision, report) : 0;
   Report table(peak_tflops);
   if (wants("train")) {
     for (const auto& method : methods)

@@ -16,11 +16,11 @@
 #include "flowlab/io/npz.h"
 #include "flowlab/methods/registry.h"
 #include "flowlab/recipe.h"
-#include "flowlab/sampling/generation_batches.h"
 #include "flowlab/sampling/samplers.h"
 #include "flowlab/sampling/sde_sampler.h"
 #include "flowlab/sampling/time_grids.h"
 #include "flowlab/sampling/trajectory.h"
+#include "flowlab/tasks/generate.h"
 #include "flowlab/training/sampling_model.h"
 
 namespace flowlab {
@@ -59,40 +59,6 @@ torch::Tensor make_labels(int64_t n, int64_t num_classes, int64_t class_label, b
   if (class_label >= 0) return torch::full({n}, class_label, torch::kInt64);
   if (class_grid) return torch::arange(num_classes, torch::kInt64).repeat_interleave(per_class);
   return torch::arange(n, torch::kInt64).remainder(num_classes);
-}
-
-struct Generated {
-  torch::Tensor images;  // (N, C, H, W) in [-1, 1]: decoded, clamped later
-  torch::Tensor raw;     // (N, C', H', W'): the sampler's output in the model's space, when kept
-  int64_t nfe = 0;
-};
-
-// Every image for `labels`, batch by batch with each batch's noise from (seed, batch) or from
-// `given_noise` (N, C, H, W) when defined, the processes of a job sharing the batches; every
-// process gets all images, and with keep_raw the sampler's outputs. The trajectory, when given,
-// records the first batch.
-Generated generate(const SamplingCheckpoint& checkpoint, const torch::Tensor& labels, uint64_t seed,
-                   const torch::Tensor& given_noise, bool keep_raw, torch::Device device,
-                   TrajectoryRecorder* trajectory) {
-  const auto& config = checkpoint.config;
-  int64_t n = labels.size(0), c = config.model.in_channels, size = config.data.image_size;
-  std::vector<torch::Tensor> images, raw;
-  Generated out;
-  for (const auto& batch : my_generation_batches(n, config.sampling.batch_size)) {
-    auto noise = (given_noise.defined() ? given_noise.slice(0, batch.start, batch.start + batch.count)
-                                        : generation_noise(seed, batch, c, size))
-                     .to(device);
-    auto y = labels.slice(0, batch.start, batch.start + batch.count).to(device);
-    StepHook hook = trajectory && batch.start == 0 ? trajectory->start(noise) : nullptr;
-    auto sample = checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
-    out.nfe = sample.nfe;
-    if (keep_raw) raw.push_back(sample.x.cpu());
-    images.push_back(checkpoint.to_pixels(sample.x).cpu());
-    spdlog::info("generated {}/{}", batch.start + batch.count, n);
-  }
-  out.images = dist::world().gather_rows(torch::cat(images));  // every process has a batch
-  if (keep_raw) out.raw = dist::world().gather_rows(torch::cat(raw));
-  return out;
 }
 
 // --noise FILE.npy: float32 (N, C, H, W) of the model's input shape.

@@ -82,6 +82,18 @@ torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& know
   return mask * known + (1 - mask) * out;
 }
 
+torch::Tensor inpaint_batch(Method& method, Backbone& model, const torch::Tensor& known, const torch::Tensor& mask,
+                            const torch::Tensor& labels, at::Generator& gen, const SamplingConfig& sampling,
+                            const std::string& replacement, const LatentCodec& codec) {
+  auto known_latents = codec.encode(known);
+  // A cell is known where every pixel it covers is (a min-pool; the identity for pixel models).
+  auto factor = known.size(2) / known_latents.size(2);
+  auto known_cells = -torch::max_pool2d(-mask, {factor, factor});
+  auto noise = torch::randn(known_latents.sizes(), gen, torch::TensorOptions()).to(known.device());
+  auto out = codec.decode(inpaint(method, model, known_latents, known_cells, labels, noise, sampling, replacement));
+  return mask * known + (1 - mask) * out;
+}
+
 InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tensor& images,
                              const torch::Tensor& labels, const std::string& mask_type,
                              const std::string& replacement, const SamplingConfig& sampling,
@@ -97,16 +109,10 @@ InpaintingRun run_inpainting(Method& method, Backbone& model, const torch::Tenso
   Progress progress("inpaint " + mask_type + " (" + replacement + ")", n, "img");
   for (int64_t start = 0; start < n; start += sampling.batch_size) {
     int64_t end = std::min<int64_t>(n, start + sampling.batch_size);
-    auto known = run.original.slice(0, start, end).to(device);
-    auto mask = run.masks.slice(0, start, end).to(device);
-    auto known_latents = codec.encode(known);
-    // A cell is known where every pixel it covers is (a min-pool; the identity for pixel models).
-    auto factor = known.size(2) / known_latents.size(2);
-    auto known_cells = -torch::max_pool2d(-mask, {factor, factor});
-    auto noise = torch::randn(known_latents.sizes(), gen, torch::TensorOptions());
-    auto out = codec.decode(inpaint(method, model, known_latents, known_cells, labels.slice(0, start, end).to(device),
-                                    noise.to(device), sampling, replacement));
-    parts.push_back((mask * known + (1 - mask) * out).cpu());
+    parts.push_back(inpaint_batch(method, model, run.original.slice(0, start, end).to(device),
+                                  run.masks.slice(0, start, end).to(device), labels.slice(0, start, end).to(device), gen,
+                                  sampling, replacement, codec)
+                        .cpu());
     progress.update(end);
   }
   // The images as they are saved, clamped to [-1, 1] and quantised to 8 bits: the scores below

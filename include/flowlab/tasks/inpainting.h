@@ -33,6 +33,13 @@ torch::Tensor inpaint(Method& method, Backbone& model, const torch::Tensor& know
                       const torch::Tensor& noise, const SamplingConfig& sampling,
                       const std::string& replacement = "noised");
 
+// One batch, a latent model's in its latent space (as run_inpainting below describes): known
+// (N, C, H, W) in [-1, 1] and mask (N, 1, H, W), 1 = known, on the model's device; the sampler's
+// noise from `gen`. Returns (N, C, H, W) with the known pixels pasted back, not clamped.
+torch::Tensor inpaint_batch(Method& method, Backbone& model, const torch::Tensor& known, const torch::Tensor& mask,
+                            const torch::Tensor& labels, at::Generator& gen, const SamplingConfig& sampling,
+                            const std::string& replacement, const LatentCodec& codec = LatentCodec());
+
 // One inpainting pass over a set of images, with per-image scores on images in [0, 1].
 struct InpaintingRun {
   // (N, C, H, W) in [-1, 1], (N, 1, H, W), CPU; inpainted as saved (clamped, 8-bit levels)
