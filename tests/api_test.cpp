@@ -7,7 +7,9 @@
 
 #include "flowlab/flowlab.h"
 #include "flowlab/methods/registry.h"
+#include "flowlab/recipe.h"
 #include "flowlab/training/trainer.h"
+#include "flowlab/training/training_run.h"
 #include "test_helpers.h"
 #include "tiny_problem.h"
 
@@ -74,6 +76,45 @@ TEST(Api, GenerateIsTheModelsSizeRepeatableBySeedAndRefusesBadInputInOneLine) {
   options.seed = 3;
   EXPECT_TRUE(torch::equal(a, model.generate(labels, options)));
   EXPECT_THROW(Model(dir / "missing.pt"), Error);
+}
+
+TEST(Api, OpensMeanFlowDdpmAndLatentCheckpointsAlike) {
+  TempDir dir;
+  for (std::string method : {"meanflow", "ddpm"}) {
+    auto config = for_method(method == "meanflow" ? tiny_meanflow_config(dir / method) : tiny_config(dir / method),
+                             method, false);
+    config.training.steps = 2;
+    config.training.batch_size = 8;
+    config.sampling.steps = 3;
+    auto data = tiny_dataset(2);
+    Trainer(config, data, *make_method(config)).run();
+    Model model(dir / (method + "/last.pt"));
+    EXPECT_EQ(model.method(), method);
+    EXPECT_EQ(model.generate(torch::arange(4)).sizes(), (std::vector<int64_t>{4, 3, 8, 8})) << method;
+  }
+  // A model of a tiny autoencoder's 4x4 latents, trained through the programs' own path, makes
+  // 8x8 images and inpaints them in its latent space.
+  auto file = write_tiny_autoencoder(dir.path(), 8, 0.5);
+  auto config = tiny_config(dir / "latent");
+  config.data.dataset = "shapes";
+  config.data.num_images = 6;
+  config.data.image_size = 4;
+  config.model.vae = file;
+  config.model.attention_resolutions = {2};
+  config.training.steps = 2;
+  config.training.batch_size = 3;
+  config.sampling.steps = 3;
+  train(plan_training_run(config), make_method);
+  Model latent(dir / "latent/last.pt");
+  EXPECT_EQ(latent.image_size(), 8);
+  EXPECT_EQ(latent.channels(), 3);
+  auto images = latent.generate(torch::arange(2));
+  ASSERT_EQ(images.sizes(), (std::vector<int64_t>{2, 3, 8, 8}));
+  auto known = torch::ones({8, 8}, torch::kUInt8);
+  known.slice(0, 2, 6).slice(1, 2, 6).zero_();
+  auto filled = latent.inpaint(images, known, torch::arange(2));
+  auto keep = known.to(torch::kBool).expand_as(images);
+  EXPECT_TRUE(torch::equal(filled.masked_select(keep), images.masked_select(keep)));
 }
 
 TEST(Api, InpaintKeepsEveryKnownPixelAndChangesTheHole) {
