@@ -95,3 +95,27 @@ TEST(Flops, AWholeTinyUNetEqualsItsLayersCountedByHand) {
   EXPECT_DOUBLE_EQ(counted.matmul, expected);
   EXPECT_DOUBLE_EQ(counted.normalisation, expected_norm);
 }
+
+// A one-level autoencoder at 4x4 (16 positions, 8 channels, 4 latent channels), every layer
+// written out from its architecture (models/autoencoder_kl.h).
+TEST(Flops, AOneLevelAutoencodersEncodeAndDecodeEqualTheirLayersCountedByHand) {
+  AutoencoderKLOptions o;
+  o.in_channels = 3;
+  o.block_out_channels = {8};
+  o.layers_per_block = 1;
+  o.norm_groups = 4;
+  o.latent_channels = 4;
+  AutoencoderKL vae(o);
+  const double hw = 16;
+  double resnet = 2 * conv(8, 8, 3, hw), resnet_norm = 5 * (8 + 8) * hw;
+  // One head of width 8 over 16 tokens: q, k, v and out projections, and the two products.
+  double attn = 4 * hw * linear(8, 8) + attention(1, hw, 8), attn_norm = 5 * 8 * hw;
+  double mid = 2 * resnet + attn, mid_norm = 2 * resnet_norm + attn_norm;
+  double encode = conv(3, 8, 3, hw) + resnet + mid + conv(8, 2 * 4, 3, hw) + conv(8, 8, 1, hw);
+  double decode = conv(4, 4, 1, hw) + conv(4, 8, 3, hw) + mid + 2 * resnet + conv(8, 3, 3, hw);
+  auto counted = autoencoder_flops(vae, 3, 4);
+  EXPECT_DOUBLE_EQ(counted.encode.matmul, encode);
+  EXPECT_DOUBLE_EQ(counted.decode.matmul, decode);
+  EXPECT_DOUBLE_EQ(counted.encode.normalisation, resnet_norm + mid_norm + 5 * 8 * hw);
+  EXPECT_DOUBLE_EQ(counted.decode.normalisation, mid_norm + 2 * resnet_norm + 5 * 8 * hw);
+}
