@@ -2,6 +2,8 @@
 // generation, inpainting and the autoencoder.
 #include "flowlab/flowlab.h"
 
+#include <c10/util/ScopeExit.h>
+
 #include "flowlab/dist/runtime.h"
 #include "flowlab/io/image.h"
 #include "flowlab/recipe.h"
@@ -85,17 +87,12 @@ torch::Tensor Model::generate(const torch::Tensor& labels, const GenerateOptions
       throw Error("GenerateOptions.noise is " + shape_of(options.noise) + "; the model samples float " +
                   c10::str(c10::IntArrayRef(shape)));
   }
+  // This call's options, the checkpoint's own settings back afterwards.
   const Config saved = c.config;
   c.config = with_options(saved, options);
-  try {
-    auto out = flowlab::generate(c, labels, options.seed, options.noise.defined() ? options.noise.to(torch::kFloat32) : options.noise,
-                                 false, state_->device);
-    c.config = saved;
-    return float_to_uint8(out.images);
-  } catch (...) {
-    c.config = saved;
-    throw;
-  }
+  auto restore = c10::make_scope_exit([&] { c.config = saved; });
+  auto noise = options.noise.defined() ? options.noise.to(torch::kFloat32) : options.noise;
+  return float_to_uint8(flowlab::generate(c, labels, options.seed, noise, false, state_->device).images);
 }
 
 torch::Tensor Model::inpaint(const torch::Tensor& images, const torch::Tensor& known, const torch::Tensor& labels,

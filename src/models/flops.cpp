@@ -1,6 +1,7 @@
 #include "flowlab/models/flops.h"
 
 #include <ATen/record_function.h>
+#include <c10/util/ScopeExit.h>
 
 #include <cstring>
 
@@ -100,15 +101,11 @@ FlopCount count_flops(const std::function<void()>& f) {
   FlopCount count;
   active = &count;
   auto handle = at::addThreadLocalCallback(at::RecordFunctionCallback(on_call).needsInputs(true));
-  try {
-    f();
-  } catch (...) {
+  auto stop = c10::make_scope_exit([&] {
     at::removeCallback(handle);
     active = nullptr;
-    throw;
-  }
-  at::removeCallback(handle);
-  active = nullptr;
+  });
+  f();
   return count;
 }
 

@@ -14,7 +14,6 @@
 #include "flowlab/io/metrics.h"
 #include "flowlab/io/progress.h"
 #include "flowlab/io/tensorboard.h"
-#include "flowlab/recipe.h"
 #include "flowlab/stop_signal.h"
 #include "flowlab/training/checkpoint.h"
 #include "flowlab/training/initial_weights.h"
