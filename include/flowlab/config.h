@@ -255,6 +255,10 @@ struct ComputeConfig {
   // Training: the whole dataset (uint8) is copied to the training device once, so batches are
   // gathered and flipped there instead of copied from host memory every step.
   bool data_on_device = false;
+  // CUDA only: the training step, and generate_samples' fixed-step sampling loop, recorded once as
+  // a CUDA graph and replayed (cuda_graph.h, training/graphed_step.h). A step with a non-finite
+  // loss is then not skipped: the run stops at the next log or checkpoint.
+  bool cuda_graphs = false;
 };
 
 struct Config {

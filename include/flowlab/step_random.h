@@ -35,6 +35,10 @@ class StepRandom {
   torch::Tensor randn_like(const torch::Tensor& x);                         // (N, ...) normal
   torch::Tensor rand(int64_t rows, const torch::TensorOptions& options);    // (N,) uniform [0, 1)
 
+  // Seeds the default generators (the CUDA one included) from (seed, step, this process) for the
+  // draws made after this in the step by code that may not reseed them: a captured training step.
+  void seed_default_generators() const;
+
   // The draws of micro-batch k of `count` (training.accumulate): this process's rows split into
   // `count` equal parts, each drawn exactly as this step draws those rows, from here on.
   StepRandom micro_batch(int64_t k, int64_t count) const;

@@ -2,11 +2,13 @@
 # What a lent GPU machine is for (../shared/gpu/CHECKLIST.md), in one run: builds flowlab against
 # the machine's CUDA LibTorch 2.x (.gpu/build-on-device.sh, with the carried debs), runs the test
 # suite there, then measures the GPU rows BENCHMARKS.md lacks, each with its FLOPs and utilisation:
-#   1. quickstart and CIFAR-10 TinyUNet at batch 128: training and sampling, fp32 and bf16;
-#   2. MeanFlow's separate and fused JVP passes against CFM, fp32 and bf16, 3 alternating rounds;
-#   3. the sampling rows for a DiT-XL/2 on 32x32x4 latents (random weights), bf16, batch 64.
+#   1. CUDA graphs (compute.cuda_graphs): the replayed-against-eager tests, then the seed's CIFAR-10
+#      TinyUNet at batch 128 trained and sampled (50 steps, CFG, batch 256) with and without
+#      graphs, 3 alternating rounds;
+#   2. quickstart and CIFAR-10 TinyUNet at batch 128: training and sampling, fp32 and bf16;
+#   3. MeanFlow's separate and fused JVP passes against CFM, fp32 and bf16, 3 alternating rounds;
+#   4. the sampling rows for a DiT-XL/2 on 32x32x4 latents (random weights), bf16, batch 64.
 # A failed step is reported and the next one runs. Everything lands in $OUT (default gpu_out/).
-# CUDA graphs (compute.cuda_graphs) are not written yet; see BENCHMARKS.md's GPU checklist.
 # Usage: OUT=DIR scripts/checks/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,6 +27,21 @@ step "test suite"
 grep -E "tests passed|tests failed|\(Failed\)|Not Run" "$OUT/ctest.log"
 
 B=build-gpu/apps/benchmark
+step "CUDA graphs: replayed against eager"
+build-gpu/flowlab_tests --gtest_filter='CudaGraphs.*:GraphedTrainStep.*:DeviceScalarAdamW.*' 2>&1 |
+  tee "$OUT/graphs_test.txt" | grep -E "OK|FAILED|SKIPPED|Failure|error" | head -20
+step "CUDA graphs: speed, 3 alternating rounds"
+for round in 1 2 3; do
+  for graphs in false true; do
+    "$B" --device cuda --config configs/cfm_cifar10.yaml --batch_size 128 --steps 300 --warmup 5 \
+      --methods cfm,meanflow --num_samples 2048 --sample_batch_size 256 --cfg_scale 2 --suite train,sample \
+      --cuda_graphs "$graphs" --output "$OUT/graphs_${graphs}_$round.json" >"$OUT/graphs_${graphs}_$round.txt" 2>&1 ||
+      echo "failed: cuda_graphs $graphs round $round"
+    echo "-- cuda_graphs $graphs, round $round"
+    tail -12 "$OUT/graphs_${graphs}_$round.txt"
+  done
+done
+
 step "TinyUNet rows, fp32 and bf16"
 for config in quickstart cfm_cifar10; do
   for precision in fp32 bf16; do

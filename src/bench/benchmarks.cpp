@@ -11,6 +11,8 @@
 #include "flowlab/models/flops.h"
 #include "flowlab/models/memory_format.h"
 #include "flowlab/recipe.h"
+#include "flowlab/sampling/graphed_sampling.h"
+#include "flowlab/training/graphed_step.h"
 #include "flowlab/training/training_state.h"
 
 namespace flowlab {
@@ -53,9 +55,20 @@ Measurement time_training(const Config& config, int warmup, int steps, torch::De
   batch.images = torch::rand({b, config.model.in_channels, size, size}, opts) * 2 - 1;
   batch.labels = torch::randint(0, std::max<int64_t>(1, config.model.num_classes), {b},
                                 opts.dtype(torch::kInt64));
+  // compute.cuda_graphs: captured after 3 eager steps, so the warm-up covers the capture.
+  std::unique_ptr<GraphedTrainStep> graphed;
+  if (config.compute.cuda_graphs) {
+    graphed = std::make_unique<GraphedTrainStep>(state, *method, config, device);
+    warmup = std::max(warmup, 4);
+  }
   auto train_step = [&] {
     StepRandom rng(tc.seed, state.step, {0, b, b});  // the trainer's per-step draws
-    flowlab::train_step(state, *method, batch, config, tc.lr, rng);
+    if (graphed) {
+      rng.seed_default_generators();
+      (*graphed)(batch, tc.lr);
+    } else {
+      flowlab::train_step(state, *method, batch, config, tc.lr, rng);
+    }
   };
   double seconds = timed(warmup, steps, device, train_step);
   if (!profile_path.empty()) {
@@ -92,7 +105,16 @@ Measurement time_sampling(const Config& config, torch::Device device) {
   int64_t nfe = 0;
   auto sample = [&] { nfe = method->sample(*model, noise, labels, s).nfe; };
   auto warmup = count_flops(sample);
-  double seconds = timed(0, static_cast<int>(batches), device, sample);
+  // compute.cuda_graphs: recorded on the second call (the first warms up), outside the timing.
+  std::unique_ptr<GraphedSampling> graphed;
+  if (config.compute.cuda_graphs) {
+    graphed = std::make_unique<GraphedSampling>(*method, *model, s, device);
+    for (int i = 0; i < 2; ++i) (*graphed)(noise, labels);
+  }
+  double seconds = timed(0, static_cast<int>(batches), device, [&] {
+    if (graphed) nfe = (*graphed)(noise, labels).nfe;
+    else sample();
+  });
   auto m = finish(seconds, batches * batch);
   m.flops_per_image = warmup.matmul / static_cast<double>(batch);
   m.nfe = nfe;

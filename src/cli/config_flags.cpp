@@ -66,6 +66,9 @@ void append_device_flags(std::vector<FlagBinding>& bindings) {
                        "fp32, or bf16: network passes under bf16 autocast (weights stay fp32)"},
                       {"channels_last", "compute.channels_last",
                        "true: convolution weights and activations in NHWC layout"},
+                      {"cuda_graphs", "compute.cuda_graphs",
+                       "true (CUDA only): training steps and fixed-step sampling recorded once as CUDA "
+                       "graphs and replayed"},
                   });
 }
 

@@ -309,6 +309,7 @@ std::vector<Field> sampling_fields(Config& c) {
       make_field("compute", "precision", co.precision, one_of({"fp32", "bf16"})),
       make_field("compute", "channels_last", co.channels_last),
       make_field("compute", "data_on_device", co.data_on_device),
+      make_field("compute", "cuda_graphs", co.cuda_graphs),
   };
 }
 

@@ -55,6 +55,10 @@ torch::Tensor StepRandom::randn_like(const torch::Tensor& x) {
   });
 }
 
+void StepRandom::seed_default_generators() const {
+  if (seeded_) torch::manual_seed(mix(mix(mix(seed_, static_cast<uint64_t>(step_)), ~draws_), shard_.first));
+}
+
 StepRandom StepRandom::micro_batch(int64_t k, int64_t count) const {
   if (count < 1 || k < 0 || k >= count || shard_.rows % count != 0)
     throw Error("StepRandom: " + std::to_string(shard_.rows) + " rows do not split into " + std::to_string(count) +

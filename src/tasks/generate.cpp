@@ -6,6 +6,7 @@
 
 #include "flowlab/dist/world.h"
 #include "flowlab/sampling/generation_batches.h"
+#include "flowlab/sampling/graphed_sampling.h"
 
 namespace flowlab {
 
@@ -16,13 +17,17 @@ Generated generate(const SamplingCheckpoint& checkpoint, const torch::Tensor& la
   int64_t n = labels.size(0), c = config.model.in_channels, size = config.data.image_size;
   std::vector<torch::Tensor> images, raw;
   Generated out;
+  std::unique_ptr<GraphedSampling> graphed;
+  if (config.compute.cuda_graphs)
+    graphed = std::make_unique<GraphedSampling>(*checkpoint.method, *checkpoint.model, config.sampling, device);
   for (const auto& batch : my_generation_batches(n, config.sampling.batch_size)) {
     auto noise = (given_noise.defined() ? given_noise.slice(0, batch.start, batch.start + batch.count)
                                         : generation_noise(seed, batch, c, size))
                      .to(device);
     auto y = labels.slice(0, batch.start, batch.start + batch.count).to(device);
     StepHook hook = trajectory && batch.start == 0 ? trajectory->start(noise) : nullptr;
-    auto sample = checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
+    auto sample = graphed && !hook ? (*graphed)(noise, y)
+                                   : checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
     out.nfe = sample.nfe;
     if (keep_raw) raw.push_back(sample.x.cpu());
     images.push_back(checkpoint.to_pixels(sample.x).cpu());

@@ -27,4 +27,9 @@ void Ema::update(int64_t step) {
     shadow_params_[i].mul_(d).add_(model_params_[i].detach(), 1.0 - d);
 }
 
+void Ema::update(const torch::Tensor& weight) {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < shadow_params_.size(); ++i) shadow_params_[i].lerp_(model_params_[i].detach(), weight);
+}
+
 }  // namespace flowlab

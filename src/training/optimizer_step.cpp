@@ -1,10 +1,7 @@
 #include "flowlab/training/optimizer_step.h"
 
 namespace flowlab {
-namespace {
 
-// Scales gradients so their global L2 norm is at most max_norm; returns the norm before clipping
-// as a device scalar (no host sync).
 torch::Tensor clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
   std::vector<torch::Tensor> norms;
   for (const auto& p : params)
@@ -18,8 +15,6 @@ torch::Tensor clip_gradients(const std::vector<torch::Tensor>& params, double ma
   }
   return total;
 }
-
-}  // namespace
 
 StepOutcome apply_gradients(torch::optim::Optimizer& optimizer, const std::vector<torch::Tensor>& params,
                             const torch::Tensor& loss, double grad_clip, const GradientAverager& average) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -169,6 +170,8 @@ void Trainer::prepare(const std::string& resume_from) {
                                        tc.seed, device_, BatchShard{world.rank() * local_rows, local_rows, tc.batch_size});
   outputs_ = RunOutputs{};
   bad_in_a_row_ = 0;
+  graphed_.reset();
+  if (config_.compute.cuda_graphs) graphed_ = std::make_unique<GraphedTrainStep>(state_, method_, config_, device_);
   if (world.is_main()) {
     outputs_.metrics = std::make_unique<MetricsWriter>(tc.output_dir + "/metrics.jsonl", !resume_from.empty());
     if (tc.tensorboard) outputs_.tensorboard = std::make_unique<TensorBoardWriter>(tc.output_dir + "/tensorboard");
@@ -212,6 +215,14 @@ std::vector<std::unique_ptr<PeriodicEvent>> Trainer::make_events(const std::stri
   return events;
 }
 
+void Trainer::check_graphed_steps_finite(int64_t checked_up_to) {
+  if (!graphed_ || !graphed_->non_finite_seen()) return;
+  throw Error("training stopped at step " + std::to_string(state_.step) + ": a step after step " +
+              std::to_string(checked_up_to) +
+              " had a non-finite loss or gradient, which a captured step (compute.cuda_graphs) cannot skip. "
+              "Resume from the last checkpoint without compute.cuda_graphs, or with a lower training.lr");
+}
+
 void Trainer::count_bad_step(bool applied, TrainResult& result) {
   const auto& tc = config_.training;
   if (applied) {
@@ -252,14 +263,27 @@ TrainResult Trainer::run(const std::string& resume_from, int64_t stop_at) {
     };
   TrainResult result;
   auto should_stop = [&] { return stop_agreed || (stop_at > 0 && state_.step >= stop_at); };
+  int64_t finite_up_to = state_.step;
   while (state_.step < total && !should_stop()) {
     StepRandom rng(tc.seed, state_.step, batcher_->shard());
     auto batch = batcher_->at_step(state_.step, rng);
     double lr = learning_rate_at(state_.step, total, tc.lr, config_.scheduler);
-    auto step = train_step(state_, method_, batch, config_, lr, rng, average);
+    TrainStep step;
+    if (graphed_) {
+      rng.seed_default_generators();
+      step = (*graphed_)(batch, lr);
+    } else {
+      step = train_step(state_, method_, batch, config_, lr, rng, average);
+    }
     stop_agreed = world.size() == 1 ? stop_requested() : stop_flag.item<float>() > 0;
     count_bad_step(step.update.applied, result);
     log.add(step, lr);
+    const bool any_event_due = std::any_of(events.begin(), events.end(),
+                                           [&](const auto& event) { return event->due(state_.step, total); });
+    if (log.due(state_.step, total) || any_event_due || should_stop()) {
+      check_graphed_steps_finite(finite_up_to);
+      finite_up_to = state_.step;
+    }
     if (log.due(state_.step, total)) log.run(state_.step);
     // A stop request abandons an evaluation or a grid at its next sampling step; the checkpoint
     // after the loop is written at once.

@@ -15,6 +15,7 @@
 #include "flowlab/recipe.h"
 #include "flowlab/stop_signal.h"
 #include "flowlab/training/checkpoint.h"
+#include "flowlab/training/graphed_step.h"
 #include "flowlab/training/trainer.h"
 #include "flowlab/training/training_data.h"
 
@@ -37,8 +38,9 @@ TrainingPlan plan_training_run(const Config& fresh, const std::optional<std::str
   }
   validate(plan.config);
   check_directory_creatable(plan.config.training.output_dir);
-  check_batch_splits(plan.config.training.batch_size, dist::launch_env_from_process().world_size,
-                     plan.config.training.accumulate);
+  const auto processes = dist::launch_env_from_process().world_size;
+  check_batch_splits(plan.config.training.batch_size, processes, plan.config.training.accumulate);
+  check_cuda_graphs(plan.config, processes);
   return plan;
 }
 

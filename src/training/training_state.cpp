@@ -57,34 +57,41 @@ int64_t null_label_of(Network& network) {
 
 }  // namespace
 
-TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, const Config& config,
-                     double lr, StepRandom& rng, const GradientAverager& average) {
-  state.model->train();
-  set_learning_rate(*state.optimizer, lr, config.training);
+Gradients accumulate_gradients(TrainingState& state, Method& method, const Batch& batch, const Config& config,
+                               StepRandom& rng) {
   // K micro-batches (training.accumulate; 1: the whole batch), each one's mean loss over K so that
-  // their gradients sum to the whole batch's mean; then one update.
+  // their gradients sum to the whole batch's mean.
   const int64_t parts = config.training.accumulate;
   const int64_t rows = batch.images.size(0) / parts;
-  TrainStep step;
-  state.optimizer->zero_grad();
-  torch::Tensor loss;
+  Gradients out;
   for (int64_t k = 0; k < parts; ++k) {
     auto micro_rng = rng.micro_batch(k, parts);
     auto images = batch.images.slice(0, k * rows, (k + 1) * rows);
     auto labels = drop_labels(batch.labels.slice(0, k * rows, (k + 1) * rows), config.training.cfg_dropout,
                               null_label_of(*state.model), micro_rng);
-    auto out = method.loss(*state.model, images, labels, micro_rng);
-    (out.loss / static_cast<double>(parts)).backward();
-    auto part_loss = out.loss.detach() / static_cast<double>(parts);
-    loss = loss.defined() ? loss + part_loss : part_loss;
-    for (const auto& [name, value] : out.metrics) {
-      auto part = value.detach() / static_cast<double>(parts);
-      auto it = step.metrics.find(name);
-      if (it == step.metrics.end()) step.metrics[name] = part;
-      else it->second = it->second + part;
+    auto part = method.loss(*state.model, images, labels, micro_rng);
+    (part.loss / static_cast<double>(parts)).backward();
+    auto part_loss = part.loss.detach() / static_cast<double>(parts);
+    out.loss = out.loss.defined() ? out.loss + part_loss : part_loss;
+    for (const auto& [name, value] : part.metrics) {
+      auto share = value.detach() / static_cast<double>(parts);
+      auto it = out.metrics.find(name);
+      if (it == out.metrics.end()) out.metrics[name] = share;
+      else it->second = it->second + share;
     }
   }
-  step.update = apply_gradients(*state.optimizer, state.params, loss, config.training.grad_clip, average);
+  return out;
+}
+
+TrainStep train_step(TrainingState& state, Method& method, const Batch& batch, const Config& config,
+                     double lr, StepRandom& rng, const GradientAverager& average) {
+  state.model->train();
+  set_learning_rate(*state.optimizer, lr, config.training);
+  state.optimizer->zero_grad();
+  auto gradients = accumulate_gradients(state, method, batch, config, rng);
+  TrainStep step;
+  step.metrics = std::move(gradients.metrics);
+  step.update = apply_gradients(*state.optimizer, state.params, gradients.loss, config.training.grad_clip, average);
   if (step.update.applied)
     for (auto& ema : state.emas) ema->update(state.step + 1);
   method.after_step();

@@ -11,6 +11,8 @@ class Ema {
 
   // After optimizer step number `step` (1-based): shadow <- d shadow + (1 - d) model.
   void update(int64_t step);
+  // The same with w = 1 - d in a device scalar: shadow <- shadow + w (model - shadow). Capturable.
+  void update(const torch::Tensor& weight);
   // min(decay, (1 + step) / (10 + step)) with warm-up, else decay.
   double decay_at(int64_t step) const;
   const NetworkPtr& shadow() const { return shadow_; }

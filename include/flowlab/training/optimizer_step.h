@@ -17,6 +17,10 @@ struct StepOutcome {
 // Averages gradients and the loss over processes, in place (dist::World::allreduce_mean).
 using GradientAverager = std::function<void(std::vector<torch::Tensor>& grads_and_loss)>;
 
+// Scales gradients so their global L2 norm is at most max_norm (0: not at all); returns the norm
+// before clipping as a device scalar (no host sync).
+torch::Tensor clip_gradients(const std::vector<torch::Tensor>& params, double max_norm);
+
 // The update from the gradients already accumulated: `average` (when given; every gradient
 // defined, the loss last), clipping to a global norm of grad_clip (0 = off), then the optimizer
 // step if loss and gradient norm are finite. One host sync, for that check. loss: detached.

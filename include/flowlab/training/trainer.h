@@ -12,6 +12,7 @@
 #include "flowlab/data/dataset.h"
 #include "flowlab/methods/method.h"
 #include "flowlab/models/backbone.h"
+#include "flowlab/training/graphed_step.h"
 #include "flowlab/training/latent_codec.h"
 #include "flowlab/training/periodic_events.h"
 #include "flowlab/training/training_run.h"
@@ -57,6 +58,9 @@ class Trainer {
   std::vector<std::unique_ptr<PeriodicEvent>> make_events(const std::string& resume_from);
   // The non-finite guard: counts a skipped update; training.max_bad_steps in a row checkpoint and throw.
   void count_bad_step(bool applied, TrainResult& result);
+  // compute.cuda_graphs: a captured step cannot skip a non-finite update, so before anything is
+  // logged or saved this throws when one happened (the weights are no longer finite).
+  void check_graphed_steps_finite(int64_t checked_up_to);
   // After the last step: the stop message, or the weight exports and the final grid.
   void finish(const TrainResult& result, int64_t total);
   void save_checkpoint_as(const std::string& path);
@@ -72,6 +76,7 @@ class Trainer {
   std::unique_ptr<Batcher> batcher_;
   RunOutputs outputs_;
   int64_t bad_in_a_row_ = 0;
+  std::unique_ptr<GraphedTrainStep> graphed_;  // compute.cuda_graphs
 };
 
 }  // namespace flowlab

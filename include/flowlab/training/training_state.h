@@ -49,6 +49,16 @@ struct TrainStep {
 // (training.muon_lr at the schedule's peak).
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const TrainingConfig& training);
 
+// The loss's gradients added to the parameters' .grad, over training.accumulate micro-batches
+// with labels dropped to the null class at training.cfg_dropout: the mean loss and the method's
+// figures, detached device scalars. No host sync.
+struct Gradients {
+  torch::Tensor loss;
+  std::map<std::string, torch::Tensor> metrics;
+};
+Gradients accumulate_gradients(TrainingState& state, Method& method, const Batch& batch, const Config& config,
+                               StepRandom& rng);
+
 // One step: labels dropped to the null class with training.cfg_dropout, the learning rate set to
 // lr (set_learning_rate), the method's loss, backward, `average`, clipping and the update (optimizer_step), the EMA
 // updates when the step was applied, the method's own after_step(), and step + 1.
