@@ -12,8 +12,9 @@
 #   checkpointing: CFM training without and with model.checkpointing, TinyUNet (configs/quickstart.yaml,
 #             batch 128, 8 timed steps);
 #   checkpointing_dit: the same for DiT-S/2 on 32x32 images (batch 32, 3 timed steps).
-# Run scripts/test.sh first (it builds the app).
-# Usage: [ROUNDS=N] scripts/bench/bench_options.sh SET [--device cuda] [any benchmark flag]
+# Run scripts/test.sh first (it builds the app). ONLY="A B" runs just those of the set's variants
+# (e.g. ONLY="fp32 channels_last" for compute on a CPU where bf16 takes many times as long).
+# Usage: [ROUNDS=N] [ONLY=VARIANTS] scripts/bench/bench_options.sh SET [--device cuda] [any benchmark flag]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SET=${1:-}
@@ -54,6 +55,7 @@ case "$SET" in
   *) echo "usage: [ROUNDS=N] scripts/bench/bench_options.sh meanflow|accumulate|compute|optimizer|checkpointing|" \
           "checkpointing_dit [benchmark flags]" >&2; exit 2;;
 esac
+[[ -n ${ONLY:-} ]] && read -ra VARIANTS <<<"$ONLY"
 OUT=bench/$SET
 rm -rf "$OUT" && mkdir -p "$OUT"
 for run in $(seq "$ROUNDS"); do
@@ -63,7 +65,7 @@ for run in $(seq "$ROUNDS"); do
     "$BENCH" "${ARGS[@]}" ${OPTION[$variant]} --output "$OUT/${variant}_$run.json" > "$OUT/${variant}_$run.log"
   done
 done
-python3 scripts/bench/bench_options_table.py "$OUT" "$ROUNDS" "scripts/bench/bench_options.sh $SET${*:+ $*}" "${VARIANTS[@]}" \
+python3 scripts/bench/bench_options_table.py "$OUT" "$ROUNDS" "${ONLY:+ONLY=\"$ONLY\" }scripts/bench/bench_options.sh $SET${*:+ $*}" "${VARIANTS[@]}" \
   > "bench/$SET.md"
 cat "bench/$SET.md"
 python3 scripts/bench/bench_block.py "bench_options.sh $SET" "scripts/bench/bench_options.sh $SET" "bench/$SET.md"
