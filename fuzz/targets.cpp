@@ -8,6 +8,7 @@
 
 #include "flowlab/config.h"
 #include "flowlab/data/cifar10.h"
+#include "flowlab/data/couplings.h"
 #include "flowlab/data/latent_dataset.h"
 #include "flowlab/data/mnist.h"
 #include "flowlab/error.h"
@@ -107,6 +108,18 @@ void latents(const uint8_t* data, size_t size) {
   rejecting_cleanly([&] { read_latent_dataset(scratch()); });
 }
 
+// The input is a couplings index (couplings.json) beside one valid part of two 1x2x2 pairs.
+void couplings(const uint8_t* data, size_t size) {
+  static const std::string dir = [] {
+    auto d = scratch() + "/couplings";
+    std::filesystem::create_directories(d);
+    write_couplings_part(d, 0, torch::zeros({2, 1, 2, 2}), torch::ones({2, 1, 2, 2}), torch::tensor({0, 1}));
+    return d;
+  }();
+  write_input(data, size, "couplings/couplings.json");
+  rejecting_cleanly([&] { load_couplings(dir); });
+}
+
 void image(const uint8_t* data, size_t size) {
   auto path = write_input(data, size, "image.png");
   rejecting_cleanly([&] { read_image(path, 3); });
@@ -119,7 +132,8 @@ const std::vector<NamedTarget>& targets() {
                                                {"idx", idx},       {"npz", npz},
                                                {"checkpoint", checkpoint}, {"image", image},
                                                {"safetensors", safetensors}, {"latents", latents},
-                                               {"torch_file", torch_file}, {"pickle", pickle}};
+                                               {"torch_file", torch_file}, {"pickle", pickle},
+                                               {"couplings", couplings}};
   return all;
 }
 

@@ -72,10 +72,11 @@ class OnePointAverageVelocity : public Backbone, public IntervalBackbone {
   }
   IntervalBackbone* interval() override { return this; }
   torch::Tensor forward_interval(const torch::Tensor& z, const torch::Tensor&, const torch::Tensor& t,
-                                 const torch::Tensor&) override {
+                                 const torch::Tensor&, const torch::Tensor& = {}) override {
     return (z - target_) / t.view({-1, 1, 1, 1});
   }
-  Jet forward_interval_jet(const Jet& z, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) override {
+  Jet forward_interval_jet(const Jet& z, const torch::Tensor& r, const Jet& t, const torch::Tensor& y,
+                           const torch::Tensor& = {}) override {
     return Jet(forward_interval(z.value, r, t.value, y));
   }
   std::string type_name() const override { return "oracle"; }
@@ -255,7 +256,7 @@ TEST(MeanFlow, StartsFromAFlowModelWithUEqualToItsVelocity) {
           << type << " r " << r;
     // The zero output layer is what makes it: the same weights with the embedder left random differ.
     auto loaded_only = random_model(meanflow);
-    load_named_weights(*loaded_only, named_weights(*flow), "the flow model", interval_of(*loaded_only).second_time_module());
+    load_named_weights(*loaded_only, named_weights(*flow), "the flow model", {interval_of(*loaded_only).second_time_module()});
     EXPECT_GT((interval_of(*loaded_only).forward_interval(in.z, in.r, in.t, in.y) - v).abs().max().item<double>(), 1e-3) << type;
   }
   // The (r, t) pair embeds r with t's embedder: no zero makes it v, so it is refused.

@@ -104,6 +104,20 @@ struct MeanFlowConfig {
   // fused: u with its graph and du/dt carried beside it without one, in one pass (models/jet.h;
   //   one dropout mask; fp32 for the whole pass under bf16 autocast).
   std::string jvp_pass = "separate";
+  // u_loss: MeanFlow's regression of u onto u_tgt above, whose JVP runs along the conditional
+  //   velocity v = eps - x;
+  // v_loss: improved MeanFlow (iMF; Geng, Lu et al. 2025, arXiv 2512.02012): the compound
+  //   V = u + (t - r) stopgrad(du/dt) regressed onto v, with the JVP along the network's own
+  //   velocity u(z, t, t) instead of v (methods/meanflow.h).
+  std::string objective = "u_loss";
+  // iMF's guidance as an input: each row draws a CFG scale omega, log-uniform in [omega_min,
+  // omega_max], and a guidance interval (t_min uniform in [0, 0.5], t_max in [0.5, 1]; [0, 1] on
+  // the rows with r = t), the network is told (omega, t_min, t_max), and it learns the field guided
+  // at that omega inside that interval. Sampling then takes any --cfg_scale and --cfg_t_min/max in
+  // one network evaluation per step. Replaces guidance_w, kappa and guidance_t_min/max.
+  bool guidance_conditioning = false;
+  double omega_min = 1.0;
+  double omega_max = 8.0;  // the authors' ImageNet setting
 };
 
 // The autoencoder (model.type autoencoder_kl, trained by train_vae) and its training objective

@@ -33,6 +33,10 @@ class StepRandom {
   torch::Tensor shared(const std::function<torch::Tensor()>& draw);
 
   torch::Tensor randn_like(const torch::Tensor& x);                         // (N, ...) normal
+
+  // Couplings (reflow): this process's rows' own noise, which randn_like then returns instead of a
+  // draw, for an x of the same shape (micro-batches take their rows of it).
+  void pair_noise(const torch::Tensor& noise) { paired_noise_ = noise; }
   torch::Tensor rand(int64_t rows, const torch::TensorOptions& options);    // (N,) uniform [0, 1)
 
   // Seeds the default generators (the CUDA one included) from (seed, step, this process) for the
@@ -51,6 +55,7 @@ class StepRandom {
   int64_t step_ = 0;
   BatchShard shard_;
   uint64_t draws_ = 0;
+  torch::Tensor paired_noise_;
 };
 
 }  // namespace flowlab

@@ -10,7 +10,7 @@ source scripts/checks/sanitizer_build.sh
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(config cifar idx npz checkpoint image safetensors latents torch_file pickle)
+[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(config cifar idx npz checkpoint image safetensors latents torch_file pickle couplings)
 
 configure_sanitizer_build
 cmake --build "$SANITIZE_DIR" -j "${FLOWLAB_JOBS:-$(nproc)}" --target "${TARGETS[@]/#/fuzz_}"

@@ -34,7 +34,8 @@ step "CUDA graphs: speed, 3 alternating rounds"
 for round in 1 2 3; do
   for graphs in false true; do
     "$B" --device cuda --config configs/cfm_cifar10.yaml --batch_size 128 --steps 300 --warmup 5 \
-      --methods cfm,meanflow --num_samples 2048 --sample_batch_size 256 --cfg_scale 2 --suite train,sample \
+      --methods cfm,meanflow --set meanflow.jvp_pass=fused --num_samples 2048 --sample_batch_size 256 --cfg_scale 2 \
+      --suite train,sample \
       --cuda_graphs "$graphs" --output "$OUT/graphs_${graphs}_$round.json" >"$OUT/graphs_${graphs}_$round.txt" 2>&1 ||
       echo "failed: cuda_graphs $graphs round $round"
     echo "-- cuda_graphs $graphs, round $round"

@@ -58,6 +58,7 @@ Measurement time_training(const Config& config, int warmup, int steps, torch::De
   // compute.cuda_graphs: captured after 3 eager steps, so the warm-up covers the capture.
   std::unique_ptr<GraphedTrainStep> graphed;
   if (config.compute.cuda_graphs) {
+    check_cuda_graphs(config, 1);
     graphed = std::make_unique<GraphedTrainStep>(state, *method, config, device);
     warmup = std::max(warmup, 4);
   }

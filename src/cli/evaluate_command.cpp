@@ -137,6 +137,7 @@ FeatureSet checkpoint_features(SamplingCheckpoint& checkpoint, FeatureExtractor&
   report["steps"] = config.sampling.steps;
   report["cfg_scale"] = config.sampling.cfg_scale;
   report["nfe"] = generated.nfe;
+  report["network_evaluations"] = generated.evaluations;
   report["generation_images_per_sec"] = generated.generation_images_per_second;
   return generated.set;
 }

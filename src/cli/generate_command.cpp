@@ -20,6 +20,7 @@
 #include "flowlab/sampling/sde_sampler.h"
 #include "flowlab/sampling/time_grids.h"
 #include "flowlab/sampling/trajectory.h"
+#include "flowlab/tasks/couplings.h"
 #include "flowlab/tasks/generate.h"
 #include "flowlab/training/sampling_model.h"
 
@@ -118,6 +119,10 @@ cxxopts::Options generate_options(std::vector<FlagBinding>& bindings) {
       cxxopts::value<std::string>(), "FILE")(
       "raw", "also write the sampler's output in the model's space (latents before decoding, nothing "
              "clamped) as a float32 .npy", cxxopts::value<std::string>(), "FILE")(
+      "couplings", "instead of images, write reflow's training data to DIR: each batch's noise and the "
+                   "image the sampler makes of it (a CFM model, a deterministic sampler); rerun the same "
+                   "command to resume; train on it with --dataset couplings --data_dir DIR",
+      cxxopts::value<std::string>(), "DIR")(
       "trajectory", "also write trajectory.png: the first 8 samples at K+1 times from t=1 to 0",
       cxxopts::value<int>()->default_value("0"), "K")(
       "gif", "with --trajectory K: also write the K+1 times as an animated GIF, the first 8 samples "
@@ -207,6 +212,17 @@ int generate_command(int argc, char** argv) {
 
   const int64_t num_classes = checkpoint.model->num_classes();
   auto request = sample_request(*args, config, num_classes);
+  if (args->count("couplings")) {
+    if (request.noise.defined()) throw Error("--couplings draws its noise from --seed; leave out --noise");
+    const auto dir = (*args)["couplings"].as<std::string>();
+    auto done = write_couplings(checkpoint, request.labels, static_cast<uint64_t>((*args)["seed"].as<int64_t>()), dir,
+                                runtime.device());
+    world.barrier();
+    if (world.is_main())
+      std::cout << "wrote " << request.count << " couplings to " << dir << " (" << done.written << " parts now, "
+                << done.kept << " kept from before)\n";
+    return 0;
+  }
   const auto& [noise, labels, n, class_grid, per_class] = request;
   auto output_dir = (*args)["output_dir"].as<std::string>();
   if (world.is_main()) ensure_directory(output_dir);
@@ -249,11 +265,12 @@ int generate_command(int argc, char** argv) {
     write_trajectory(checkpoint, trajectory, trajectory_points, output_dir, gif_path, runtime.device());
   const auto& s = config.sampling;
   double rate = static_cast<double>(n) / seconds;
-  std::cout << "wrote " << grid_path << ": " << n << " images, sampler " << s.sampler << ", NFE "
-            << nfe << " per image, " << rate << " images/s\n";
+  std::cout << "wrote " << grid_path << ": " << n << " images, sampler " << s.sampler << ", NFE " << nfe
+            << " per image (" << generated.evaluations << " network evaluations), " << rate << " images/s\n";
   nlohmann::json report = {{"checkpoint", checkpoint.reader->path()}, {"num_samples", n},
                            {"sampler", s.sampler},        {"steps", s.steps},
                            {"cfg_scale", s.cfg_scale},    {"nfe", nfe},
+                           {"network_evaluations", generated.evaluations},
                            {"seconds", seconds},          {"images_per_sec", rate},
                            {"processes", world.size()}};
   write_file_atomic(output_dir + "/generation.json", report.dump(2) + "\n");

@@ -209,6 +209,10 @@ std::vector<Field> method_fields(Config& c) {
       make_field("meanflow", "guidance_t_min", mf.guidance_t_min, in_range(0.0, 1.0)),
       make_field("meanflow", "guidance_t_max", mf.guidance_t_max, in_range(0.0, 1.0)),
       make_field("meanflow", "jvp_pass", mf.jvp_pass, one_of({"separate", "fused"})),
+      make_field("meanflow", "objective", mf.objective, one_of({"u_loss", "v_loss"})),
+      make_field("meanflow", "guidance_conditioning", mf.guidance_conditioning),
+      make_field("meanflow", "omega_min", mf.omega_min, at_least(1.0)),
+      make_field("meanflow", "omega_max", mf.omega_max, at_least(1.0)),
 
       make_field("vae", "ch", va.ch, greater_than(0)),
       make_field("vae", "ch_mult", va.ch_mult, each_positive(false)),
@@ -437,6 +441,11 @@ void validate_fields(const Config& config) {
   };
   check_interval("meanflow.guidance_t_min", config.meanflow.guidance_t_min, "meanflow.guidance_t_max",
                  config.meanflow.guidance_t_max);
+  check_interval("meanflow.omega_min", config.meanflow.omega_min, "meanflow.omega_max", config.meanflow.omega_max);
+  if (config.meanflow.guidance_conditioning &&
+      (config.meanflow.guidance_w != 1.0 || config.meanflow.guidance_kappa != 0.0))
+    throw Error("config: meanflow.guidance_conditioning draws each row's guidance scale; leave meanflow.guidance_w at 1 "
+                "and guidance_kappa at 0");
   check_interval("sampling.cfg_t_min", config.sampling.cfg_t_min, "sampling.cfg_t_max", config.sampling.cfg_t_max);
   if (config.scheduler.min_lr > config.training.lr)
     throw Error("config: scheduler.min_lr (" + std::to_string(config.scheduler.min_lr) +

@@ -48,6 +48,12 @@ torch::Tensor StepRandom::shared(const std::function<torch::Tensor()>& make) {
 }
 
 torch::Tensor StepRandom::randn_like(const torch::Tensor& x) {
+  if (paired_noise_.defined()) {
+    if (!paired_noise_.sizes().equals(x.sizes()))
+      throw Error("StepRandom: the paired noise has shape " + c10::str(paired_noise_.sizes()) + ", the draw asks for " +
+                  c10::str(x.sizes()));
+    return paired_noise_.to(x.options());
+  }
   return rows(x.size(0), [&](int64_t n) {
     auto shape = x.sizes().vec();
     shape[0] = n;
@@ -66,6 +72,10 @@ StepRandom StepRandom::micro_batch(int64_t k, int64_t count) const {
   StepRandom micro = *this;
   int64_t rows = shard_.rows / count;
   micro.shard_ = {shard_.first + k * rows, rows, shard_.global};
+  if (paired_noise_.defined()) {
+    const int64_t paired = paired_noise_.size(0) / count;
+    micro.paired_noise_ = paired_noise_.slice(0, k * paired, (k + 1) * paired);
+  }
   return micro;
 }
 

@@ -20,8 +20,9 @@ Batch Dataset::batch(const torch::Tensor& indices, torch::Device device) const {
   auto idx = indices.to(images.device());
   Batch b;
   auto rows = images.index_select(0, idx).to(device);
-  b.images = is_latent() ? autoencoder.to_model_scale(rows) : uint8_to_float(rows);
+  b.images = is_latent() ? autoencoder.to_model_scale(rows) : is_couplings() ? rows : uint8_to_float(rows);
   b.labels = labels.index_select(0, idx.to(labels.device())).to(device);
+  if (is_couplings()) b.noise = noise.index_select(0, idx.to(noise.device())).to(device);
   return b;
 }
 
@@ -59,13 +60,20 @@ Dataset latent_training_set(LatentShard rows, std::vector<std::string> class_nam
 
 Dataset load_dataset(const DataConfig& config) {
   auto data = dataset_entry(config.dataset).load(config);
-  if (data.is_latent()) return data;  // at the latents' own size (the trainer takes it from them)
+  // Latents and couplings at their own size (the trainer takes it from them).
+  if (data.is_latent() || data.is_couplings()) return data;
   if (data.height() != config.image_size || data.width() != config.image_size)
     data.images = fit_images(data.images, config.image_size, resolved_fit(config));
   return data;
 }
 
 bool random_flip_enabled(const DataConfig& config, const Dataset& data) {
+  if (data.is_couplings()) {
+    if (config.random_flip == "true")
+      throw Error("data.random_flip = true: a flipped coupling is no longer the image its noise made; couplings "
+                  "train unflipped");
+    return false;
+  }
   if (data.is_latent()) {
     if (config.random_flip == "true" && !data.flip_mean.defined())
       throw Error("data.random_flip = true, but the latent dataset in " + config.data_dir +

@@ -2,6 +2,7 @@
 
 #include "flowlab/config.h"
 #include "flowlab/data/cifar10.h"
+#include "flowlab/data/couplings.h"
 #include "flowlab/data/image_folder.h"
 #include "flowlab/data/dataset.h"
 #include "flowlab/data/latent_dataset.h"
@@ -38,6 +39,9 @@ const std::vector<DatasetEntry>& dataset_entries() {
       // encode_latents' output, at its own size; flips when it was encoded with them.
       {"latents", true, true, false, [](int) { return std::string("pad"); },
        [](const DataConfig& c) { return read_latent_training_set(c.data_dir); }},
+      // generate_samples --couplings' output, at its own size, never flipped (reflow).
+      {"couplings", true, false, false, [](int) { return std::string("pad"); },
+       [](const DataConfig& c) { return load_couplings(c.data_dir); }},
   };
   return entries;
 }

@@ -142,6 +142,7 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
     parts.push_back(extractor.features(images));
     extracting += seconds_since(t0);
     out.nfe = sample.nfe;
+    out.evaluations = sample.evaluations;
     progress.update(start + count - batches.front().start);
   }
   // Every process's features in sample order; rates over the slowest process's time.

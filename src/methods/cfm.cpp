@@ -26,12 +26,15 @@ LossOutput CfmMethod::loss(Network& network, const torch::Tensor& x, const torch
 SampleOutput CfmMethod::sample(Backbone& model, const torch::Tensor& noise, const torch::Tensor& y,
                                const SamplingConfig& sampling, const StepHook& hook) {
   c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
-  ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
-                               const torch::Tensor& labels) { return model.forward(x, t, labels); };
+  int64_t rows = 0;
+  ConditionalFn net = [&model, &rows](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels) {
+    rows += x.size(0);
+    return model.forward(x, t, labels);
+  };
   auto velocity = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale,
                                            {sampling.cfg_t_min, sampling.cfg_t_max}, sampling.cfg_channels);
   auto result = sample_flow(sampling, velocity, noise, hook);
-  return {result.x, result.nfe};
+  return {result.x, result.nfe, rows / std::max<int64_t>(1, noise.size(0))};
 }
 
 MethodEntry cfm_entry() {

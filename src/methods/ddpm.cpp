@@ -61,8 +61,11 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
   const auto& sampler = find_entry(diffusion_samplers(), sampling.sampler, "sampling.sampler");
   c10::InferenceMode inference;  // no autograd bookkeeping at all while sampling
   const int64_t T = schedule_.steps();
-  ConditionalFn net = [&model](const torch::Tensor& x, const torch::Tensor& t,
-                               const torch::Tensor& labels) { return model.forward(x, t, labels); };
+  int64_t rows = 0;
+  ConditionalFn net = [&model, &rows](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels) {
+    rows += x.size(0);
+    return model.forward(x, t, labels);
+  };
   auto guided = classifier_free_guidance(net, y, model.null_label(), sampling.cfg_scale,
                                          {sampling.cfg_t_min, sampling.cfg_t_max}, sampling.cfg_channels);
   SampleOutput out;
@@ -81,6 +84,7 @@ SampleOutput DdpmMethod::sample(Backbone& model, const torch::Tensor& noise, con
   };
   auto path = diffusion_step_path(T, sampling.steps, sampling.resample_jump, sampling.resample_repeats);
   out.x = sampler.run(denoise, schedule_, noise, path, config_, hook);
+  out.evaluations = rows / std::max<int64_t>(1, noise.size(0));
   return out;
 }
 

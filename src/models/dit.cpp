@@ -156,6 +156,10 @@ DiT::DiT(const DiTOptions& options) : options_(options) {
     interval_embedder =
         register_module("interval_embedder", detail::TimestepEmbedder(o.frequency_dim, dim));
   y_embedder = register_module("y_embedder", nn::Embedding(o.num_classes + 1, dim));
+  if (o.guidance_inputs) {
+    TORCH_CHECK(!o.time_pair.empty(), "guidance inputs are for the two-time DiT");
+    guidance_embedder = register_module("guidance_embedder", detail::GuidanceEmbedder(o.frequency_dim, dim));
+  }
 
   // DiT's initialisation: N(0, 0.02) for the class table and the time MLPs.
   {
@@ -202,11 +206,15 @@ torch::Tensor DiT::forward(const torch::Tensor& x, const torch::Tensor& t, const
   return flowlab_output(forward_with_cond(Jet(x), c)).value;
 }
 
-Jet DiT::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) {
+Jet DiT::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y,
+                              const torch::Tensor& guidance) {
   TORCH_CHECK(!options_.time_pair.empty(), "this DiT takes one time; MeanFlow builds it with two");
   auto c = jet::add(t_embedder(t), Jet(y_embedder(y)));
   // (t, t - r): the MeanFlow paper's DiT; (r, t): one shared embedder.
   c = jet::add(c, detail::second_time_embedding(options_.time_pair, t_embedder, interval_embedder, r, t));
+  if (guidance_embedder)
+    c = jet::add(c, Jet(guidance_embedder(guidance.defined() ? guidance
+                                                              : detail::unguided_inputs(r.size(0), r.options()))));
   return flowlab_output(forward_with_cond(x, c));
 }
 
@@ -255,6 +263,7 @@ NetworkEntry dit_entry() {
     o.convention = c.model.convention;
     o.learn_sigma = c.model.learn_sigma;
     if (two_time) o.time_pair = c.model.time_pair;
+    o.guidance_inputs = two_time && c.method.name == "meanflow" && c.meanflow.guidance_conditioning;
     return std::make_shared<DiT>(o);
   };
   NetworkEntry e;

@@ -34,6 +34,26 @@ void TimestepEmbedderImpl::zero_output_layer() {
   second->bias.zero_();
 }
 
+GuidanceEmbedderImpl::GuidanceEmbedderImpl(int64_t frequency_dim, int64_t out_dim) {
+  omega = register_module("omega", TimestepEmbedder(frequency_dim, out_dim));
+  interval_start = register_module("interval_start", TimestepEmbedder(frequency_dim, out_dim));
+  interval_end = register_module("interval_end", TimestepEmbedder(frequency_dim, out_dim));
+  zero_output_layers();
+}
+
+void GuidanceEmbedderImpl::zero_output_layers() {
+  for (auto* embedder : {&omega, &interval_start, &interval_end}) (*embedder)->zero_output_layer();
+}
+
+torch::Tensor GuidanceEmbedderImpl::forward(const torch::Tensor& guidance) {
+  return omega(Jet(guidance.select(1, 0) - 1.0)).value + interval_start(Jet(guidance.select(1, 1))).value +
+         interval_end(Jet(guidance.select(1, 2))).value;
+}
+
+torch::Tensor unguided_inputs(int64_t rows, const torch::TensorOptions& options) {
+  return torch::tensor({1.0f, 0.0f, 1.0f}, options.dtype(torch::kFloat32)).repeat({rows, 1});
+}
+
 void check_time_pair(const std::string& time_pair) {
   TORCH_CHECK(time_pair.empty() || time_pair == "t,t-r" || time_pair == "r,t",
               "model.time_pair must be t,t-r or r,t, got ", time_pair);

@@ -101,6 +101,10 @@ TinyUNet::TinyUNet(const TinyUNetOptions& options) : options_(options) {
   check_time_pair(o.time_pair);
   if (o.time_pair == "t,t-r")
     interval_embed = register_module("interval_embed", TimestepEmbedder(o.time_embed_dim, cond));
+  if (o.guidance_inputs) {
+    TORCH_CHECK(!o.time_pair.empty(), "guidance inputs are for the two-time TinyUNet");
+    guidance_embed = register_module("guidance_embed", GuidanceEmbedder(o.time_embed_dim, cond));
+  }
   class_embed = register_module("class_embed", torch::nn::Embedding(o.num_classes + 1, cond));
   conv_in = register_module("conv_in", detail::conv(o.in_channels, o.base_channels, 3));
 
@@ -177,11 +181,15 @@ torch::Tensor TinyUNet::forward(const torch::Tensor& x, const torch::Tensor& t,
   return forward_with_cond(Jet(x), embed(Jet(t), y)).value;
 }
 
-Jet TinyUNet::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) {
+Jet TinyUNet::forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y,
+                                   const torch::Tensor& guidance) {
   TORCH_CHECK(two_time(), "tiny_unet takes one time; use tiny_unet_meanflow");
   auto cond = embed(t, y);
   // (t, t - r): the paper's choice; (r, t): time_mlp(emb(r)) + time_mlp(emb(t)) with one embedder.
   cond = jet::add(cond, detail::second_time_embedding(options_.time_pair, time_embed, interval_embed, r, t));
+  if (guidance_embed)
+    cond = jet::add(cond, Jet(guidance_embed(guidance.defined() ? guidance
+                                                                : detail::unguided_inputs(r.size(0), r.options()))));
   return forward_with_cond(x, cond);
 }
 
@@ -281,6 +289,7 @@ NetworkEntry tiny_unet_meanflow_entry() {
   e.make = [](const Config& c, bool) -> BackbonePtr {
     auto o = tiny_unet_options(c);
     o.time_pair = c.model.time_pair;
+    o.guidance_inputs = c.method.name == "meanflow" && c.meanflow.guidance_conditioning;
     return std::make_shared<TinyUNet>(o);
   };
   return e;

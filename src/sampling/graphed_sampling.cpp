@@ -34,7 +34,7 @@ SampleOutput GraphedSampling::operator()(const torch::Tensor& noise, const torch
     recorded.y.copy_(y);
   }
   recorded.graph->replay();
-  return {recorded.out.x.clone(), recorded.out.nfe};
+  return {recorded.out.x.clone(), recorded.out.nfe, recorded.out.evaluations};
 }
 
 }  // namespace flowlab

@@ -29,6 +29,7 @@ Generated generate(const SamplingCheckpoint& checkpoint, const torch::Tensor& la
     auto sample = graphed && !hook ? (*graphed)(noise, y)
                                    : checkpoint.method->sample(*checkpoint.model, noise, y, config.sampling, hook);
     out.nfe = sample.nfe;
+    out.evaluations = sample.evaluations;
     if (keep_raw) raw.push_back(sample.x.cpu());
     images.push_back(checkpoint.to_pixels(sample.x).cpu());
     spdlog::info("generated {}/{}", batch.start + batch.count, n);

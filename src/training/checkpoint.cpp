@@ -233,9 +233,13 @@ std::map<std::string, torch::Tensor> named_weights(const torch::nn::Module& modu
 }
 
 void load_named_weights(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& weights,
-                        const std::string& what, const std::string& keep) {
+                        const std::string& what, const std::vector<std::string>& keep) {
   std::map<std::string, torch::Tensor> targets;
-  auto kept = [&](const std::string& name) { return !keep.empty() && name.rfind(keep + ".", 0) == 0; };
+  auto kept = [&](const std::string& name) {
+    for (const auto& module : keep)
+      if (!module.empty() && name.rfind(module + ".", 0) == 0) return true;
+    return false;
+  };
   for (const auto& p : module.named_parameters())
     if (!kept(p.key())) targets[p.key()] = p.value();
   for (const auto& b : module.named_buffers())

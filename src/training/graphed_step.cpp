@@ -28,6 +28,9 @@ void check_cuda_graphs(const Config& config, int64_t processes) {
     throw Error("config: compute.cuda_graphs: the autoencoder's discriminator step is not captured; "
                 "train the autoencoder without it");
   const auto& mf = config.meanflow;
+  if (config.method.name == "meanflow" && mf.jvp_pass != "fused")
+    throw Error("config: compute.cuda_graphs: meanflow.jvp_pass " + mf.jvp_pass +
+                " picks the rows with r < t on the host, which a captured step cannot; use meanflow.jvp_pass fused");
   if (config.method.name == "meanflow" && (mf.guidance_w != 1.0 || mf.guidance_kappa != 0.0) &&
       (mf.guidance_t_min > 0.0 || mf.guidance_t_max < 1.0))
     throw Error("config: compute.cuda_graphs: meanflow.guidance_t_min and guidance_t_max decide per step on the "
@@ -78,6 +81,10 @@ TrainStep GraphedTrainStep::operator()(const Batch& batch, double lr) {
     }
     inputs_.images.copy_(batch.images);
     inputs_.labels.copy_(batch.labels);
+    if (batch.noise.defined()) {
+      if (!inputs_.noise.defined()) inputs_.noise = torch::empty_like(inputs_.images);
+      inputs_.noise.copy_(batch.noise);
+    }
   }
   set_learning_rate(*state_.optimizer, lr, config_.training);  // kept in the options for checkpoints
   adamw_.prepare(lr);

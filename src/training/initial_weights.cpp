@@ -41,18 +41,23 @@ void load_initial_weights(Network& model, const Config& config, const std::strin
     weights = named_weights(*source);
     spdlog::info("initialised from the EMA weights of {} (step {})", path, pretrained.step());
   }
-  // A one-time model's weights lack the second time's embedder: it starts at zero output.
+  // Modules the model has and the weights may lack, each starting at zero output so that the
+  // model computes what the weights' model did: the second time's embedder (a one-time model's
+  // weights: u(z, r, t) = v(z, t)) and the guidance inputs' embedder (a model trained without
+  // meanflow.guidance_conditioning).
   auto* two_time = two_time_form(model);
-  const auto second = two_time ? two_time->second_time_module() : "";
-  bool one_time_weights = !second.empty();
-  for (const auto& [name, tensor] : weights)
-    if (name.rfind(second + ".", 0) == 0) one_time_weights = false;
-  if (one_time_weights) {
-    load_named_weights(model, weights, what, second);
-    two_time->zero_second_time();
-    spdlog::info("{}: a one-time model's weights; {} starts at zero, so u(z, r, t) = v(z, t)", what, second);
-  } else {
-    load_named_weights(model, weights, what);
+  std::vector<std::string> absent;
+  for (const auto& module : {two_time ? two_time->second_time_module() : "", two_time ? two_time->guidance_module() : ""}) {
+    bool present = module.empty();
+    for (const auto& [name, tensor] : weights)
+      if (name.rfind(module + ".", 0) == 0) present = true;
+    if (!present) absent.push_back(module);
+  }
+  load_named_weights(model, weights, what, absent);
+  for (const auto& module : absent) {
+    if (module == two_time->second_time_module()) two_time->zero_second_time();
+    if (module == two_time->guidance_module()) two_time->zero_guidance();
+    spdlog::info("{}: the weights have no {}; it starts at zero output", what, module);
   }
   if (ends_with(path, ".safetensors")) spdlog::info("initialised from the weights in {}", path);
 }

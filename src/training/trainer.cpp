@@ -162,8 +162,9 @@ void Trainer::prepare(const std::string& resume_from) {
   if (config_.compute.data_on_device) {
     training_data_.images = data_.images.to(device_);
     training_data_.labels = data_.labels.to(device_);
-    for (auto* posterior : {&training_data_.latent_std, &training_data_.flip_mean, &training_data_.flip_std})
-      if (posterior->defined()) *posterior = posterior->to(device_);
+    for (auto* rows : {&training_data_.latent_std, &training_data_.flip_mean, &training_data_.flip_std,
+                       &training_data_.noise})
+      if (rows->defined()) *rows = rows->to(device_);
   }
   const int64_t local_rows = tc.batch_size / world.size();
   batcher_ = std::make_unique<Batcher>(training_data_, tc.batch_size, random_flip_enabled(config_.data, training_data_),

@@ -78,11 +78,11 @@ void fit_model_to_data(Config& config, const Dataset& data) {
     spdlog::info("model.num_classes = {} from dataset {}", data.num_classes(), data.name);
     m.num_classes = static_cast<int>(data.num_classes());
   }
+  if ((data.is_latent() || data.is_couplings()) && config.data.image_size != data.height()) {
+    spdlog::info("data.image_size = {} from the {}", data.height(), data.is_latent() ? "latents" : "couplings");
+    config.data.image_size = static_cast<int>(data.height());
+  }
   if (data.is_latent()) {
-    if (config.data.image_size != data.height()) {
-      spdlog::info("data.image_size = {} from the latents", data.height());
-      config.data.image_size = static_cast<int>(data.height());
-    }
     const auto& vae = data.autoencoder;
     m.vae = vae.path;
     m.vae_sha256 = vae.sha256;

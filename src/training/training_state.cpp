@@ -63,6 +63,7 @@ Gradients accumulate_gradients(TrainingState& state, Method& method, const Batch
   // their gradients sum to the whole batch's mean.
   const int64_t parts = config.training.accumulate;
   const int64_t rows = batch.images.size(0) / parts;
+  if (batch.noise.defined()) rng.pair_noise(batch.noise);  // couplings: each image's own noise
   Gradients out;
   for (int64_t k = 0; k < parts; ++k) {
     auto micro_rng = rng.micro_batch(k, parts);

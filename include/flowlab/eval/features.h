@@ -55,7 +55,8 @@ FeatureSet dataset_features(FeatureExtractor& extractor, const Dataset& data, in
 
 struct GeneratedFeatures {
   FeatureSet set;
-  int64_t nfe = 0;
+  int64_t nfe = 0;          // the sampler's network calls per image
+  int64_t evaluations = 0;  // network evaluations per image (a CFG double batch counts twice)
   double generation_images_per_second = 0;
 };
 

@@ -23,7 +23,10 @@ struct LossOutput {
 
 struct SampleOutput {
   torch::Tensor x;  // (N, C, H, W) at t = 0
-  int64_t nfe = 0;  // network evaluations per sample (a CFG double batch counts once)
+  int64_t nfe = 0;  // the sampler's network calls (a CFG double batch counts once)
+  // Network evaluations per sample: the rows the network saw over N, so a CFG double batch counts
+  // twice; the cost a sample had.
+  int64_t evaluations = 0;
 };
 
 class Method {

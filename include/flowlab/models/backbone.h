@@ -48,16 +48,26 @@ BackbonePtr as_backbone(const NetworkPtr& network);
 // The optional two-time interface beside it: MeanFlow's average velocity u(x, r, t), r <= t, both
 // (N,) in [0, 1]. How (r, t) enter the network (as (t, t - r) or (r, t)) is the backbone's
 // business, so autograd sees r and t themselves.
+//
+// guidance: (N, 3) [omega, t_min, t_max], the CFG scale and guidance interval a network trained
+// with meanflow.guidance_conditioning is told (embeddings.h, GuidanceEmbedder); undefined means
+// [1, 0, 1], no guidance. Networks without guidance inputs ignore it.
 class IntervalBackbone {
  public:
   virtual ~IntervalBackbone() = default;
   virtual torch::Tensor forward_interval(const torch::Tensor& x, const torch::Tensor& r, const torch::Tensor& t,
-                                         const torch::Tensor& y) {
-    return forward_interval_jet(Jet(x), r, Jet(t), y).value;
+                                         const torch::Tensor& y, const torch::Tensor& guidance = {}) {
+    return forward_interval_jet(Jet(x), r, Jet(t), y, guidance).value;
   }
   // The same with the tangents of x and t carried along (r held fixed): u with its graph and its
   // derivative without one (models/jet.h; MeanFlow's fused JVP pass).
-  virtual Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) = 0;
+  virtual Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y,
+                                   const torch::Tensor& guidance = {}) = 0;
+  // The module that embeds the guidance inputs, "" when the network has none.
+  virtual std::string guidance_module() const { return ""; }
+  bool takes_guidance() const { return !guidance_module().empty(); }
+  // That module's output to zero: the guidance inputs then change nothing. A no-op without one.
+  virtual void zero_guidance() {}
   // With the (t, t - r) pair: the name of the module that embeds t - r, whose output layer
   // zero_second_time() sets to zero. The second time then adds nothing, and on a one-time
   // network's weights u(x, r, t) = v(x, t) for every r. "" and a no-op otherwise.

@@ -49,6 +49,7 @@ struct DiTOptions {
   // "" = one time; "t,t-r" embeds t and t - r with two embedders (MeanFlow's DiT);
   // "r,t" embeds r and t with one shared embedder.
   std::string time_pair;
+  bool guidance_inputs = false;  // two-time only: meanflow.guidance_conditioning's (omega, t_min, t_max)
   // A published network's time and output conventions (model.convention): "", dit, sit, repa.
   std::string convention;
   bool learn_sigma = false;  // 2 x in_channels outputs: the second half a variance
@@ -103,8 +104,13 @@ class DiT : public Backbone, public IntervalBackbone {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                         const torch::Tensor& y) override;
   IntervalBackbone* interval() override { return options_.time_pair.empty() ? nullptr : this; }
-  Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) override;
+  Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y,
+                           const torch::Tensor& guidance = {}) override;
   std::string second_time_module() const override { return interval_embedder ? "interval_embedder" : ""; }
+  std::string guidance_module() const override { return guidance_embedder ? "guidance_embedder" : ""; }
+  void zero_guidance() override {
+    if (guidance_embedder) guidance_embedder->zero_output_layers();
+  }
   void zero_second_time() override {
     if (interval_embedder) interval_embedder->zero_output_layer();
   }
@@ -122,6 +128,7 @@ class DiT : public Backbone, public IntervalBackbone {
   DiTOptions options_;
   torch::nn::Linear patch_embed{nullptr}, final_linear{nullptr}, final_adaLN{nullptr};
   detail::TimestepEmbedder t_embedder{nullptr}, interval_embedder{nullptr};
+  detail::GuidanceEmbedder guidance_embedder{nullptr};
   torch::nn::Embedding y_embedder{nullptr};
   torch::nn::LayerNorm final_norm{nullptr};
   std::vector<detail::DiTBlock> blocks;

@@ -31,6 +31,28 @@ class TimestepEmbedderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TimestepEmbedder);
 
+// Improved MeanFlow's guidance inputs (meanflow.guidance_conditioning; arXiv 2512.02012): the CFG
+// scale omega and the guidance interval [t_min, t_max] the network is told, each through its own
+// timestep embedder (omega as omega - 1, so no guidance embeds as 0), summed. The authors' DiT
+// reads them as in-context tokens; flowlab adds them to the conditioning vector, as it does the
+// class, in TinyUNet and DiT alike. The output layers start at zero: a network given these inputs
+// starts as the same network without them.
+class GuidanceEmbedderImpl : public torch::nn::Module {
+ public:
+  GuidanceEmbedderImpl(int64_t frequency_dim, int64_t out_dim);
+  // guidance: (N, 3) [omega, t_min, t_max] -> (N, out_dim).
+  torch::Tensor forward(const torch::Tensor& guidance);
+  // Every output layer to zero: the embedding is 0 for all inputs.
+  void zero_output_layers();
+
+ private:
+  TimestepEmbedder omega{nullptr}, interval_start{nullptr}, interval_end{nullptr};
+};
+TORCH_MODULE(GuidanceEmbedder);
+
+// (rows, 3) [1, 0, 1]: no guidance, on the whole time range.
+torch::Tensor unguided_inputs(int64_t rows, const torch::TensorOptions& options);
+
 // Two-time backbones (MeanFlow's u(z, r, t)) take a time pair: "" = one time; "t,t-r" embeds t and
 // t - r with two embedders (Geng et al. 2025); "r,t" embeds r and t with the one time embedder.
 // Throws for any other value.

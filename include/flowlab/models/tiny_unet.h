@@ -27,6 +27,7 @@ struct TinyUNetOptions {
   // Two-time variant (TinyUNetMeanFlow): "" = one time; "t,t-r" embeds t and t - r with two
   // embedders (Geng et al. 2025); "r,t" embeds r and t with one shared embedder.
   std::string time_pair;
+  bool guidance_inputs = false;  // two-time only: meanflow.guidance_conditioning's (omega, t_min, t_max)
 };
 
 namespace detail {
@@ -81,8 +82,13 @@ class TinyUNet : public Backbone, public IntervalBackbone {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t,
                         const torch::Tensor& y) override;
   IntervalBackbone* interval() override { return two_time() ? this : nullptr; }
-  Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y) override;
+  Jet forward_interval_jet(const Jet& x, const torch::Tensor& r, const Jet& t, const torch::Tensor& y,
+                           const torch::Tensor& guidance = {}) override;
   std::string second_time_module() const override { return interval_embed ? "interval_embed" : ""; }
+  std::string guidance_module() const override { return guidance_embed ? "guidance_embed" : ""; }
+  void zero_guidance() override {
+    if (guidance_embed) guidance_embed->zero_output_layers();
+  }
   void zero_second_time() override {
     if (interval_embed) interval_embed->zero_output_layer();
   }
@@ -102,6 +108,7 @@ class TinyUNet : public Backbone, public IntervalBackbone {
 
  private:
   detail::TimestepEmbedder time_embed{nullptr}, interval_embed{nullptr};
+  detail::GuidanceEmbedder guidance_embed{nullptr};
   torch::nn::Embedding class_embed{nullptr};
   torch::nn::Conv2d conv_in{nullptr}, out_conv{nullptr};
   torch::nn::GroupNorm out_norm{nullptr};

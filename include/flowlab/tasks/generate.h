@@ -13,7 +13,8 @@ namespace flowlab {
 struct Generated {
   torch::Tensor images;  // (N, C, H, W) in [-1, 1]: decoded, not clamped
   torch::Tensor raw;     // (N, C', H', W'): the sampler's output in the model's space, when kept
-  int64_t nfe = 0;       // network evaluations per image
+  int64_t nfe = 0;          // the sampler's network calls per image (a CFG double batch counts once)
+  int64_t evaluations = 0;  // network evaluations per image (a CFG double batch counts twice)
 };
 
 // Every image for `labels` (N,), batch by batch with each batch's noise from (seed, batch)

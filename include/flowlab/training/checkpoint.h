@@ -98,8 +98,8 @@ std::map<std::string, torch::Tensor> named_weights(const torch::nn::Module& modu
 // Sets every parameter and buffer of `module` from `weights` by name, converted to its dtype and
 // device. Every one must be there with its shape and nothing else may be: otherwise an Error
 // naming `what` and the first missing, unexpected or misshapen name. The module's tensors under
-// `keep` ("name." prefix; "" = none) are left as they are and must not be in `weights`.
+// the modules named in `keep` ("name." prefixes) are left as they are and must not be in `weights`.
 void load_named_weights(torch::nn::Module& module, const std::map<std::string, torch::Tensor>& weights,
-                        const std::string& what, const std::string& keep = "");
+                        const std::string& what, const std::vector<std::string>& keep = {});
 
 }  // namespace flowlab

@@ -10,7 +10,8 @@
 // - the step's random draws continue the CUDA generator's stream; the batch's own draws (flips)
 //   reseed it per step as always, so a run is reproducible, but not bit-equal to an eager one.
 // Refused before training starts (check_cuda_graphs), one line each: a CPU build or device, Muon,
-// several processes, the autoencoder's discriminator step, MeanFlow's guidance interval.
+// several processes, the autoencoder's discriminator step, MeanFlow's separate JVP pass and its
+// trained-in guidance interval.
 #pragma once
 #include <torch/torch.h>
 
