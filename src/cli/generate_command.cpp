@@ -219,8 +219,8 @@ int generate_command(int argc, char** argv) {
                                 runtime.device());
     world.barrier();
     if (world.is_main())
-      std::cout << "wrote " << request.count << " couplings to " << dir << " (" << done.written << " parts now, "
-                << done.kept << " kept from before)\n";
+      std::cout << "wrote " << request.count << " couplings to " << dir << ": " << done.written
+                << " parts made now, " << done.kept << " already there\n";
     return 0;
   }
   const auto& [noise, labels, n, class_grid, per_class] = request;
@@ -266,7 +266,8 @@ int generate_command(int argc, char** argv) {
   const auto& s = config.sampling;
   double rate = static_cast<double>(n) / seconds;
   std::cout << "wrote " << grid_path << ": " << n << " images, sampler " << s.sampler << ", NFE " << nfe
-            << " per image (" << generated.evaluations << " network evaluations), " << rate << " images/s\n";
+            << " per image (" << generated.evaluations << " network evaluation"
+            << (generated.evaluations == 1 ? "" : "s") << "), " << rate << " images/s\n";
   nlohmann::json report = {{"checkpoint", checkpoint.reader->path()}, {"num_samples", n},
                            {"sampler", s.sampler},        {"steps", s.steps},
                            {"cfg_scale", s.cfg_scale},    {"nfe", nfe},
