@@ -186,6 +186,19 @@ void write_trajectory(const SamplingCheckpoint& checkpoint, const TrajectoryReco
   write_gif(gif_path, frames);
 }
 
+// --couplings DIR: reflow's noise-image pairs instead of images (tasks/couplings.h).
+int generate_couplings(const SamplingCheckpoint& checkpoint, const SampleRequest& request,
+                       const cxxopts::ParseResult& args, torch::Device device) {
+  if (request.noise.defined()) throw Error("--couplings draws its noise from --seed; leave out --noise");
+  const auto dir = args["couplings"].as<std::string>();
+  auto done = write_couplings(checkpoint, request.labels, static_cast<uint64_t>(args["seed"].as<int64_t>()), dir, device);
+  dist::world().barrier();
+  if (dist::world().is_main())
+    std::cout << "wrote " << request.count << " couplings to " << dir << ": " << done.written << " parts made now, "
+              << done.kept << " already there\n";
+  return 0;
+}
+
 }  // namespace
 
 int generate_command(int argc, char** argv) {
@@ -212,17 +225,7 @@ int generate_command(int argc, char** argv) {
 
   const int64_t num_classes = checkpoint.model->num_classes();
   auto request = sample_request(*args, config, num_classes);
-  if (args->count("couplings")) {
-    if (request.noise.defined()) throw Error("--couplings draws its noise from --seed; leave out --noise");
-    const auto dir = (*args)["couplings"].as<std::string>();
-    auto done = write_couplings(checkpoint, request.labels, static_cast<uint64_t>((*args)["seed"].as<int64_t>()), dir,
-                                runtime.device());
-    world.barrier();
-    if (world.is_main())
-      std::cout << "wrote " << request.count << " couplings to " << dir << ": " << done.written
-                << " parts made now, " << done.kept << " already there\n";
-    return 0;
-  }
+  if (args->count("couplings")) return generate_couplings(checkpoint, request, *args, runtime.device());
   const auto& [noise, labels, n, class_grid, per_class] = request;
   auto output_dir = (*args)["output_dir"].as<std::string>();
   if (world.is_main()) ensure_directory(output_dir);
