@@ -26,7 +26,7 @@ CouplingsWritten write_couplings(const SamplingCheckpoint& checkpoint, const tor
                            s.batch_size, {config.model.in_channels, config.data.image_size, config.data.image_size},
                            checkpoint.reader->class_names()};
   auto& world = dist::world();
-  if (world.is_main()) ensure_directory(dir);
+  ensure_directory(dir);  // every process: each writes its own parts into it
   if (std::filesystem::exists(std::filesystem::path(dir) / "couplings.json")) {
     if (!read_couplings_manifest(dir).same_request(wanted))
       throw Error(dir + " holds couplings of another request (couplings.json); give a new directory");
