@@ -275,6 +275,32 @@ TEST(Distributed, TwoRanksGenerateALatentModelsDecodedImagesOneProcessGenerates)
   EXPECT_EQ(read_image(dir / "one/grid.png", 3).size(1), 2 + 2 * (16 + 2));
 }
 
+TEST(Distributed, TwoRanksWriteTheCouplingsOneProcessWrites) {
+  if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
+  TempDir dir;
+  ASSERT_EQ(wait_exit_code(spawn(small_run(dir / "run", 2), dir / "train.log")), 0) << read_file(dir / "train.log");
+  auto couplings = [&](const std::string& out) {
+    return std::vector<std::string>{app("generate_samples"), "--checkpoint", dir / "run/last.pt", "--num_samples",
+                                    "10", "--batch_size", "3", "--steps", "2", "--threads", "1", "--couplings",
+                                    dir / out};
+  };
+  int port = test_port(6);
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 2; ++r)
+    ranks.push_back(spawn(couplings("two"), dir / ("pairs" + std::to_string(r) + ".log"), rank_env(r, 2, port)));
+  auto one = spawn(couplings("one"), dir / "one.log");
+  for (auto pid : ranks)
+    ASSERT_EQ(wait_exit_code(pid), 0) << read_file(dir / "pairs0.log") << read_file(dir / "pairs1.log");
+  ASSERT_EQ(wait_exit_code(one), 0) << read_file(dir / "one.log");
+  // Rank 0 made parts 0 and 1 of the 4, rank 1 parts 2 and 3; the files are the ones one process writes.
+  EXPECT_NE(read_file(dir / "pairs0.log").find("2 parts made now"), std::string::npos) << read_file(dir / "pairs0.log");
+  for (const char* name : {"part-00000.npz", "part-00001.npz", "part-00002.npz", "part-00003.npz", "couplings.json"}) {
+    auto expected = read_file(dir / (std::string("one/") + name));
+    EXPECT_GT(expected.size(), 100u) << name;
+    EXPECT_EQ(read_file(dir / (std::string("two/") + name)), expected) << name;
+  }
+}
+
 TEST(Distributed, TwoRanksEncodeTheLatentsOneProcessEncodes) {
   if (!dist::multi_process_supported()) GTEST_SKIP() << "this build has no c10d backend for CPU processes (Gloo)";
   TempDir dir;
