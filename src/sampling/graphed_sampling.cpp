@@ -2,12 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "flowlab/sampling/guidance.h"
+
 namespace flowlab {
 
 std::string not_capturable(const SamplingConfig& sampling, torch::Device device) {
   if (sampling.sampler == "rk45") return "rk45 chooses its steps from the error it measures on the device";
-  const bool partial_interval = sampling.cfg_t_min > 0.0 || sampling.cfg_t_max < 1.0;
-  if (sampling.cfg_scale != 1.0 && partial_interval)
+  if (sampling.cfg_scale != 1.0 && !GuidanceInterval{sampling.cfg_t_min, sampling.cfg_t_max}.everywhere())
     return "a guidance interval [cfg_t_min, cfg_t_max] decides per step on the device which rows are guided";
   return cuda_graphs_unavailable(device);
 }

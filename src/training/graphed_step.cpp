@@ -1,6 +1,7 @@
 #include "flowlab/training/graphed_step.h"
 
 #include "flowlab/error.h"
+#include "flowlab/sampling/guidance.h"
 #include "flowlab/training/optimizer_step.h"
 
 namespace flowlab {
@@ -32,7 +33,7 @@ void check_cuda_graphs(const Config& config, int64_t processes) {
     throw Error("config: compute.cuda_graphs: meanflow.jvp_pass " + mf.jvp_pass +
                 " picks the rows with r < t on the host, which a captured step cannot; use meanflow.jvp_pass fused");
   if (config.method.name == "meanflow" && (mf.guidance_w != 1.0 || mf.guidance_kappa != 0.0) &&
-      (mf.guidance_t_min > 0.0 || mf.guidance_t_max < 1.0))
+      !GuidanceInterval{mf.guidance_t_min, mf.guidance_t_max}.everywhere())
     throw Error("config: compute.cuda_graphs: meanflow.guidance_t_min and guidance_t_max decide per step on the "
                 "device which rows are guided, which a captured step cannot (guide on [0, 1], or turn cuda_graphs off)");
   if (processes > 1)

@@ -25,16 +25,15 @@ class DeviceScalarAdamW {
   struct Slot {
     torch::Tensor param, exp_avg, exp_avg_sq;
     torch::optim::AdamWParamState* state;
-    double beta1, beta2, eps, weight_decay;
-    size_t scalars;  // index of its group's scalars
   };
-  // Per parameter group, device scalars: 1 - lr * weight_decay, sqrt(1 - beta2^step), -lr / (1 - beta1^step).
-  struct GroupScalars {
+  // One parameter group: its hyperparameters, its parameters, and its device scalars
+  // 1 - lr * weight_decay, sqrt(1 - beta2^step) and -lr / (1 - beta1^step).
+  struct Group {
+    double beta1, beta2, eps, weight_decay;
+    std::vector<Slot> slots;
     torch::Tensor shrink, root_bias2, neg_step;
   };
-  torch::optim::AdamW& optimizer_;
-  std::vector<Slot> slots_;
-  std::vector<GroupScalars> scalars_;
+  std::vector<Group> groups_;
 };
 
 }  // namespace flowlab
