@@ -11,14 +11,20 @@
 #                started from cfm's checkpoint: one reflow round
 # Inception: $FLOWLAB_INCEPTION_WEIGHTS when set, else the hashed test weights (--random_weights),
 # whose numbers compare these routes with each other only. Results: OUT/scores.jsonl and
-# OUT/<route>/grid_*/class_grid.png. Takes hours on 2 cores.
-# Usage: [OUT=outputs/one_step] [DATA=../shared/data/mnist] [COUPLINGS=6400] scripts/results/one_step_routes.sh
+# OUT/<route>/grid_*/class_grid.png. Takes hours on 2 cores; every route saves last.pt each 100 steps.
+# STAGES picks and orders the stages (cfm, meanflow, imf, mf_from_cfm, reflow, score), so that two
+# chains can run side by side with a core each, e.g.
+#   OMP_NUM_THREADS=1 STAGES="cfm reflow mf_from_cfm" scripts/results/one_step_routes.sh &
+#   OMP_NUM_THREADS=1 STAGES="meanflow imf" scripts/results/one_step_routes.sh
+# Usage: [OUT=outputs/one_step] [DATA=../shared/data/mnist] [COUPLINGS=6400] [STAGES=...]
+#        scripts/results/one_step_routes.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=build/apps
 OUT=${OUT:-outputs/one_step}
 DATA=${DATA:-../shared/data/mnist}
 COUPLINGS=${COUPLINGS:-6400}
+STAGES=${STAGES:-cfm meanflow imf mf_from_cfm reflow score}
 INCEPTION=(--random_weights)
 [[ -n ${FLOWLAB_INCEPTION_WEIGHTS:-} ]] && INCEPTION=(--inception_weights "$FLOWLAB_INCEPTION_WEIGHTS")
 mkdir -p "$OUT"
@@ -30,7 +36,8 @@ train() {
   local resume=()
   [[ -f $OUT/$name/last.pt ]] && resume=(--resume)
   echo "== train $name"
-  "$B/$program" "$@" --data_dir "${TRAIN_DATA:-$DATA}" --output_dir "$OUT/$name" "${resume[@]}"
+  "$B/$program" "$@" --data_dir "${TRAIN_DATA:-$DATA}" --output_dir "$OUT/$name" \
+    --set training.checkpoint_every=100 "${resume[@]}"
 }
 
 # score NAME LABEL SAMPLING_FLAGS...: a class grid from seed 0 and FID/KID of 1,000 samples.
@@ -46,20 +53,27 @@ score() {
     "$OUT/$name/fid_$label.json" "$label" >>"$OUT/scores.jsonl"
 }
 
-train cfm train_cfm --config configs/cfm_mnist_cpu.yaml
-train meanflow train_meanflow --config configs/meanflow_mnist_cpu.yaml
-train imf train_meanflow --config configs/imf_mnist_cpu.yaml
-train mf_from_cfm train_meanflow --config configs/meanflow_mnist_cpu.yaml --init_from "$OUT/cfm/last.pt"
-echo "== couplings"
-"$B/generate_samples" --checkpoint "$OUT/cfm/last.pt" --couplings "$OUT/couplings" --num_samples "$COUPLINGS" \
-  --sampler euler --steps 20 --cfg_scale 2 --batch_size 320
-TRAIN_DATA=$OUT/couplings train reflow train_cfm --config configs/cfm_mnist_cpu.yaml --dataset couplings \
-  --init_from "$OUT/cfm/last.pt"
+stage_cfm() { train cfm train_cfm --config configs/cfm_mnist_cpu.yaml; }
+stage_meanflow() { train meanflow train_meanflow --config configs/meanflow_mnist_cpu.yaml; }
+stage_imf() { train imf train_meanflow --config configs/imf_mnist_cpu.yaml; }
+stage_mf_from_cfm() {
+  train mf_from_cfm train_meanflow --config configs/meanflow_mnist_cpu.yaml --init_from "$OUT/cfm/last.pt"
+}
+stage_reflow() {
+  echo "== couplings"
+  "$B/generate_samples" --checkpoint "$OUT/cfm/last.pt" --couplings "$OUT/couplings" --num_samples "$COUPLINGS" \
+    --sampler euler --steps 20 --cfg_scale 2 --batch_size 320
+  TRAIN_DATA=$OUT/couplings train reflow train_cfm --config configs/cfm_mnist_cpu.yaml --dataset couplings \
+    --init_from "$OUT/cfm/last.pt"
+}
+stage_score() {
+  rm -f "$OUT/scores.jsonl"
+  score cfm cfm_50_steps --steps 50 --cfg_scale 2
+  score meanflow meanflow_1_step --steps 1 --cfg_scale 1
+  for omega in 1 1.5 2 3; do score imf "imf_1_step_omega_$omega" --steps 1 --cfg_scale "$omega"; done
+  score mf_from_cfm mf_from_cfm_1_step --steps 1 --cfg_scale 1
+  score reflow reflow_1_step --steps 1 --sampler euler --cfg_scale 1
+  echo "scores: $OUT/scores.jsonl"
+}
 
-rm -f "$OUT/scores.jsonl"
-score cfm cfm_50_steps --steps 50 --cfg_scale 2
-score meanflow meanflow_1_step --steps 1 --cfg_scale 1
-for omega in 1 1.5 2 3; do score imf "imf_1_step_omega_$omega" --steps 1 --cfg_scale "$omega"; done
-score mf_from_cfm mf_from_cfm_1_step --steps 1 --cfg_scale 1
-score reflow reflow_1_step --steps 1 --sampler euler --cfg_scale 1
-echo "scores: $OUT/scores.jsonl"
+for stage in $STAGES; do "stage_$stage"; done

@@ -12,8 +12,8 @@
 namespace flowlab {
 namespace {
 
-constexpr const char* kFormat = "flowlab-couplings";
-constexpr int kVersion = 1;
+constexpr const char* kCouplingsFormat = "flowlab-couplings";
+constexpr int kCouplingsVersion = 1;
 
 std::string manifest_path(const std::string& dir) { return (std::filesystem::path(dir) / "couplings.json").string(); }
 
@@ -25,10 +25,10 @@ bool CouplingsManifest::same_request(const CouplingsManifest& o) const {
 }
 
 void write_couplings_manifest(const std::string& dir, const CouplingsManifest& m) {
-  nlohmann::json j = {{"format", kFormat},         {"version", kVersion},          {"checkpoint", m.checkpoint},
-                      {"sampler", m.sampler},      {"steps", m.steps},             {"cfg_scale", m.cfg_scale},
-                      {"seed", m.seed},            {"num_samples", m.num_samples}, {"batch_size", m.batch_size},
-                      {"shape", m.shape},          {"class_names", m.class_names}};
+  nlohmann::json j = {{"format", kCouplingsFormat}, {"version", kCouplingsVersion}, {"checkpoint", m.checkpoint},
+                      {"sampler", m.sampler},         {"steps", m.steps},               {"cfg_scale", m.cfg_scale},
+                      {"seed", m.seed},               {"num_samples", m.num_samples},   {"batch_size", m.batch_size},
+                      {"shape", m.shape},             {"class_names", m.class_names}};
   write_file_atomic(manifest_path(dir), j.dump(2) + "\n");
 }
 
@@ -39,9 +39,9 @@ CouplingsManifest read_couplings_manifest(const std::string& dir) {
   CouplingsManifest m;
   try {
     auto j = nlohmann::json::parse(read_file_text(path));
-    if (!j.is_object() || j.value("format", "") != kFormat) throw Error(path + " is not a flowlab couplings index");
-    if (j.at("version").get<int>() != kVersion)
-      throw Error(path + ": version " + j.at("version").dump() + ", this flowlab reads " + std::to_string(kVersion));
+    if (!j.is_object() || j.value("format", "") != kCouplingsFormat) throw Error(path + " is not a flowlab couplings index");
+    if (j.at("version").get<int>() != kCouplingsVersion)
+      throw Error(path + ": version " + j.at("version").dump() + ", this flowlab reads " + std::to_string(kCouplingsVersion));
     m.checkpoint = j.at("checkpoint").get<std::string>();
     m.sampler = j.at("sampler").get<std::string>();
     m.steps = j.at("steps").get<int64_t>();

@@ -12,8 +12,8 @@
 namespace flowlab {
 namespace {
 
-const char* kFormat = "flowlab-latents";
-constexpr int kVersion = 1;
+constexpr const char* kLatentsFormat = "flowlab-latents";
+constexpr int kLatentsVersion = 1;
 
 torch::Tensor take(Safetensors& file, const std::string& name, torch::Dtype dtype, const std::string& path) {
   auto it = file.tensors.find(name);
@@ -73,8 +73,8 @@ void write_latent_index(const std::string& dir, int64_t images, int64_t shard_si
   nlohmann::json shards = nlohmann::json::array();
   for (int64_t k = 0; k * shard_size < images; ++k) shards.push_back(latent_shard_name(k));
   nlohmann::json index = {
-      {"format", kFormat},
-      {"version", kVersion},
+      {"format", kLatentsFormat},
+      {"version", kLatentsVersion},
       {"images", images},
       {"latent_shape", latent_shape},
       {"shard_size", shard_size},
@@ -101,10 +101,10 @@ LatentDataset read_latent_dataset(const std::string& dir) {
   std::vector<int64_t> shape;
   try {
     auto j = nlohmann::json::parse(read_file_text(index_path));
-    if (j.value("format", "") != kFormat) throw Error(index_path + " is not a flowlab latent index");
-    if (j.at("version").get<int>() != kVersion)
+    if (j.value("format", "") != kLatentsFormat) throw Error(index_path + " is not a flowlab latent index");
+    if (j.at("version").get<int>() != kLatentsVersion)
       throw Error(index_path + ": version " + std::to_string(j.at("version").get<int>()) + ", this flowlab reads " +
-                  std::to_string(kVersion));
+                  std::to_string(kLatentsVersion));
     images = j.at("images").get<int64_t>();
     shard_size = j.at("shard_size").get<int64_t>();
     shape = j.at("latent_shape").get<std::vector<int64_t>>();
