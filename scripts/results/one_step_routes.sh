@@ -12,8 +12,8 @@
 # Inception: $FLOWLAB_INCEPTION_WEIGHTS when set, else the hashed test weights (--random_weights),
 # whose numbers compare these routes with each other only. Results: OUT/scores.jsonl and
 # OUT/<route>/grid_*/class_grid.png. Takes hours on 2 cores; every route saves last.pt each 100 steps.
-# STAGES picks and orders the stages (cfm, meanflow, imf, mf_from_cfm, reflow, score), so that two
-# chains can run side by side with a core each, e.g.
+# STAGES picks and orders the stages (cfm, meanflow, imf, mf_from_cfm, reflow, then score, or
+# score_ROUTE for one route's), so that two chains can run side by side with a core each, e.g.
 #   OMP_NUM_THREADS=1 STAGES="cfm reflow mf_from_cfm" scripts/results/one_step_routes.sh &
 #   OMP_NUM_THREADS=1 STAGES="meanflow imf" scripts/results/one_step_routes.sh
 # Usage: [OUT=outputs/one_step] [DATA=../shared/data/mnist] [COUPLINGS=6400] [STAGES=...]
@@ -40,17 +40,20 @@ train() {
     --set training.checkpoint_every=100 "${resume[@]}"
 }
 
-# score NAME LABEL SAMPLING_FLAGS...: a class grid from seed 0 and FID/KID of 1,000 samples.
+# score NAME LABEL SAMPLING_FLAGS...: a class grid from seed 0 and FID/KID of 1,000 samples, into
+# OUT/NAME/grid_LABEL and OUT/NAME/fid_LABEL.json; a label already scored is kept.
 score() {
   local name=$1 label=$2
   shift 2
+  if [[ -f $OUT/$name/fid_$label.json ]]; then
+    echo "== score $label: scored"
+    return
+  fi
   echo "== score $label"
   "$B/generate_samples" --checkpoint "$OUT/$name/last.pt" --class_grid --samples_per_class 10 --seed 0 \
     --output_dir "$OUT/$name/grid_$label" "$@"
   "$B/evaluate_fid" --checkpoint "$OUT/$name/last.pt" --num_samples 1000 --reference mnist-test \
     --data_dir "$DATA" --kid "${INCEPTION[@]}" --output "$OUT/$name/fid_$label.json" "$@"
-  /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r["route"]=sys.argv[2]; print(json.dumps(r))' \
-    "$OUT/$name/fid_$label.json" "$label" >>"$OUT/scores.jsonl"
 }
 
 stage_cfm() { train cfm train_cfm --config configs/cfm_mnist_cpu.yaml; }
@@ -66,13 +69,24 @@ stage_reflow() {
   TRAIN_DATA=$OUT/couplings train reflow train_cfm --config configs/cfm_mnist_cpu.yaml --dataset couplings \
     --init_from "$OUT/cfm/last.pt"
 }
-stage_score() {
-  rm -f "$OUT/scores.jsonl"
-  score cfm cfm_50_steps --steps 50 --cfg_scale 2
-  score meanflow meanflow_1_step --steps 1 --cfg_scale 1
+stage_score_cfm() { score cfm cfm_50_steps --steps 50 --cfg_scale 2; }
+stage_score_meanflow() { score meanflow meanflow_1_step --steps 1 --cfg_scale 1; }
+stage_score_imf() {
   for omega in 1 1.5 2 3; do score imf "imf_1_step_omega_$omega" --steps 1 --cfg_scale "$omega"; done
-  score mf_from_cfm mf_from_cfm_1_step --steps 1 --cfg_scale 1
-  score reflow reflow_1_step --steps 1 --sampler euler --cfg_scale 1
+}
+stage_score_mf_from_cfm() { score mf_from_cfm mf_from_cfm_1_step --steps 1 --cfg_scale 1; }
+stage_score_reflow() { score reflow reflow_1_step --steps 1 --sampler euler --cfg_scale 1; }
+# score: every route's score, then all of them as OUT/scores.jsonl, one line per label.
+stage_score() {
+  local route
+  for route in cfm meanflow imf mf_from_cfm reflow; do "stage_score_$route"; done
+  /usr/bin/python3 - "$OUT" >"$OUT/scores.jsonl" <<'PY'
+import glob, json, os, sys
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*", "fid_*.json"))):
+    record = json.load(open(path))
+    record["route"] = os.path.basename(path)[len("fid_"):-len(".json")]
+    print(json.dumps(record))
+PY
   echo "scores: $OUT/scores.jsonl"
 }
 
