@@ -2,6 +2,7 @@
 
 #include <torch/script.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -126,12 +127,17 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
   int64_t mine = 0;
   for (const auto& b : batches) mine += b.count;
   Progress progress("generate + features", mine, "img");
-  StepHook stop_check = [](const torch::Tensor& x, double) {
-    throw_if_stop_requested("generation");
-    return x;
-  };
   for (const auto& batch : batches) {
     int64_t start = batch.start, count = batch.count;
+    // After each sampler step (t runs from 1 to 0): the batch's share so far, so that a long batch
+    // on a CPU reports progress before it ends.
+    const int64_t done_before = start - batches.front().start;
+    StepHook stop_check = [&](const torch::Tensor& x, double t) {
+      throw_if_stop_requested("generation");
+      const auto share = static_cast<int64_t>(static_cast<double>(count) * std::clamp(1.0 - t, 0.0, 1.0));
+      progress.update(done_before + std::min(count - 1, share));
+      return x;
+    };
     auto noise = generation_noise(seed, batch, c, size).to(device);
     auto t0 = std::chrono::steady_clock::now();
     auto sample = method.sample(model, noise, labels.slice(0, start, start + count).to(device), s, stop_check);
@@ -143,7 +149,7 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
     extracting += seconds_since(t0);
     out.nfe = sample.nfe;
     out.evaluations = sample.evaluations;
-    progress.update(start + count - batches.front().start);
+    progress.update(done_before + count);
   }
   // Every process's features in sample order; rates over the slowest process's time.
   auto& world = dist::world();
