@@ -132,7 +132,7 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
     // After each sampler step (t runs from 1 to 0): the batch's share so far, so that a long batch
     // on a CPU reports progress before it ends.
     const int64_t done_before = start - batches.front().start;
-    StepHook stop_check = [&](const torch::Tensor& x, double t) {
+    StepHook step_hook = [&](const torch::Tensor& x, double t) {
       throw_if_stop_requested("generation");
       const auto share = static_cast<int64_t>(static_cast<double>(count) * std::clamp(1.0 - t, 0.0, 1.0));
       progress.update(done_before + std::min(count - 1, share));
@@ -140,7 +140,7 @@ GeneratedFeatures generated_features(FeatureExtractor& extractor, Method& method
     };
     auto noise = generation_noise(seed, batch, c, size).to(device);
     auto t0 = std::chrono::steady_clock::now();
-    auto sample = method.sample(model, noise, labels.slice(0, start, start + count).to(device), s, stop_check);
+    auto sample = method.sample(model, noise, labels.slice(0, start, start + count).to(device), s, step_hook);
     auto images = (((to_pixels ? to_pixels(sample.x) : sample.x) + 1) / 2).clamp(0, 1);
     if (device.is_cuda()) torch::cuda::synchronize();
     sampling += seconds_since(t0);
