@@ -49,9 +49,9 @@ train() {
 #   fd_cnn_LABEL.json             Frechet distance and KID in that classifier's features against the
 #                                 10,000 MNIST test digits;
 #   fid_LABEL.json                FID and KID with the Inception weights (hashed unless
-#                                 FLOWLAB_INCEPTION_WEIGHTS is set) of every second sample (50 per
+#                                 FLOWLAB_INCEPTION_WEIGHTS is set) of every fifth sample (20 per
 #                                 class) against the first 1,000 test digits: Inception costs about
-#                                 0.4 s per image here, so the full sets would take hours.
+#                                 0.5 core-seconds per image here, so the full sets would take hours.
 # A file already written is kept, so a stopped score resumes.
 score() {
   local name=$1 label=$2
@@ -81,10 +81,10 @@ judge() {
       --feature_extractor "$OUT/mnist_cnn.pt" --reference_cache "$OUT/reference_mnist_cnn.npz" --kid \
       --output "$dir/fd_cnn_$label.json"
   if [[ ! -f $dir/fid_$label.json ]]; then
-    rm -rf "$dir/half_$label" && mkdir -p "$dir/half_$label"
+    rm -rf "$dir/fifth_$label" && mkdir -p "$dir/fifth_$label"
     local image
-    for image in "$dir/samples_$label"/images/*[02468].png; do ln -s "$(realpath "$image")" "$dir/half_$label/"; done
-    "$B/evaluate_fid" --images "$dir/half_$label" --image_size 16 --reference mnist-test --data_dir "$OUT/mnist_test_1000" \
+    for image in "$dir/samples_$label"/images/*[05].png; do ln -s "$(realpath "$image")" "$dir/fifth_$label/"; done
+    "$B/evaluate_fid" --images "$dir/fifth_$label" --image_size 16 --reference mnist-test --data_dir "$OUT/mnist_test_1000" \
       --reference_cache "$OUT/reference_inception_1000.npz" --kid "${INCEPTION[@]}" --output "$dir/fid_$label.json"
   fi
 }
@@ -122,7 +122,10 @@ stage_reflow() {
     --init_from "$OUT/cfm/last.pt"
 }
 stage_score_real() { prepare_judges; judge "$OUT/real" training_digits; }
-stage_score_cfm() { score cfm cfm_50_steps --steps 50 --cfg_scale 2; }
+stage_score_cfm() {
+  score cfm cfm_50_steps --steps 50 --cfg_scale 2
+  score cfm cfm_1_step --steps 1 --sampler euler --cfg_scale 1 # what one step of the flow itself gives
+}
 stage_score_meanflow() { score meanflow meanflow_1_step --steps 1 --cfg_scale 1; }
 stage_score_imf() {
   for omega in 1 1.5 2 3; do score imf "imf_1_step_omega_$omega" --steps 1 --cfg_scale "$omega"; done
