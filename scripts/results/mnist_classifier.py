@@ -131,6 +131,18 @@ def real_digits(args):
     print(f"wrote {index} digits to {args.out_dir}")
 
 
+def test_subset(args):
+    os.makedirs(args.out_dir, exist_ok=True)
+    for name, header, item in (("t10k-images-idx3-ubyte.gz", 16, 28 * 28), ("t10k-labels-idx1-ubyte.gz", 8, 1)):
+        with gzip.open(os.path.join(args.data_dir, name), "rb") as f:
+            data = f.read()
+        out = bytearray(data[:header] + data[header:header + args.n * item])
+        out[4:8] = args.n.to_bytes(4, "big")  # the item count
+        with gzip.open(os.path.join(args.out_dir, name), "wb") as f:
+            f.write(bytes(out))
+    print(f"wrote the first {args.n} test digits to {args.out_dir}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,9 +158,14 @@ def main():
     r.add_argument("out_dir")
     r.add_argument("per_class", type=int)
     r.add_argument("--data_dir", default="../shared/data/mnist")
+    s = sub.add_parser("test_subset")
+    s.add_argument("out_dir")
+    s.add_argument("n", type=int)
+    s.add_argument("--data_dir", default="../shared/data/mnist")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    {"train": train, "accuracy": accuracy, "real_digits": real_digits}[args.command](args)
+    commands = {"train": train, "accuracy": accuracy, "real_digits": real_digits, "test_subset": test_subset}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@
 # OUT/scores.jsonl (scripts/results/one_step_table.py makes the table) and
 # OUT/<route>/grid_*/class_grid.png. Takes hours on 2 cores; every route saves last.pt each 100 steps.
 # STAGES picks and orders the stages (cfm, meanflow, imf, mf_from_cfm, reflow, then score, or
-# score_ROUTE for one route's), so that two chains can run side by side with a core each, e.g.
+# score_ROUTE for one route's, score_real for the real digits' floor), so that two chains can run
+# side by side with a core each, e.g.
 #   OMP_NUM_THREADS=1 STAGES="cfm reflow mf_from_cfm" scripts/results/one_step_routes.sh &
 #   OMP_NUM_THREADS=1 STAGES="meanflow imf" scripts/results/one_step_routes.sh
 # Usage: [OUT=outputs/one_step] [DATA=../shared/data/mnist] [COUPLINGS=6400] [STAGES=...]
@@ -93,19 +94,14 @@ judge() {
 # digits as an MNIST directory of their own, and 100 training digits per class as the floor.
 prepare_judges() {
   [[ -f $OUT/mnist_cnn.pt ]] || /usr/bin/python3 scripts/results/mnist_classifier.py train "$OUT/mnist_cnn.pt" --data_dir "$DATA"
-  [[ -d $OUT/real/samples_training_digits/images ]] ||
-    /usr/bin/python3 scripts/results/mnist_classifier.py real_digits "$OUT/real/samples_training_digits/images" 100 --data_dir "$DATA"
-  [[ -f $OUT/mnist_test_1000/t10k-labels-idx1-ubyte.gz ]] && return
-  mkdir -p "$OUT/mnist_test_1000"
-  /usr/bin/python3 - "$DATA" "$OUT/mnist_test_1000" 1000 <<'PY'
-import gzip, sys
-source, target, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-for name, header, item in (("t10k-images-idx3-ubyte.gz", 16, 28 * 28), ("t10k-labels-idx1-ubyte.gz", 8, 1)):
-    data = gzip.open(f"{source}/{name}").read()
-    out = bytearray(data[:header] + data[header:header + n * item])
-    out[4:8] = n.to_bytes(4, "big")
-    gzip.open(f"{target}/{name}", "wb").write(bytes(out))
-PY
+  local real=$OUT/real/samples_training_digits/images
+  if [[ ! -d $real ]]; then
+    rm -rf "$real.part"
+    /usr/bin/python3 scripts/results/mnist_classifier.py real_digits "$real.part" 100 --data_dir "$DATA"
+    mv "$real.part" "$real"
+  fi
+  [[ -f $OUT/mnist_test_1000/t10k-labels-idx1-ubyte.gz ]] ||
+    /usr/bin/python3 scripts/results/mnist_classifier.py test_subset "$OUT/mnist_test_1000" 1000 --data_dir "$DATA"
 }
 
 stage_cfm() { train cfm train_cfm --config configs/cfm_mnist_cpu.yaml; }
